@@ -1,0 +1,264 @@
+"""Simulate one pool on the model, window by window, verifying every window.
+
+A pool is `count` hugepages at a fixed physical stride (its placement). The engine
+populates their vmemmap, performs HVO on all of them with the kernel's walk, optionally
+gives some back (restore), verifies the page tables, and lets the window's PTE tables
+go before the next window. Windows are cut only where no PMD block is shared, so a
+windowed run does exactly what a whole-pool run does, in bounded memory.
+"""
+
+from dataclasses import dataclass, fields
+from math import gcd
+from typing import Callable
+
+import numpy as np
+
+from hvo_calc.errors import VerificationError
+from hvo_calc.frames import FrameAllocator
+from hvo_calc.pagetable import LEAF, PRESENT, WRITE, PageTable, Ranges, _keys, entry_pfn
+from hvo_calc.units import human_size, short_size
+from hvo_calc.vmemmap import RemapWalk, translate, vmemmap_remap_alloc, vmemmap_remap_free
+
+DEFAULT_WINDOW_PTES = 1 << 21
+
+
+@dataclass(frozen=True)
+class HugepageGeometry:
+    """The struct pages and vmemmap of one hugepage size."""
+
+    hugepage_bytes: int
+    base_page_bytes: int
+    struct_page_bytes: int
+
+    @property
+    def struct_pages(self) -> int:
+        return self.hugepage_bytes // self.base_page_bytes
+
+    @property
+    def vmemmap_bytes(self) -> int:
+        return self.struct_pages * self.struct_page_bytes
+
+    @property
+    def vmemmap_pages(self) -> int:
+        """Whole vmemmap pages of its own (0 when several hugepages share one)."""
+        return self.vmemmap_bytes // self.base_page_bytes
+
+    def why_not_optimizable(self, reserve_pages: int) -> str | None:
+        """Why HVO can never free anything for this size, or None if it can."""
+        size = self.struct_page_bytes
+        if size & (size - 1):
+            return (f"struct page is {size} bytes, not a power of two: the kernel builds no HVO "
+                    "(vm.hugetlb_optimize_vmemmap is absent)")
+        if self.vmemmap_pages <= reserve_pages:
+            return (f"a {short_size(self.hugepage_bytes)} hugepage with {short_size(self.base_page_bytes)} "
+                    f"base pages has {human_size(self.vmemmap_bytes)} of struct pages, no more than the "
+                    f"{reserve_pages} vmemmap page(s) HVO keeps: there is nothing to free")
+        return None
+
+
+@dataclass(frozen=True)
+class Extent:
+    """Where a pool's hugepages are: first_pfn, first_pfn + stride_pages, ..."""
+
+    first_pfn: int
+    stride_pages: int
+    count: int
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """What the kernel does to this pool (from the kernel behaviour and the plan)."""
+
+    optimize: bool
+    reserve_pages: int = 1
+    copy_reuse: bool = False
+    populate_basepages: bool = False
+    tlb_per_batch: bool = True
+    keep_hugepages: int | None = None  # shrink: hugepages past this index are restored
+    window_ptes: int = DEFAULT_WINDOW_PTES
+
+
+@dataclass
+class PoolStats:
+    """What the simulation did to one pool, counted as it did it."""
+
+    hugepages: int = 0
+    vmemmap_pages: int = 0
+    freed_pages: int = 0
+    pagetable_pages: int = 0
+    split_pmds: int = 0
+    tlb_flushes: int = 0
+    ptes_remapped: int = 0
+    boot_pages_freed: int = 0
+    buddy_pages_freed: int = 0
+    head_copies: int = 0
+    restored_hugepages: int = 0
+    restore_pages_allocated: int = 0
+    windows: int = 0
+
+    @property
+    def reserved_pages(self) -> int:
+        return self.vmemmap_pages - self.freed_pages
+
+    def add(self, other: "PoolStats") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def window_hugepages(pt: PageTable, geometry: HugepageGeometry, extent: Extent, window_ptes: int) -> int:
+    """Hugepages per window: a multiple of the run after which vmemmap meets a PMD boundary."""
+    pmd_bytes = 1 << pt.pmd_shift
+    stride_bytes = extent.stride_pages * geometry.struct_page_bytes
+    unit = pmd_bytes // gcd(pmd_bytes, stride_bytes)
+    pages_each = max(1, -(-geometry.vmemmap_bytes // geometry.base_page_bytes))
+    return max(unit, window_ptes // pages_each // unit * unit)
+
+
+def simulate_pool(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, extent: Extent,
+                  opts: SimOptions, progress: Callable[[int], None] | None = None) -> PoolStats:
+    """Populate, optimize, restore and verify a pool, one window at a time."""
+    profile = pt.profile
+    vstart = profile.vmemmap_start + extent.first_pfn * geometry.struct_page_bytes
+    if vstart % (1 << pt.pmd_shift):
+        raise AssertionError("a pool's vmemmap must start on a PMD boundary")
+    stride = extent.stride_pages * geometry.struct_page_bytes
+    per_window = window_hugepages(pt, geometry, extent, opts.window_ptes)
+    stats = PoolStats()
+    for first in range(0, extent.count, per_window):
+        count = min(per_window, extent.count - first)
+        window = _Window(pt, frames, geometry, opts, vstart + first * stride, stride, count, first)
+        stats.add(window.run())
+        if progress:
+            progress(count)
+    if opts.optimize and opts.tlb_per_batch:
+        # 6.7+: one flush after the split pass (if it split anything), one after the remap pass.
+        stats.tlb_flushes = (1 if stats.split_pmds else 0) + (1 if extent.count else 0)
+    return stats
+
+
+class _Window:
+    """One window of a pool: hugepages [first, first + count) of the pool."""
+
+    def __init__(self, pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry,
+                 opts: SimOptions, head_vaddr: int, stride: int, count: int, first: int):
+        self.pt, self.frames, self.geometry, self.opts = pt, frames, geometry, opts
+        self.page = geometry.base_page_bytes
+        self.head_vaddr, self.stride, self.count, self.first = head_vaddr, stride, count, first
+        self.stats = PoolStats(hugepages=count, windows=1)
+        self.freed: list[np.ndarray] = []
+
+    def cover(self) -> Ranges:
+        """Every vmemmap page holding the window's struct pages (one span when packed)."""
+        page, vmemmap_bytes = self.page, self.geometry.vmemmap_bytes
+        if self.stride == vmemmap_bytes:
+            first = self.head_vaddr // page * page
+            last = -(-(self.head_vaddr + self.count * vmemmap_bytes) // page) * page
+            return Ranges(first, 0, 1, (last - first) // page)
+        if self.head_vaddr % page or self.stride % page:
+            raise AssertionError("scattered hugepages must start their vmemmap on a page")
+        return Ranges(self.head_vaddr, self.stride, self.count, -(-vmemmap_bytes // page))
+
+    def hugepage_ranges(self, first: int, count: int, skip_pages: int) -> Ranges:
+        v = self.geometry.vmemmap_pages
+        return Ranges(self.head_vaddr + first * self.stride + skip_pages * self.page, self.stride, count, v - skip_pages)
+
+    def run(self) -> PoolStats:
+        cover = self.cover()
+        self.populate(cover)
+        self.stats.vmemmap_pages = cover.count * cover.nr_pages
+        if self.opts.optimize:
+            self.optimize()
+            self.restore()
+        self.verify(cover)
+        self.pt.retire_ptes(self.pt.pmd_slots(_keys(self.pt, cover), create=False))
+        return self.stats
+
+    def populate(self, cover: Ranges) -> None:
+        pt = self.pt
+        if pt.profile.vmemmap_leaf == "pmd" and not (self.opts.optimize and self.opts.populate_basepages):
+            pt.populate_pmd_leaves(cover)
+            return
+        tables_before = pt.pte.nr_tables
+        pt.populate_basepages(cover)
+        if pt.profile.vmemmap_leaf == "pmd":  # 5.14: HVO made the vmemmap base-page mapped
+            self.stats.pagetable_pages += pt.pte.nr_tables - tables_before
+
+    def optimize(self) -> None:
+        """hugetlb_vmemmap_optimize for every hugepage of the window."""
+        opts, stats = self.opts, self.stats
+        ranges = self.hugepage_ranges(0, self.count, opts.reserve_pages)
+        in_use = self.frames.counts.in_use_pages
+        walk = vmemmap_remap_free(self.pt, ranges, ranges.start - self.page, self.frames, opts.copy_reuse)
+        self.check_conserved(in_use, walk)
+        self.freed = walk.vmemmap_pages
+        nr_freed = walk.nr_collected - walk.nr_allocated
+        stats.freed_pages += nr_freed
+        stats.split_pmds += walk.nr_split
+        stats.pagetable_pages += walk.nr_split
+        stats.ptes_remapped += ranges.count * ranges.nr_pages
+        stats.head_copies += walk.nr_allocated
+        boot = sum(int(np.count_nonzero(p < self.frames.buddy_base)) for p in walk.vmemmap_pages)
+        stats.boot_pages_freed += boot
+        stats.buddy_pages_freed += walk.nr_collected - boot
+        if not opts.tlb_per_batch:
+            stats.tlb_flushes += ranges.count + walk.nr_split_hugepages
+
+    def restore(self) -> None:
+        """hugetlb_vmemmap_restore for the hugepages a shrink gives back."""
+        keep = self.opts.keep_hugepages
+        if keep is None or keep >= self.first + self.count:
+            return
+        local = max(0, keep - self.first)
+        ranges = self.hugepage_ranges(local, self.count - local, self.opts.reserve_pages)
+        in_use = self.frames.counts.in_use_pages
+        walk = vmemmap_remap_alloc(self.pt, ranges, ranges.start - self.page, self.frames)
+        self.check_conserved(in_use, walk)
+        self.stats.restored_hugepages += ranges.count
+        self.stats.restore_pages_allocated += walk.nr_allocated
+
+    def check_conserved(self, in_use_before: int, walk: RemapWalk) -> None:
+        """Frames before = frames after + freed - frames the walk allocated."""
+        after = self.frames.counts.in_use_pages
+        if in_use_before != after + walk.nr_collected - walk.nr_split - walk.nr_allocated:
+            raise VerificationError(
+                f"frames not conserved: {in_use_before} in use before, {after} after, "
+                f"{walk.nr_collected} freed, {walk.nr_split + walk.nr_allocated} allocated")
+
+    def verify(self, cover: Ranges) -> None:
+        """Every struct page translates; tails map the kept page read-only; freed frames are gone."""
+        pfns, writable = translate(self.pt, cover)
+        if not self.opts.optimize:
+            return
+        v, reserve = self.geometry.vmemmap_pages, self.opts.reserve_pages
+        pfns, writable = pfns.reshape(self.count, v), writable.reshape(self.count, v)
+        keep = self.count if self.opts.keep_hugepages is None else max(0, self.opts.keep_hugepages - self.first)
+        kept = pfns[:keep, reserve - 1 : reserve]
+        if not (pfns[:keep, reserve:] == kept).all():
+            raise VerificationError("a tail vmemmap page does not map the kept page")
+        if writable[:keep, reserve:].any():
+            raise VerificationError("a tail vmemmap page is writable: HVO maps tails read-only")
+        if not writable[:, :reserve].all():
+            raise VerificationError("a kept vmemmap page is read-only")
+        if keep < self.count and not (writable[keep:].all() and (pfns[keep:, reserve:] != pfns[keep:, reserve - 1 : reserve]).all()):
+            raise VerificationError("a restored hugepage's tails are not its own writable pages")
+        self.verify_freed_unmapped(cover)
+
+    def verify_freed_unmapped(self, cover: Ranges) -> None:
+        """No frame the walk freed is still mapped by the window's page tables."""
+        if not self.freed:
+            return
+        freed = np.concatenate(self.freed)
+        low, high = int(freed.min()), int(freed.max()) + 1
+        mapped = np.zeros(high - low, dtype=bool)
+        ptes = self.pt.pte.entries[: self.pt.pte.nr_tables].reshape(-1)
+        pfns = entry_pfn(ptes[(ptes & PRESENT) != 0])
+        inside = pfns[(pfns >= low) & (pfns < high)]
+        mapped[(inside - np.uint64(low)).astype(np.int64)] = True
+        slots = self.pt.pmd_slots(_keys(self.pt, cover), create=False)
+        pmd = self.pt.pmd_entries(slots)
+        for block in entry_pfn(pmd[(pmd & LEAF) != 0]):
+            lo, hi = max(int(block), low), min(int(block) + self.pt.entries_per_table, high)
+            if lo < hi:
+                mapped[lo - low : hi - low] = True
+        if mapped[(freed - np.uint64(low)).astype(np.int64)].any():
+            raise VerificationError("a freed vmemmap frame is still mapped")

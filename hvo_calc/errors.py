@@ -1,0 +1,30 @@
+"""The errors the tool raises on purpose, each with the exit code it ends in.
+
+One place decides exit codes (the CLI catches `HvoError` at the top):
+0 success, 1 a budget failed (`check`), 2 bad input, 3 the simulation failed its own
+verification (a bug in the model, never the user's fault).
+"""
+
+
+class HvoError(Exception):
+    """Base of the errors that end the command with a one-line message."""
+
+    exit_code = 1
+
+
+class InputError(HvoError):
+    """Bad input: an option, a profile file or a plan that cannot exist."""
+
+    exit_code = 2
+
+
+class WalkError(HvoError):
+    """A rule of the vmemmap walk was broken (the kernel would BUG_ON)."""
+
+    exit_code = 3
+
+
+class VerificationError(HvoError):
+    """The page-table model does not hold what HVO promises after a remap."""
+
+    exit_code = 3

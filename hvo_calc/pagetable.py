@@ -1,0 +1,276 @@
+"""A radix page table for the vmemmap, stored as whole numpy tables.
+
+Levels, table size and shifts come from the architecture profile. Each level keeps its
+tables as rows of one 2-D `uint64` array, so a walk reads and writes whole tables (or
+views across consecutive tables) at once instead of a Python object per entry.
+
+Entries are 8 bytes: the frame number above bit 12, flags below it:
+
+    PRESENT  the entry maps something (pte_none / pmd_none is "entry == 0")
+    WRITE    writable (the tails HVO remaps are read-only, PAGE_KERNEL_RO)
+    LEAF     a PMD that maps a whole block (pmd_leaf) instead of a PTE table
+
+A table-pointer entry holds the table's own frame. The model follows it through a
+parallel `child` array (its row), as the kernel follows it through the direct map.
+
+Upper levels (pgd .. pmd) live for the whole run; the PTE tables can be retired once a
+window of the vmemmap has been remapped and verified, which keeps memory flat for any
+pool size (see `retire_ptes`).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hvo_calc.errors import WalkError
+from hvo_calc.frames import BOOT, BUDDY, FrameAllocator
+from hvo_calc.profiles import ArchProfile
+
+PRESENT = np.uint64(1 << 0)
+WRITE = np.uint64(1 << 1)
+LEAF = np.uint64(1 << 7)
+PFN_SHIFT = np.uint64(12)
+RETIRED = -2  # child row of a PMD whose PTE table was verified and let go
+
+
+def mk_entry(pfns: np.ndarray | int, flags: np.uint64) -> np.ndarray:
+    """An entry mapping `pfns` with `flags` (mk_pte / pfn_pmd)."""
+    return (np.asarray(pfns, dtype=np.uint64) << PFN_SHIFT) | flags
+
+
+def entry_pfn(entries: np.ndarray) -> np.ndarray:
+    return entries >> PFN_SHIFT
+
+
+class TableStore:
+    """The tables of one level: a growable 2-D array, one row per table."""
+
+    def __init__(self, entries_per_table: int, with_children: bool):
+        self.entries_per_table = entries_per_table
+        self.entries = np.zeros((8, entries_per_table), dtype=np.uint64)
+        self.child = np.full((8, entries_per_table), -1, dtype=np.int64) if with_children else None
+        self.pfn = np.zeros(8, dtype=np.uint64)
+        self.nr_tables = 0
+
+    def add(self, pfns: np.ndarray) -> np.ndarray:
+        """Rows for new, empty tables living in frames `pfns`."""
+        first, count = self.nr_tables, len(pfns)
+        if first + count > len(self.pfn):
+            self._grow(first + count)
+        self.pfn[first : first + count] = pfns
+        self.nr_tables += count
+        return np.arange(first, first + count, dtype=np.int64)
+
+    def _grow(self, needed: int) -> None:
+        size = max(needed, 2 * len(self.pfn))
+        grow = size - len(self.pfn)
+        self.entries = np.concatenate([self.entries, np.zeros((grow, self.entries_per_table), np.uint64)])
+        if self.child is not None:
+            self.child = np.concatenate([self.child, np.full((grow, self.entries_per_table), -1, np.int64)])
+        self.pfn = np.concatenate([self.pfn, np.zeros(grow, np.uint64)])
+
+    def reset(self) -> None:
+        """Forget every table but keep the storage for the next window."""
+        self.entries[: self.nr_tables] = 0
+        self.nr_tables = 0
+
+
+@dataclass(frozen=True)
+class PmdSlots:
+    """The PMD entries covering a sorted run of PMD-sized vmemmap blocks."""
+
+    keys: np.ndarray  # vaddr >> PMD_SHIFT, sorted, unique
+    rows: np.ndarray  # PMD table row of each
+    index: np.ndarray  # entry index within that table
+
+
+class PageTable:
+    """The vmemmap part of the kernel page table (init_mm), levels from the profile."""
+
+    def __init__(self, profile: ArchProfile, frames: FrameAllocator):
+        self.profile = profile
+        self.frames = frames
+        self.entries_per_table = profile.entries_per_table
+        self.upper_levels = profile.levels[:-1]
+        self.shift = {level: profile.level_shift(level) for level in profile.levels}
+        self.pmd_shift = self.shift["pmd"]
+        self.page_shift = profile.page_shift
+        self.tables = {level: TableStore(self.entries_per_table, True) for level in self.upper_levels}
+        self.pte = TableStore(self.entries_per_table, False)
+        pgd_pfn = frames.alloc(1, "pagetable", BOOT)
+        self.tables[self.upper_levels[0]].add(np.array([pgd_pfn], np.uint64))
+
+    # -- addresses -------------------------------------------------------------------
+
+    def index(self, level: str, vaddrs: np.ndarray) -> np.ndarray:
+        """pgd_index, pud_index, pmd_index, pte_index ... of each address."""
+        shift = np.uint64(self.shift[level])
+        return ((vaddrs >> shift) & np.uint64(self.entries_per_table - 1)).astype(np.int64)
+
+    def pmd_keys(self, vstart: int, vend: int) -> np.ndarray:
+        """The PMD blocks [vstart, vend) touches, as vaddr >> PMD_SHIFT."""
+        first, last = vstart >> self.pmd_shift, (vend - 1) >> self.pmd_shift
+        return np.arange(first, last + 1, dtype=np.uint64)
+
+    @staticmethod
+    def key_rank(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+        """Position of each wanted PMD block in the sorted `keys` (cheap when consecutive)."""
+        if int(keys[-1] - keys[0]) + 1 == len(keys):
+            return (wanted - keys[0]).astype(np.int64)
+        return np.searchsorted(keys, wanted).astype(np.int64)
+
+    # -- descending to the PMD level --------------------------------------------------
+
+    def pmd_slots(self, keys: np.ndarray, create: bool) -> PmdSlots:
+        """Walk pgd → .. → pud for each PMD block; with `create`, fill missing tables.
+
+        Without `create` a missing entry is the walk's BUG_ON(pXd_none) and a WalkError.
+        """
+        vaddrs = keys << np.uint64(self.pmd_shift)
+        rows = np.zeros(len(keys), dtype=np.int64)
+        for level, child_level in zip(self.upper_levels, self.upper_levels[1:]):
+            store, idx = self.tables[level], self.index(level, vaddrs)
+            missing = store.entries[rows, idx] == 0
+            if missing.any():
+                if not create:
+                    addr = int(vaddrs[np.argmax(missing)])
+                    raise WalkError(f"BUG_ON({level}_none): no {level} entry maps vmemmap address {addr:#x}")
+                self._add_tables(store, self.tables[child_level], rows[missing], idx[missing], BOOT)
+            rows = store.child[rows, idx]
+        return PmdSlots(keys, rows, self.index("pmd", vaddrs))
+
+    def _add_tables(self, parent: TableStore, child: TableStore, rows: np.ndarray,
+                    idx: np.ndarray, source: str) -> np.ndarray:
+        """New child tables under parent entries (rows, idx), in the order first given."""
+        slot, first_seen = np.unique(rows * self.entries_per_table + idx, return_index=True)
+        slot = slot[np.argsort(first_seen)]
+        rows, idx = slot // self.entries_per_table, slot % self.entries_per_table
+        first = self.frames.alloc(len(slot), "pagetable", source)
+        pfns = np.arange(first, first + len(slot), dtype=np.uint64)
+        child_rows = child.add(pfns)
+        parent.entries[rows, idx] = mk_entry(pfns, PRESENT | WRITE)
+        parent.child[rows, idx] = child_rows
+        return child_rows
+
+    def pmd_entries(self, slots: PmdSlots) -> np.ndarray:
+        return self.tables["pmd"].entries[slots.rows, slots.index]
+
+    def pte_rows(self, slots: PmdSlots) -> np.ndarray:
+        return self.tables["pmd"].child[slots.rows, slots.index]
+
+    # -- populating (vmemmap_populate) ------------------------------------------------
+
+    def populate_pmd_leaves(self, ranges: "Ranges") -> None:
+        """Map each PMD block the ranges touch with a leaf over fresh contiguous frames."""
+        slots = self.pmd_slots(_keys(self, ranges), create=True)
+        fresh = self.pmd_entries(slots) == 0
+        per_block = self.entries_per_table
+        first = self.frames.alloc(int(fresh.sum()) * per_block, "vmemmap", BOOT, align=per_block)
+        pfns = first + per_block * np.arange(int(fresh.sum()), dtype=np.uint64)
+        self.tables["pmd"].entries[slots.rows[fresh], slots.index[fresh]] = mk_entry(pfns, PRESENT | WRITE | LEAF)
+
+    def populate_basepages(self, ranges: "Ranges") -> None:
+        """Map the vmemmap pages of `ranges` with PTEs over freshly allocated frames.
+
+        PTE tables are created in address order, so a window's tables are consecutive rows.
+        """
+        slots = self.pmd_slots(_keys(self, ranges), create=True)
+        missing = self.pmd_entries(slots) == 0
+        if missing.any():
+            self._add_tables(self.tables["pmd"], self.pte, slots.rows[missing], slots.index[missing], BOOT)
+        view = range_view(self, slots, ranges)
+        if view.any():
+            raise AssertionError("populating vmemmap pages that are already mapped")
+        pfns = self.frames.alloc_array(view.size, "vmemmap", BOOT)
+        view[:] = mk_entry(pfns.reshape(view.shape), PRESENT | WRITE)
+
+    # -- the PTE tables of a window ---------------------------------------------------
+
+    def pte_flat(self, slots: PmdSlots) -> np.ndarray:
+        """The PTE tables under `slots` as one flat view, in key order.
+
+        Requires the tables to sit in consecutive rows (the model creates them in key
+        order within a window); anything else is a bug in the model.
+        """
+        rows = self.pte_rows(slots)
+        if len(rows) and (rows[0] < 0 or np.any(np.diff(rows) != 1)):
+            raise AssertionError("the window's PTE tables are not consecutive rows")
+        first = int(rows[0]) if len(rows) else 0
+        return self.pte.entries[first : first + len(rows)].reshape(-1)
+
+    def split_pmd(self, slots: PmdSlots, leaves: np.ndarray) -> int:
+        """vmemmap_split_pmd: replace PMD leaves by PTE tables mapping the same frames.
+
+        Each split costs one page-table frame from buddy; it is never undone.
+        """
+        if not leaves.any():
+            return 0
+        pmd = self.tables["pmd"]
+        rows, idx = slots.rows[leaves], slots.index[leaves]
+        block_pfns = entry_pfn(pmd.entries[rows, idx])
+        child_rows = self._add_tables(pmd, self.pte, rows, idx, BUDDY)
+        offsets = np.arange(self.entries_per_table, dtype=np.uint64)
+        self.pte.entries[child_rows] = mk_entry(block_pfns[:, None] + offsets, PRESENT | WRITE)
+        return len(child_rows)
+
+    def retire_ptes(self, slots: PmdSlots) -> None:
+        """Let go of a verified window's PTE tables, keeping the PMD entries.
+
+        The PMD entries still hold the tables' frames; later windows never touch these
+        blocks, and touching one is an error.
+        """
+        has_table = self.pte_rows(slots) >= 0
+        self.tables["pmd"].child[slots.rows[has_table], slots.index[has_table]] = RETIRED
+        self.pte.reset()
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """Equal vmemmap ranges at a fixed stride: range k is
+    [start + k * stride, start + k * stride + nr_pages * PAGE_SIZE).
+
+    A pool's hugepages sit at a fixed stride in physical memory, so their vmemmap
+    ranges do too; a window of the walk is one `Ranges`.
+    """
+
+    start: int
+    stride: int
+    count: int
+    nr_pages: int
+
+    def starts(self) -> np.ndarray:
+        return np.uint64(self.start) + np.uint64(self.stride) * np.arange(self.count, dtype=np.uint64)
+
+    def end(self, page_bytes: int) -> int:
+        return self.start + (self.count - 1) * self.stride + self.nr_pages * page_bytes
+
+
+def _keys(pt: "PageTable", ranges: Ranges) -> np.ndarray:
+    """The PMD blocks the ranges touch, sorted and unique."""
+    page = 1 << pt.page_shift
+    if ranges.stride <= ranges.nr_pages * page:  # ranges touch or overlap: one span
+        return pt.pmd_keys(ranges.start, ranges.end(page))
+    starts = ranges.starts()
+    first = starts >> np.uint64(pt.pmd_shift)
+    last = (starts + np.uint64(ranges.nr_pages * page - 1)) >> np.uint64(pt.pmd_shift)
+    span = int((last - first).max()) + 1
+    return np.unique(np.minimum(first[:, None] + np.arange(span, dtype=np.uint64), last[:, None]))
+
+
+def range_view(pt: "PageTable", slots: PmdSlots, ranges: Ranges) -> np.ndarray:
+    """The PTEs of every range as a (count, nr_pages) view into the window's tables.
+
+    Writing to the view writes the page table: the whole window is updated at once.
+    """
+    flat = pt.pte_flat(slots)
+    entries = pt.entries_per_table
+    starts = ranges.starts()
+    rank = pt.key_rank(slots.keys, starts >> np.uint64(pt.pmd_shift))
+    pos = rank * entries + pt.index("pte", starts)
+    step = int(pos[1] - pos[0]) if ranges.count > 1 else 0
+    if np.any(np.diff(pos) != step) or int(pos[-1]) + ranges.nr_pages > flat.size or pos[0] < 0:
+        raise AssertionError("vmemmap ranges do not lie at a fixed stride in the window's tables")
+    itemsize = flat.itemsize
+    return np.lib.stride_tricks.as_strided(
+        flat[int(pos[0]) :], shape=(ranges.count, ranges.nr_pages), strides=(step * itemsize, itemsize)
+    )

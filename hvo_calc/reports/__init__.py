@@ -1,0 +1,18 @@
+"""Renderers: a report in, text out. They format; they compute nothing.
+
+`RENDERERS` maps each `--format` name to its renderer; machine formats are
+deterministic and never coloured.
+"""
+
+from typing import Callable
+
+from hvo_calc.models import PlanReport
+from hvo_calc.reports import json_report, table
+
+Renderer = Callable[[PlanReport], str]
+
+RENDERERS: dict[str, Renderer] = {
+    "table": table.render,
+    "json": json_report.render,
+}
+MACHINE_FORMATS = frozenset(RENDERERS) - {"table"}

@@ -1,0 +1,61 @@
+"""The human view: a rich table per plan, the kernel's boot lines, and the reasons."""
+
+import io
+import os
+import sys
+
+from hvo_calc.models import PlanReport, PoolReport, Totals
+from hvo_calc.units import human_size, short_size
+
+COLUMNS = ("pool", "hugepages", "vmemmap pages each", "vmemmap", "reserved", "freed",
+           "page tables", "saved", "saved %")
+
+
+def _pages(pages: int, page_bytes: int) -> str:
+    return f"{pages:,} ({human_size(pages * page_bytes)})"
+
+
+def _row(name: str, item: PoolReport | Totals, per_hugepage: str) -> list[str]:
+    page = item.base_page_bytes
+    return [
+        name, f"{item.hugepages:,}", per_hugepage, human_size(item.vmemmap_bytes),
+        human_size(item.reserved_pages * page), human_size(item.freed_pages * page),
+        human_size(item.pagetable_pages * page), human_size(item.saved_bytes), f"{item.saved_percent:.3f}%",
+    ]
+
+
+def render(report: PlanReport) -> str:
+    """The report as a rich table; colour only on a terminal and without NO_COLOR."""
+    from rich.console import Console
+    from rich.table import Table
+
+    host = report.host
+    title = (f"HVO plan: {host.arch} {short_size(host.base_page_bytes)} pages, Linux {host.kernel}, "
+             f"struct page {host.struct_page_bytes} B, {host.placement} placement")
+    grid = Table(title=title, title_justify="left")
+    for column in COLUMNS:
+        grid.add_column(column, justify="left" if column == "pool" else "right")
+    for pool in report.pools:
+        each = pool.per_hugepage
+        grid.add_row(*_row(f"{pool.name} ({pool.hugepage_size}, node {pool.node})", pool,
+                           f"{each.vmemmap_pages}, {each.freed_pages} freed"))
+    grid.add_row(*_row("total", report.totals, ""), style="bold")
+
+    buffer = io.StringIO()
+    tty = sys.stdout.isatty()
+    console = Console(file=buffer, force_terminal=tty, no_color=bool(os.environ.get("NO_COLOR")) or not tty,
+                      width=None if tty else 160)
+    console.print(grid)
+    for pool in report.pools:
+        if pool.boot_line:
+            console.print(f"{pool.name}: boot line: {pool.boot_line}", highlight=False)
+        if pool.reason:
+            console.print(f"{pool.name}: no HVO: {pool.reason}", highlight=False)
+        if pool.would_free:
+            w = pool.would_free
+            console.print(f"{pool.name}: with HVO (as in Linux {w.kernel}) it would free "
+                          f"{_pages(w.freed_pages, pool.base_page_bytes)} and save "
+                          f"{_pages(w.saved_pages, pool.base_page_bytes)}", highlight=False)
+    for note in host.notes:
+        console.print(f"note: {note}", highlight=False)
+    return buffer.getvalue()

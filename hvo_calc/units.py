@@ -1,0 +1,51 @@
+"""Binary sizes: parse what users type, print what the kernel prints.
+
+All sizes are binary (K = KiB = 1024 bytes). The kernel's own boot line formats sizes
+with `string_get_size(..., STRING_UNITS_2, ...)`, e.g. "2.00 MiB", which `human_size`
+reproduces so users can compare with dmesg.
+"""
+
+import re
+
+from hvo_calc.errors import InputError
+
+KiB = 1 << 10
+MiB = 1 << 20
+GiB = 1 << 30
+TiB = 1 << 40
+
+_UNITS = {"": 1, "K": KiB, "M": MiB, "G": GiB, "T": TiB, "P": 1 << 50}
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int, what: str = "size") -> int:
+    """Bytes in `text` ("64K", "64KiB", "2M", "1G", "16G" or a plain byte count)."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise InputError(
+            f"{what} {text!r} is not a size: use a whole number with a binary unit, "
+            "e.g. 64K, 64KiB, 2M, 1G, 16G"
+        )
+    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
+def short_size(size_bytes: int) -> str:
+    """The shortest exact spelling, as users type it: 4K, 2M, 1G, 16G."""
+    for suffix in "PTGMK":
+        unit = _UNITS[suffix]
+        if size_bytes >= unit and size_bytes % unit == 0:
+            return f"{size_bytes // unit}{suffix}"
+    return str(size_bytes)
+
+
+def human_size(size_bytes: int) -> str:
+    """A readable binary size with two decimals, like the kernel: 2.00 MiB, 16.00 GiB."""
+    value = float(size_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{value:.0f} B" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+

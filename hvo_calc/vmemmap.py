@@ -1,0 +1,154 @@
+"""The vmemmap engine: populate, remap-and-free (HVO), restore, verify, on the model.
+
+Every base page has a `struct page` at VMEMMAP_START + pfn * sizeof(struct page). A
+hugepage's struct pages fill `vmemmap_pages` pages; all but the first few only repeat
+`compound_head`. HVO keeps `reserve` of them mapped and points the rest of the range at
+the last kept one (the reuse page), read-only, freeing their frames:
+
+    vmemmap of one 2 MiB hugepage (x86-64, 5.18+: reserve 1)
+    vaddr:  [head][ t1 ][ t2 ] ... [ t7 ]          [head][ t1 ] ... [ t7 ]
+              |     |     |          |     HVO       |  \\   |   ...  /
+    frames: [ f0 ][ f1 ][ f2 ] ... [ f7 ]    ==>   [ f0 ] <-+--+-----+   f1..f7 freed
+
+The walk follows the kernel's `vmemmap_remap_walk`: one walker (`vmemmap_remap_range`)
+descends pgd → .. → pmd, splits PMD leaves it meets (one new page-table frame each, never
+undone) and hands the PTEs to a leaf action: `remap_free_pte` for HVO, `restore_pte` for
+giving a hugepage back. The walker works on a whole window of hugepages at once: their
+PTEs are one strided view into the window's PTE tables.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from hvo_calc.errors import VerificationError, WalkError
+from hvo_calc.frames import FrameAllocator
+from hvo_calc.pagetable import LEAF, PRESENT, WRITE, PageTable, Ranges, _keys, entry_pfn, mk_entry, range_view
+
+
+@dataclass
+class RemapWalk:
+    """What the walker does at the PTEs (struct vmemmap_remap_walk)."""
+
+    remap_pte: Callable[[np.ndarray, "RemapWalk"], None]
+    frames: FrameAllocator
+    split: bool = True
+    copy_reuse: bool = False
+    reuse_pages: np.ndarray | None = None
+    vmemmap_pages: list[np.ndarray] = field(default_factory=list)
+    new_pages: np.ndarray | None = None
+    nr_split: int = 0
+    nr_split_hugepages: int = 0
+    nr_allocated: int = 0
+
+    @property
+    def nr_collected(self) -> int:
+        return sum(int(p.size) for p in self.vmemmap_pages)
+
+
+def vmemmap_remap_range(pt: PageTable, ranges: Ranges, walk: RemapWalk) -> None:
+    """Walk every range [reuse, end): the first page of each is the reuse page."""
+    page = 1 << pt.page_shift
+    if ranges.start % page or ranges.stride % page:
+        raise WalkError("VM_BUG_ON(!IS_ALIGNED(start, PAGE_SIZE)): vmemmap range not page aligned")
+    slots = pt.pmd_slots(_keys(pt, ranges), create=False)
+    pmd = pt.pmd_entries(slots)
+    if (pmd == 0).any():
+        addr = int(slots.keys[np.argmax(pmd == 0)]) << pt.pmd_shift
+        raise WalkError(f"BUG_ON(pmd_none): no pmd entry maps vmemmap address {addr:#x}")
+    leaves = (pmd & LEAF) != 0
+    if leaves.any():
+        if not walk.split:
+            raise WalkError("BUG_ON(pmd_leaf): the walk met a PMD leaf it may not split")
+        walk.nr_split += pt.split_pmd(slots, leaves)
+        walk.nr_split_hugepages += _hugepages_that_split(pt, slots.keys[leaves], ranges)
+    ptes = range_view(pt, slots, ranges)
+    if not (ptes & PRESENT).all():
+        raise WalkError("BUG_ON(pte_none): a vmemmap PTE in the walked range is empty")
+    walk.reuse_pages = entry_pfn(ptes[:, 0])
+    walk.remap_pte(ptes, walk)
+
+
+def _hugepages_that_split(pt: PageTable, split_keys: np.ndarray, ranges: Ranges) -> int:
+    """How many walks met a leaf first (each flushes the TLB after its split)."""
+    page = 1 << pt.page_shift
+    ends = ranges.starts() + np.uint64(ranges.nr_pages * page)
+    first_walker = np.searchsorted(ends, split_keys << np.uint64(pt.pmd_shift), side="right")
+    return int(np.unique(first_walker).size)
+
+
+def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
+    """vmemmap_remap_pte: point the tails at the reuse page read-only, collect their frames.
+
+    With `copy_reuse` (about 6.2+) the reuse page itself is first replaced by a fresh
+    copy and its old frame collected too.
+    """
+    if walk.copy_reuse:
+        fresh = walk.frames.alloc_array(ptes.shape[0], "vmemmap")
+        walk.nr_allocated += fresh.size
+        walk.vmemmap_pages.append(entry_pfn(ptes[:, 0]))
+        ptes[:, 0] = mk_entry(fresh, PRESENT | WRITE)
+        walk.reuse_pages = fresh
+    tails = ptes[:, 1:]
+    walk.vmemmap_pages.append(entry_pfn(tails).reshape(-1))
+    tails[:] = mk_entry(walk.reuse_pages[:, None], PRESENT)
+
+
+def restore_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
+    """vmemmap_restore_pte: map each tail to its own new frame (a copy), read-write."""
+    tails = ptes[:, 1:]
+    tails[:] = mk_entry(walk.new_pages.reshape(tails.shape), PRESENT | WRITE)
+
+
+def vmemmap_remap_free(pt: PageTable, ranges: Ranges, reuse: int, frames: FrameAllocator,
+                       copy_reuse: bool) -> RemapWalk:
+    """Remap [start, end) of every range to the page at `reuse` (the page before it)."""
+    if ranges.start - reuse != 1 << pt.page_shift:
+        raise WalkError("BUG_ON(start - reuse != PAGE_SIZE): the reuse page must directly precede the range")
+    walk = RemapWalk(remap_free_pte, frames, copy_reuse=copy_reuse)
+    vmemmap_remap_range(pt, _with_reuse(ranges, pt.page_shift), walk)
+    for pages in walk.vmemmap_pages:
+        frames.free(pages)
+    return walk
+
+
+def vmemmap_remap_alloc(pt: PageTable, ranges: Ranges, reuse: int, frames: FrameAllocator) -> RemapWalk:
+    """Allocate the tails back and remap them read-write before a hugepage is freed."""
+    if ranges.start - reuse != 1 << pt.page_shift:
+        raise WalkError("BUG_ON(start - reuse != PAGE_SIZE): the reuse page must directly precede the range")
+    new_pages = frames.alloc_array(ranges.count * ranges.nr_pages, "vmemmap")
+    walk = RemapWalk(restore_pte, frames, split=False, new_pages=new_pages, nr_allocated=new_pages.size)
+    vmemmap_remap_range(pt, _with_reuse(ranges, pt.page_shift), walk)
+    return walk
+
+
+def _with_reuse(ranges: Ranges, page_shift: int) -> Ranges:
+    """The walked ranges: each range with its reuse page in front."""
+    return Ranges(ranges.start - (1 << page_shift), ranges.stride, ranges.count, ranges.nr_pages + 1)
+
+
+def translate(pt: PageTable, ranges: Ranges) -> tuple[np.ndarray, np.ndarray]:
+    """Frame and writability of every page of `ranges` (a lookup; it splits nothing).
+
+    A page not mapped at every level is a VerificationError: its struct pages are gone.
+    """
+    try:
+        slots = pt.pmd_slots(_keys(pt, ranges), create=False)
+    except WalkError as exc:
+        raise VerificationError(f"struct pages no longer translate: {exc}") from None
+    pmd = pt.pmd_entries(slots)
+    if not (pmd & PRESENT).all():
+        raise VerificationError("struct pages no longer translate: a PMD entry is empty")
+    leaves = (pmd & LEAF) != 0
+    if leaves.all():
+        addrs = ranges.starts()[:, None] + np.arange(ranges.nr_pages, dtype=np.uint64) * np.uint64(1 << pt.page_shift)
+        block = pmd[pt.key_rank(slots.keys, addrs >> np.uint64(pt.pmd_shift))]
+        pfns = entry_pfn(block) + pt.index("pte", addrs).astype(np.uint64)
+        return pfns, (block & WRITE) != 0
+    if leaves.any():
+        raise AssertionError("a window mixes PMD leaves and PTE tables")
+    ptes = range_view(pt, slots, ranges)
+    if not (ptes & PRESENT).all():
+        raise VerificationError("struct pages no longer translate: a vmemmap PTE is empty")
+    return entry_pfn(ptes), (ptes & WRITE) != 0
