@@ -98,6 +98,7 @@ class HostReport(Model):
     struct_page_bytes: int
     hvo_enabled: bool
     placement: str
+    memory_bytes: int | None = Field(default=None, description="host RAM, when the plan gives node memory")
     notes: list[str]
 
 
