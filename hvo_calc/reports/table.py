@@ -12,7 +12,7 @@ COLUMNS = ("pool", "hugepages", "vmemmap pages each", "vmemmap", "reserved", "fr
 
 
 def _pages(pages: int, page_bytes: int) -> str:
-    return f"{pages:,} ({human_size(pages * page_bytes)})"
+    return f"{pages:,} pages ({human_size(pages * page_bytes)})"
 
 
 def _row(name: str, item: PoolReport | Totals, per_hugepage: str) -> list[str]:

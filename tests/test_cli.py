@@ -1,0 +1,102 @@
+"""The command line, run as users run it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from hvo_calc.cli import _register, cli
+
+_register()
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def hvo_calc(*args: str) -> subprocess.CompletedProcess:
+    """The real entry point, in a child process: exit codes and streams as a user sees them."""
+    return subprocess.run([sys.executable, "-m", "hvo_calc", *args], capture_output=True, text=True)
+
+
+def test_plan_on_defaults_shows_both_pools_and_boot_lines():
+    result = invoke("plan")
+    assert result.exit_code == 0, result.output
+    assert "28 KiB vmemmap can be freed for a 2.00 MiB page" in result.output
+    assert "16380 KiB vmemmap can be freed for a 1.00 GiB page" in result.output
+
+
+def test_plan_json_totals_for_three_1g_pages_on_5_14():
+    result = invoke("plan", "--arch", "x86-64", "--huge", "1G", "--count", "3", "--kernel", "5.14", "--format", "json")
+    report = json.loads(result.output)
+    assert report["schema_version"] == "1.0"
+    totals = report["totals"]
+    assert totals["freed_pages"] == 3 * 4094 and totals["reserved_pages"] == 6
+    assert totals["vmemmap_pages"] == 3 * 4096
+    pool = report["pools"][0]
+    for field in ("arch", "base_page_bytes", "hugepage_bytes", "hugepages", "struct_page_bytes", "hvo_active",
+                  "reason", "per_hugepage", "vmemmap_pages", "reserved_pages", "freed_pages", "pagetable_pages",
+                  "saved_pages", "saved_bytes"):
+        assert field in pool and field in totals
+    assert pool["per_hugepage"] == {"struct_pages": 262144, "vmemmap_bytes": 16 << 20, "vmemmap_pages": 4096,
+                                    "reserved_pages": 2, "freed_pages": 4094}
+
+
+def test_arm64_json_says_why_and_what_hvo_would_free():
+    result = invoke("plan", "--arch", "arm64", "--page", "64K", "--huge", "512M", "--count", "64", "--format", "json")
+    pool = json.loads(result.output)["pools"][0]
+    assert pool["hvo_active"] is False and pool["freed_pages"] == 0 and "6.3" in pool["reason"]
+    assert pool["would_free"] == {"freed_pages": 448, "pagetable_pages": 0, "saved_pages": 448,
+                                  "saved_bytes": 448 * 65536, "kernel": "6.2"}
+
+
+def test_kmsan_struct_page_is_reported_not_refused():
+    result = invoke("plan", "--struct-page-size", "80", "--huge", "2M", "--count", "4", "--format", "json")
+    assert result.exit_code == 0
+    assert "not a power of two" in json.loads(result.output)["pools"][0]["reason"]
+
+
+def test_json_is_deterministic_and_uncoloured():
+    first, second = hvo_calc("plan", "--format", "json"), hvo_calc("plan", "--format", "json")
+    assert first.stdout == second.stdout and "\x1b[" not in first.stdout and first.stderr == ""
+
+
+def test_table_in_a_pipe_has_no_colour():
+    out = hvo_calc("plan")
+    assert out.returncode == 0 and "\x1b[" not in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["plan", "--arch", "sparc"], "unknown architecture 'sparc'; accepted: arm64, x86-64"),
+    (["plan", "--arch", "arm64", "--page", "8K"], "arm64 has no 8K base page; accepted: 4K, 16K, 64K"),
+    (["plan", "--huge", "4M"], "x86-64 4K has no 4M hugepages; accepted: 2M, 1G"),
+    (["plan", "--arch", "arm64", "--page", "64K", "--huge", "1G"], "arm64 64K has no 1G hugepages; accepted: 2M, 512M, 16G"),
+    (["plan", "--huge", "2Q"], "is not a size"),
+    (["plan", "--count", "0"], "0 is not in the range x>=1"),
+    (["plan", "--kernel", "9.9"], "unknown kernel version '9.9'"),
+    (["plan", "--kernel", "six"], "unknown kernel version 'six'"),
+    (["plan", "--huge", "1G", "--count", "70000"], "can address at most 64.00 TiB"),
+    (["plan", "--format", "xml"], "is not one of"),
+    (["plan", "--struct-page-size", "0"], "--struct-page-size"),
+    (["nonsense"], "No such command"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    out = hvo_calc(*args)
+    assert out.returncode == 2, out
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.stderr
+
+
+def test_profiles_lists_every_architecture():
+    result = invoke("profiles", "--format", "json")
+    names = {(p["arch"], p["base_page"]) for p in json.loads(result.output)}
+    assert names == {("x86-64", "4K"), ("arm64", "4K"), ("arm64", "16K"), ("arm64", "64K")}
+
+
+def test_every_command_explains_its_options_with_an_example():
+    for command in ("plan", "profiles"):
+        text = invoke(command, "--help").output
+        assert "Example" in text and "--format" in text
