@@ -4,15 +4,16 @@ import click
 
 from hvo_calc.cli import cli
 from hvo_calc.cli.options import plan_options, request_from_options
+from hvo_calc.output import emit, format_option, output_option
 from hvo_calc.planner import plan as run_plan
-from hvo_calc.reports import RENDERERS
+from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
 
 
 @cli.command()
 @plan_options
-@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="table", show_default=True,
-              help="Output format. Example: --format json")
-def plan(fmt: str, **options: object) -> None:
+@format_option
+@output_option
+def plan(fmt: str, output: str | None, **options: object) -> None:
     """Simulate HVO on a host's hugepage pools and report reserved, freed and saved vmemmap.
 
     \b
@@ -22,4 +23,4 @@ def plan(fmt: str, **options: object) -> None:
       hvo-calc plan --arch x86-64 --huge 1G --count 3 --kernel 5.14 --format json
     """
     report = run_plan(request_from_options(**options))
-    click.echo(RENDERERS[fmt](report), nl=False)
+    emit(RENDERERS[fmt](report), output, human=fmt not in MACHINE_FORMATS)

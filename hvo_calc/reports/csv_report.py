@@ -1,0 +1,67 @@
+"""CSV: one row per pool and a totals row, flat columns, a header row.
+
+Columns follow the models' field order; nested models are flattened with their field
+name as prefix (`per_hugepage_struct_pages`, `would_free_saved_bytes`). The first column,
+`row`, is `pool` or `total`; a field the totals do not have is empty on the totals row.
+Booleans are `true`/`false`, missing values (null) are empty. Lines end in `\\n`.
+"""
+
+import csv
+import io
+import types
+import typing
+
+from pydantic import BaseModel
+
+from hvo_calc.models import PlanReport, PoolReport
+
+
+def _nested_model(annotation: object) -> type[BaseModel] | None:
+    """The model class in `Model` or `Model | None`, else None."""
+    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def columns(model: type[BaseModel] = PoolReport, prefix: str = "") -> list[str]:
+    """The flat column names of `model`, in field order."""
+    names: list[str] = []
+    for name, field in model.model_fields.items():
+        nested = _nested_model(field.annotation)
+        if nested is not None:
+            names += columns(nested, f"{prefix}{name}_")
+        else:
+            names.append(f"{prefix}{name}")
+    return names
+
+
+def _flatten(values: dict[str, object], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{name}_"))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def render(report: PlanReport) -> str:
+    header = ["row", *columns()]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    rows = [("pool", pool.model_dump()) for pool in report.pools] + [("total", report.totals.model_dump())]
+    for kind, values in rows:
+        flat = _flatten(values)
+        writer.writerow([kind, *(_cell(flat.get(name)) for name in header[1:])])
+    return buffer.getvalue()

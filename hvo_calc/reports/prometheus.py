@@ -1,0 +1,95 @@
+"""Prometheus: node_exporter textfile-collector format (text exposition format 0.0.4).
+
+Every metric is a gauge in base units (`_bytes`, `_pages`, plain counts), with HELP and
+TYPE lines. Pool series carry the labels arch, node, hugepage_size and pool; the totals
+(`hvo_calc_total_*`) carry arch only, so `sum()` over pool series never double counts.
+Percentages are left out: divide the bytes in PromQL. `hvo_calc_build_info` is always 1
+and names the tool version, the report's schema version and the modelled kernel.
+"""
+
+from hvo_calc import __version__
+from hvo_calc.models import PlanReport
+
+PREFIX = "hvo_calc"
+
+# (field of PoolReport, metric name, help)
+POOL_METRICS = (
+    ("hugepages", "pool_hugepages", "Hugepages in the pool."),
+    ("hugepage_bytes", "pool_hugepage_bytes", "Size of one hugepage of the pool, in bytes."),
+    ("pool_bytes", "pool_bytes", "Bytes of all hugepages of the pool."),
+    ("hvo_active", "pool_hvo_active", "1 when HVO optimizes the pool's vmemmap, else 0."),
+    ("vmemmap_pages", "pool_vmemmap_pages", "Base pages of vmemmap (struct pages) of the pool before HVO."),
+    ("vmemmap_bytes", "pool_vmemmap_bytes", "Bytes of vmemmap of the pool before HVO."),
+    ("reserved_pages", "pool_reserved_pages", "Vmemmap pages HVO keeps mapped for the pool."),
+    ("freed_pages", "pool_freed_pages", "Vmemmap pages HVO frees for the pool."),
+    ("pagetable_pages", "pool_pagetable_pages", "Page-table pages spent splitting the pool's vmemmap mappings."),
+    ("saved_pages", "pool_saved_pages", "Net pages saved for the pool: freed minus page-table pages."),
+    ("saved_bytes", "pool_saved_bytes", "Net bytes saved for the pool: freed minus page-table pages."),
+    ("split_pmds", "pool_split_pmds", "Vmemmap PMD mappings split into PTEs for the pool."),
+    ("tlb_flushes", "pool_tlb_flushes", "TLB flushes the remap of the pool took in the simulation."),
+)
+PER_HUGEPAGE_METRICS = (
+    ("struct_pages", "hugepage_struct_pages", "Struct pages describing one hugepage of the pool."),
+    ("vmemmap_pages", "hugepage_vmemmap_pages", "Whole vmemmap pages of one hugepage of the pool."),
+    ("reserved_pages", "hugepage_reserved_pages", "Vmemmap pages HVO keeps mapped per hugepage."),
+    ("freed_pages", "hugepage_freed_pages", "Vmemmap pages HVO frees per hugepage."),
+)
+TOTAL_METRICS = (
+    ("hugepages", "total_hugepages", "Hugepages in all pools."),
+    ("pool_bytes", "total_pool_bytes", "Bytes of all hugepages of all pools."),
+    ("hvo_active", "total_hvo_active", "1 when HVO optimizes every pool, else 0."),
+    ("vmemmap_bytes", "total_vmemmap_bytes", "Bytes of vmemmap of all pools before HVO."),
+    ("reserved_pages", "total_reserved_pages", "Vmemmap pages HVO keeps mapped, all pools."),
+    ("freed_pages", "total_freed_pages", "Vmemmap pages HVO frees, all pools."),
+    ("pagetable_pages", "total_pagetable_pages", "Page-table pages spent on splits, all pools."),
+    ("saved_pages", "total_saved_pages", "Net pages saved, all pools."),
+    ("saved_bytes", "total_saved_bytes", "Net bytes saved, all pools."),
+)
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _labels(labels: dict[str, str]) -> str:
+    return "{" + ",".join(f'{key}="{_escape_label(value)}"' for key, value in labels.items()) + "}"
+
+
+def _value(value: int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _family(lines: list[str], name: str, help_text: str, samples: list[tuple[dict[str, str], object]]) -> None:
+    metric = f"{PREFIX}_{name}"
+    lines.append(f"# HELP {metric} {_escape_help(help_text)}")
+    lines.append(f"# TYPE {metric} gauge")
+    lines += [f"{metric}{_labels(labels)} {_value(value)}" for labels, value in samples]  # type: ignore[arg-type]
+
+
+def render(report: PlanReport) -> str:
+    host = report.host
+    lines: list[str] = []
+    _family(lines, "build_info", "hvo-calc version, report schema version and modelled kernel; always 1.",
+            [({"version": __version__, "schema_version": report.schema_version, "kernel": host.kernel}, 1)])
+    host_labels = {"arch": host.arch}
+    _family(lines, "base_page_bytes", "Base page size of the host, in bytes.", [(host_labels, host.base_page_bytes)])
+    _family(lines, "struct_page_bytes", "sizeof(struct page) in the plan, in bytes.",
+            [(host_labels, host.struct_page_bytes)])
+    if host.memory_bytes is not None:
+        _family(lines, "host_memory_bytes", "Host RAM given by the plan, in bytes.", [(host_labels, host.memory_bytes)])
+    pool_labels = [{"arch": p.arch, "node": str(p.node), "hugepage_size": p.hugepage_size, "pool": p.name}
+                   for p in report.pools]
+    for field, name, help_text in POOL_METRICS:
+        _family(lines, name, help_text, [(labels, getattr(p, field)) for labels, p in zip(pool_labels, report.pools)])
+    for field, name, help_text in PER_HUGEPAGE_METRICS:
+        _family(lines, name, help_text,
+                [(labels, getattr(p.per_hugepage, field)) for labels, p in zip(pool_labels, report.pools)])
+    for field, name, help_text in TOTAL_METRICS:
+        _family(lines, name, help_text, [(host_labels, getattr(report.totals, field))])
+    return "\n".join(lines) + "\n"
