@@ -28,3 +28,9 @@ class VerificationError(HvoError):
     """The page-table model does not hold what HVO promises after a remap."""
 
     exit_code = 3
+
+
+class BudgetError(HvoError):
+    """`hvo-calc check`: at least one budget failed (the failed ones are printed first)."""
+
+    exit_code = 1

@@ -27,7 +27,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from hvo_calc.cli import plan, profiles  # noqa: F401  (commands register themselves)
+    from hvo_calc.cli import check, plan, profiles, schema  # noqa: F401  (commands register themselves)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,103 @@
+"""Budgets for `hvo-calc check`: pure checks of a report against limits.
+
+Nothing here prints or exits; `evaluate` returns one `BudgetResult` per budget given,
+and the CLI prints the failed ones. The figures come from the report's totals:
+
+* saved: `totals.saved_bytes` (freed minus page-table pages, in bytes);
+* kept vmemmap: what stays mapped after HVO, `(totals.reserved_pages +
+  totals.pagetable_pages) * totals.base_page_bytes`;
+* overhead: kept vmemmap as a share of host RAM (`host.memory_bytes`) when the plan
+  gives it, otherwise of the pools' bytes (`totals.pool_bytes`).
+"""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hvo_calc.models import PlanReport
+from hvo_calc.units import human_size
+
+
+class Budgets(BaseModel):
+    """The limits asked for; None means not checked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_saved_bytes: int | None = Field(default=None, ge=0)
+    max_vmemmap_bytes: int | None = Field(default=None, ge=0)
+    max_overhead_percent: float | None = Field(default=None, ge=0)
+    require_hvo: bool = False
+
+    def empty(self) -> bool:
+        return (self.min_saved_bytes is None and self.max_vmemmap_bytes is None
+                and self.max_overhead_percent is None and not self.require_hvo)
+
+
+class BudgetResult(BaseModel):
+    """One budget checked: its option, whether it holds, the figure and the limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    budget: str = Field(description="the option that set it, e.g. --min-saved")
+    passed: bool
+    value: float = Field(description="the figure, in bytes, percent or pools not optimized")
+    limit: float
+    message: str = Field(description="one line: the budget, the figure, the limit")
+
+
+def kept_vmemmap_bytes(report: PlanReport) -> int:
+    """Vmemmap still mapped after HVO: reserved pages plus page-table pages spent on splits."""
+    totals = report.totals
+    return (totals.reserved_pages + totals.pagetable_pages) * totals.base_page_bytes
+
+
+def overhead(report: PlanReport) -> tuple[float, int, str]:
+    """Kept vmemmap as a percent of host RAM (if known) or of the pools; the base and its name."""
+    if report.host.memory_bytes:
+        base, name = report.host.memory_bytes, "host RAM"
+    else:
+        base, name = report.totals.pool_bytes, "the pools' hugepages (the plan gives no host RAM)"
+    return (100.0 * kept_vmemmap_bytes(report) / base if base else 0.0), base, name
+
+
+def _size(size_bytes: int) -> str:
+    return f"{human_size(size_bytes)} ({size_bytes:,} bytes)"
+
+
+def evaluate(report: PlanReport, budgets: Budgets) -> list[BudgetResult]:
+    """Every budget given, checked against the report, in option order."""
+    results: list[BudgetResult] = []
+    if budgets.min_saved_bytes is not None:
+        saved, limit = report.totals.saved_bytes, budgets.min_saved_bytes
+        ok = saved >= limit
+        results.append(BudgetResult(
+            budget="--min-saved", passed=ok, value=saved, limit=limit,
+            message=f"--min-saved: saved {_size(saved)}, {'at least' if ok else 'less than'} "
+                    f"the minimum {_size(limit)}"))
+    if budgets.max_vmemmap_bytes is not None:
+        kept, limit = kept_vmemmap_bytes(report), budgets.max_vmemmap_bytes
+        ok = kept <= limit
+        results.append(BudgetResult(
+            budget="--max-vmemmap", passed=ok, value=kept, limit=limit,
+            message=f"--max-vmemmap: vmemmap kept after HVO (reserved + page tables) {_size(kept)}, "
+                    f"{'within' if ok else 'over'} the maximum {_size(limit)}"))
+    if budgets.max_overhead_percent is not None:
+        share, base, name = overhead(report)
+        limit = budgets.max_overhead_percent
+        ok = share <= limit
+        results.append(BudgetResult(
+            budget="--max-overhead", passed=ok, value=share, limit=limit,
+            message=f"--max-overhead: vmemmap kept after HVO, {human_size(kept_vmemmap_bytes(report))}, "
+                    f"is {share:.4f}% of {human_size(base)} of {name}, "
+                    f"{'within' if ok else 'over'} the maximum {limit:g}%"))
+    if budgets.require_hvo:
+        off = [pool for pool in report.pools if not pool.hvo_active]
+        details = "; ".join(f"pool {p.name} ({p.hugepage_size}, node {p.node}): {p.reason or 'not optimized'}"
+                            for p in off)
+        results.append(BudgetResult(
+            budget="--require-hvo", passed=not off, value=len(off), limit=0,
+            message=(f"--require-hvo: {len(off)} of {len(report.pools)} pools not optimized: {details}" if off
+                     else f"--require-hvo: all {len(report.pools)} pools optimized")))
+    return results
+
+
+def failed(results: list[BudgetResult]) -> list[BudgetResult]:
+    return [result for result in results if not result.passed]
