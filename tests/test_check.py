@@ -1,0 +1,144 @@
+"""`hvo-calc check`: budgets, exit codes 0/1/2, report on stdout, failures on stderr."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from hvo_calc.budgets import Budgets, evaluate, failed, kept_vmemmap_bytes, overhead
+from hvo_calc.planner import PlanRequest, PoolRequest, plan
+
+# x86-64, 4K pages, latest kernel: 10 x 2M hugepages free 7 vmemmap pages each (70),
+# keep 1 each (10) and spend 1 page-table page: saved 69 pages, kept 11 pages (44 KiB).
+SMALL = ("--arch", "x86-64", "--huge", "2M", "--count", "10")
+SAVED = 69 * 4096
+KEPT = 11 * 4096
+POOL_BYTES = 10 * 2 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def report():
+    return plan(PlanRequest(arch="x86-64", pools=(PoolRequest(hugepage_size="2M", count=10),)))
+
+
+def test_figures(report):
+    assert report.totals.saved_bytes == SAVED
+    assert kept_vmemmap_bytes(report) == KEPT
+    share, base, name = overhead(report)
+    assert base == POOL_BYTES and "pools" in name
+    assert share == pytest.approx(100 * KEPT / POOL_BYTES)
+
+
+def test_overhead_uses_host_ram_when_known(report):
+    with_ram = report.model_copy(update={"host": report.host.model_copy(update={"memory_bytes": 1 << 30})})
+    share, base, name = overhead(with_ram)
+    assert base == 1 << 30 and name == "host RAM"
+    (result,) = evaluate(with_ram, Budgets(max_overhead_percent=0.001))
+    assert not result.passed and "of host RAM" in result.message
+    assert evaluate(with_ram, Budgets(max_overhead_percent=0.005))[0].passed
+
+
+def test_boundaries_are_inclusive(report):
+    results = evaluate(report, Budgets(min_saved_bytes=SAVED, max_vmemmap_bytes=KEPT,
+                                       max_overhead_percent=100 * KEPT / POOL_BYTES, require_hvo=True))
+    assert [r.budget for r in results] == ["--min-saved", "--max-vmemmap", "--max-overhead", "--require-hvo"]
+    assert all(r.passed for r in results)
+    results = evaluate(report, Budgets(min_saved_bytes=SAVED + 1, max_vmemmap_bytes=KEPT - 1))
+    assert [r.budget for r in failed(results)] == ["--min-saved", "--max-vmemmap"]
+
+
+def test_all_budgets_hold_exit_0(run):
+    result = run("check", *SMALL, "--min-saved", "256K", "--max-vmemmap", "44K", "--max-overhead", "0.25%",
+                 "--require-hvo", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["totals"]["saved_bytes"] == SAVED
+
+
+def test_default_format_is_table(run):
+    result = run("check", *SMALL, "--min-saved", "4K")
+    assert result.exit_code == 0 and "2M-0" in result.stdout and "total" in result.stdout
+
+
+def test_no_budgets_is_ok_with_a_note(run):
+    result = run("check", *SMALL, "--format", "csv")
+    assert result.exit_code == 0
+    assert "no budgets given" in result.stderr
+    assert [row["row"] for row in csv.DictReader(io.StringIO(result.stdout))] == ["pool", "total"]
+
+
+def test_min_saved_fails_exit_1(run):
+    result = run("check", *SMALL, "--min-saved", "1M", "--max-vmemmap", "1G", "--format", "json")
+    assert result.exit_code == 1
+    json.loads(result.stdout)  # the report is still printed, whole, on stdout
+    lines = result.stderr.splitlines()
+    budget_lines = [line for line in lines if line.startswith("hvo-calc: budget failed:")]
+    assert len(budget_lines) == 1
+    assert "--min-saved" in budget_lines[0]
+    assert "276.00 KiB (282,624 bytes)" in budget_lines[0]  # the figure
+    assert "1.00 MiB (1,048,576 bytes)" in budget_lines[0]  # the limit
+    assert lines[-1] == "hvo-calc: error: 1 of 2 budgets failed: --min-saved"
+
+
+def test_every_budget_fails_one_line_each(run):
+    result = run("check", *SMALL, "--hvo", "off", "--min-saved", "4K", "--max-vmemmap", "64K",
+                 "--max-overhead", "0.5", "--require-hvo", "--format", "prometheus")
+    assert result.exit_code == 1
+    assert "hvo_calc_pool_hvo_active" in result.stdout
+    budget_lines = [line for line in result.stderr.splitlines() if line.startswith("hvo-calc: budget failed:")]
+    assert [line.split()[3].rstrip(":") for line in budget_lines] == [
+        "--min-saved", "--max-vmemmap", "--max-overhead", "--require-hvo"]
+    vmemmap, share, hvo = budget_lines[1], budget_lines[2], budget_lines[3]
+    assert "320.00 KiB" in vmemmap and "64.00 KiB" in vmemmap  # 80 pages kept without HVO
+    assert "1.5625%" in share and "the pools' hugepages" in share and "0.5%" in share
+    assert "2M-0" in hvo and "switched off" in hvo
+
+
+def test_require_hvo_names_pool_and_reason(run):
+    result = run("check", *SMALL, "--kernel", "5.10", "--require-hvo", "--format", "json")
+    assert result.exit_code == 1
+    (line,) = [line for line in result.stderr.splitlines() if "budget failed" in line]
+    assert "pool 2M-0" in line and "5.14" in line
+
+
+def test_max_overhead_fails(run):
+    result = run("check", *SMALL, "--max-overhead", "0.2", "--format", "csv")
+    assert result.exit_code == 1
+    assert "0.2148% of 20.00 MiB of the pools' hugepages" in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("--min-saved", "lots"),
+    ("--max-vmemmap", "-1M"),
+    ("--max-overhead", "-1"),
+    ("--max-overhead", "ten"),
+    ("--max-overhead", "nan"),
+    ("--huge", "3M"),
+    ("--arch", "vax"),
+    ("--format", "xml"),
+])
+def test_bad_input_exit_2(run, args):
+    result = run("check", *SMALL, *args, "--min-saved", "4K") if args[0] != "--min-saved" else run(
+        "check", *SMALL, *args)
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr.startswith("hvo-calc: error:")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_output_file_and_failures(run, tmp_path):
+    target = tmp_path / "hvo.prom"
+    result = run("check", *SMALL, "--min-saved", "1G", "--format", "prometheus", "--output", str(target))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "hvo_calc_build_info" in target.read_text()
+
+
+def test_help_documents_exit_codes(run):
+    result = run("check", "--help")
+    assert result.exit_code == 0
+    for text in ("Exit codes:", "0  every budget holds", "1  at least one budget failed", "2  bad input"):
+        assert text in result.stdout
+    for option in ("--min-saved", "--max-vmemmap", "--max-overhead", "--require-hvo", "--output", "--format"):
+        assert option in result.stdout
