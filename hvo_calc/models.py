@@ -38,6 +38,21 @@ class WouldFree(Savings):
     kernel: str
 
 
+class ShrinkReport(Model):
+    """Giving hugepages back: the restore path allocates their tails again first."""
+
+    shrink_to: int
+    hugepages_released: int
+    restore_pages: int = Field(description="frames the restore allocates (vmemmap_remap_alloc)")
+    restore_bytes: int
+    policy: str = Field(description="same-node (before 6.7) or any-node (6.7+)")
+    available_bytes: int | None = Field(description="free memory the policy may use; null without node memory")
+    succeeds: bool | None
+    surplus_hugepages: int = Field(description="hugepages that cannot be restored and stay as surplus")
+    missing_bytes: int
+    pagetable_pages_kept: int = Field(description="split page tables, which a shrink never returns")
+
+
 class PoolReport(Model):
     name: str
     arch: str
@@ -65,6 +80,12 @@ class PoolReport(Model):
     tlb_flushes: int
     boot_line: str | None
     would_free: WouldFree | None
+    boot_time: bool
+    memtotal_gain_bytes: int = Field(description="vmemmap frames returned from boot memory: MemTotal grows")
+    memfree_gain_bytes: int = Field(description="saved_bytes: what MemFree gains once the pool exists")
+    peak_vmemmap_bytes: int = Field(description="most vmemmap and split tables in use while the pool is allocated")
+    transient_bytes: int = Field(description="peak_vmemmap_bytes above what stays after HVO")
+    shrink: ShrinkReport | None
 
 
 class Totals(Model):
@@ -90,6 +111,36 @@ class Totals(Model):
     saved_percent: float
 
 
+class NodeReport(Model):
+    """One NUMA node's pools, summed."""
+
+    node: int
+    memory_bytes: int | None
+    free_bytes: int | None = Field(description="free memory assumed when a pool shrinks")
+    pools: int
+    hugepages: int
+    pool_bytes: int
+    vmemmap_pages: int
+    reserved_pages: int
+    freed_pages: int
+    pagetable_pages: int
+    saved_pages: int
+    saved_bytes: int
+
+
+class MemoryBudget(Model):
+    """The host's struct-page memory before and after HVO (when node memory is given)."""
+
+    memory_bytes: int
+    vmemmap_bytes_before: int = Field(description="struct pages of all RAM")
+    vmemmap_bytes_after: int
+    vmemmap_percent_before: float
+    vmemmap_percent_after: float
+    memtotal_gain_bytes: int
+    memfree_gain_bytes: int
+    peak_transient_bytes: int
+
+
 class HostReport(Model):
     arch: str
     base_page_bytes: int
@@ -107,4 +158,6 @@ class PlanReport(Model):
     tool: str
     host: HostReport
     pools: list[PoolReport]
+    nodes: list[NodeReport]
     totals: Totals
+    memory: MemoryBudget | None

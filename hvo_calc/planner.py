@@ -15,7 +15,8 @@ from hvo_calc.engine import DEFAULT_WINDOW_PTES, Extent, HugepageGeometry, PoolS
 from hvo_calc.errors import InputError
 from hvo_calc.frames import FrameAllocator
 from hvo_calc.kernels import KernelBehaviour, behaviour, last_release_with_hvo, parse_version
-from hvo_calc.models import HostReport, PerHugepage, PlanReport, PoolReport, Totals, WouldFree
+from hvo_calc.models import (HostReport, MemoryBudget, NodeReport, PerHugepage, PlanReport, PoolReport,
+                             ShrinkReport, Totals, WouldFree)
 from hvo_calc.pagetable import PageTable
 from hvo_calc.profiles import ArchProfile, Strict, find_profile
 from hvo_calc.units import human_size, parse_size, short_size
@@ -33,11 +34,25 @@ class PoolRequest(Strict):
     count: int = Field(ge=1)
     node: int = Field(default=0, ge=0)
     name: str | None = None
+    boot: bool = False
+    shrink_to: int | None = Field(default=None, ge=0)
 
     @field_validator("hugepage_size", mode="before")
     @classmethod
     def _size(cls, value: str | int) -> int:
         return parse_size(value, "hugepage size")
+
+
+class NodeRequest(Strict):
+    """A NUMA node: its memory, and optionally what is free when a pool shrinks."""
+
+    memory: int = Field(gt=0)
+    free: int | None = Field(default=None, ge=0)
+
+    @field_validator("memory", "free", mode="before")
+    @classmethod
+    def _size(cls, value: str | int | None) -> int | None:
+        return None if value is None else parse_size(value, "node memory")
 
 
 class PlanRequest(Strict):
@@ -49,6 +64,7 @@ class PlanRequest(Strict):
     struct_page_bytes: int = Field(default=64, ge=8, le=4096)
     hvo: bool = True
     placement: Literal["packed", "scattered"] = "packed"
+    nodes: tuple[NodeRequest, ...] = ()
     pools: tuple[PoolRequest, ...] = ()
     window_ptes: int = Field(default=DEFAULT_WINDOW_PTES, ge=1)
 
@@ -68,22 +84,38 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
     kernel = behaviour(request.kernel, profile.arch)
     pools = request.pools or default_pools()
     for pool in pools:
-        check_hugepage_size(profile, pool.hugepage_size)
+        check_pool(profile, request, pool)
     extents = place(profile, request, pools)
     frames, pt = new_model(profile, request.struct_page_bytes)
     reports = []
     for index, (pool, extent) in enumerate(zip(pools, extents)):
         geometry = HugepageGeometry(pool.hugepage_size, profile.base_page, request.struct_page_bytes)
         reason = why_inactive(kernel, geometry, request.hvo)
-        stats = simulate_pool(pt, frames, geometry, extent, sim_options(kernel, reason is None, request), progress)
+        options = sim_options(kernel, reason is None, request, pool.shrink_to)
+        stats = simulate_pool(pt, frames, geometry, extent, options, progress)
         would = would_free(profile, request, geometry, extent, kernel, reason)
         reports.append(pool_report(profile, kernel, request, pool, index, geometry, stats, reason, would))
+    reports = with_shrink_outcomes(request, kernel, reports)
+    memory = sum(n.memory for n in request.nodes) if request.nodes else None
     host = HostReport(
         arch=profile.arch, base_page_bytes=profile.base_page, kernel=kernel.version,
         kernel_requested=request.kernel, struct_page_bytes=request.struct_page_bytes,
-        hvo_enabled=request.hvo, placement=request.placement, notes=[kernel.note] if kernel.note else [],
+        hvo_enabled=request.hvo, placement=request.placement, memory_bytes=memory,
+        notes=[kernel.note] if kernel.note else [],
     )
-    return PlanReport(tool=f"hvo-calc {__version__}", host=host, pools=reports, totals=totals(profile, request, reports))
+    return PlanReport(
+        tool=f"hvo-calc {__version__}", host=host, pools=reports, nodes=node_reports(request, reports),
+        totals=totals(profile, request, reports), memory=memory_budget(profile, request, reports),
+    )
+
+
+def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) -> None:
+    check_hugepage_size(profile, pool.hugepage_size)
+    if request.nodes and pool.node >= len(request.nodes):
+        raise InputError(f"a pool is on node {pool.node}, but the plan has nodes 0 to {len(request.nodes) - 1}")
+    if pool.shrink_to is not None and pool.shrink_to > pool.count:
+        raise InputError(f"shrink_to {pool.shrink_to} is more than the pool's {pool.count} hugepages; "
+                         f"accepted: 0 to {pool.count}")
 
 
 def check_hugepage_size(profile: ArchProfile, size_bytes: int) -> None:
@@ -100,22 +132,31 @@ def new_model(profile: ArchProfile, struct_page_bytes: int) -> tuple[FrameAlloca
 
 
 def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, ...]) -> list[Extent]:
-    """Put the pools in physical memory, one after another, each starting where its
-    vmemmap starts a PMD block. `scattered` gives each hugepage a PMD block of its own."""
+    """Put each node's pools in its memory, one after another, each starting where its
+    vmemmap starts a PMD block. `scattered` gives each hugepage a PMD block of its own.
+    Nodes lie in physical address order; without nodes, all memory is one node."""
+    limit = profile.max_memory_bytes(request.struct_page_bytes)
+    memory = [n.memory for n in request.nodes] or [limit]
+    if sum(memory) > limit:
+        raise InputError(f"the nodes hold {human_size(sum(memory))}; {profile.name} can address at most "
+                         f"{human_size(limit)}")
     block_pfns = vmemmap_block_pfns(profile, request.struct_page_bytes)
-    extents, next_pfn = [], 0
+    node_base = [sum(memory[:i]) // profile.base_page for i in range(len(memory))]
+    next_pfn = list(node_base)
+    extents = []
     for pool in pools:
         pages = pool.hugepage_size // profile.base_page
-        start = -(-next_pfn // lcm(pages, block_pfns)) * lcm(pages, block_pfns)
+        align = lcm(pages, block_pfns)
+        start = -(-next_pfn[pool.node] // align) * align
         stride = pages if request.placement == "packed" else -(-pages // block_pfns) * block_pfns
         extents.append(Extent(start, stride, pool.count))
-        next_pfn = start + stride * pool.count
-    limit = profile.max_memory_bytes(request.struct_page_bytes)
-    if next_pfn * profile.base_page > limit:
-        raise InputError(
-            f"the pools need {human_size(next_pfn * profile.base_page)} of physical address space "
-            f"({request.placement} placement); {profile.name} can address at most {human_size(limit)}"
-        )
+        next_pfn[pool.node] = start + stride * pool.count
+    for node, (base, end) in enumerate(zip(node_base, next_pfn)):
+        if end - base > memory[node] // profile.base_page:
+            where = f"node {node} has {human_size(memory[node])}" if request.nodes else \
+                f"{profile.name} can address at most {human_size(limit)}"
+            raise InputError(f"the pools need {human_size((end - base) * profile.base_page)} of physical memory "
+                             f"({request.placement} placement); {where}")
     return extents
 
 
@@ -137,8 +178,10 @@ def why_inactive(kernel: KernelBehaviour, geometry: HugepageGeometry, hvo_on: bo
     return f"{reason[0].upper()}{reason[1:]}." if reason else None
 
 
-def sim_options(kernel: KernelBehaviour, optimize: bool, request: PlanRequest) -> SimOptions:
+def sim_options(kernel: KernelBehaviour, optimize: bool, request: PlanRequest,
+                keep_hugepages: int | None = None) -> SimOptions:
     return SimOptions(
+        keep_hugepages=keep_hugepages,
         optimize=optimize,
         reserve_pages=kernel.reserve_pages,
         copy_reuse=kernel.head_page_copy,
@@ -195,6 +238,11 @@ def pool_report(profile: ArchProfile, kernel: KernelBehaviour, request: PlanRequ
     size = profile.hugepage_size(pool.hugepage_size)
     pool_bytes = pool.count * pool.hugepage_size
     money = savings(stats, profile.base_page)
+    kept_bytes = (stats.reserved_pages + stats.pagetable_pages) * profile.base_page
+    # The whole vmemmap exists before the tails are freed, split tables included; on
+    # kernels that optimize boot-time gigantic pages before populating them, it never does.
+    preoptimized = pool.boot and kernel.boot_preoptimize and size.mapped_by == "pud" and reason is None
+    peak = kept_bytes if preoptimized else stats.vmemmap_pages * profile.base_page + stats.pagetable_pages * profile.base_page
     return PoolReport(
         name=pool.name or f"{short_size(pool.hugepage_size)}-{index}",
         arch=profile.arch, node=pool.node, base_page_bytes=profile.base_page,
@@ -212,6 +260,9 @@ def pool_report(profile: ArchProfile, kernel: KernelBehaviour, request: PlanRequ
         saved_percent=percent(money["saved_bytes"], pool_bytes),
         split_pmds=stats.split_pmds, tlb_flushes=stats.tlb_flushes,
         boot_line=boot_line(kernel, geometry, freed_each), would_free=would,
+        boot_time=pool.boot, memtotal_gain_bytes=stats.boot_pages_freed * profile.base_page,
+        memfree_gain_bytes=money["saved_bytes"], peak_vmemmap_bytes=peak, transient_bytes=peak - kept_bytes,
+        shrink=shrink_needs(kernel, pool, stats, profile.base_page),
     )
 
 
@@ -231,4 +282,97 @@ def totals(profile: ArchProfile, request: PlanRequest, pools: list[PoolReport]) 
         reserved_pages=total("reserved_pages"), freed_pages=total("freed_pages"),
         pagetable_pages=total("pagetable_pages"), saved_pages=total("saved_pages"),
         saved_bytes=total("saved_bytes"), saved_percent=percent(total("saved_bytes"), pool_bytes),
+    )
+
+
+def shrink_needs(kernel: KernelBehaviour, pool: PoolRequest, stats: PoolStats, page_bytes: int) -> ShrinkReport | None:
+    """What giving hugepages back needs; whether it succeeds is decided per node later."""
+    if pool.shrink_to is None:
+        return None
+    restore = stats.restore_pages_allocated * page_bytes
+    return ShrinkReport(
+        shrink_to=pool.shrink_to, hugepages_released=pool.count - pool.shrink_to,
+        restore_pages=stats.restore_pages_allocated, restore_bytes=restore, policy=kernel.restore_policy,
+        available_bytes=None, succeeds=None, surplus_hugepages=0, missing_bytes=0,
+        pagetable_pages_kept=stats.pagetable_pages,
+    )
+
+
+def node_free_bytes(request: PlanRequest, pools: list[PoolReport]) -> list[int]:
+    """Free memory per node when pools shrink: as given, else what the plan leaves free
+    (node memory less its hugepages and the struct pages still mapped for all of it)."""
+    free = []
+    for node, spec in enumerate(request.nodes):
+        if spec.free is not None:
+            free.append(spec.free)
+            continue
+        on_node = [p for p in pools if p.node == node]
+        struct_pages = spec.memory // pools[0].base_page_bytes * request.struct_page_bytes
+        free.append(spec.memory - sum(p.pool_bytes for p in on_node) - struct_pages
+                    + sum(p.saved_bytes for p in on_node))
+    return free
+
+
+def with_shrink_outcomes(request: PlanRequest, kernel: KernelBehaviour, pools: list[PoolReport]) -> list[PoolReport]:
+    """Decide each shrink under the restore policy: its node's free memory before 6.7,
+    any node's from 6.7. Shrinks draw on the same free memory in pool order; the
+    hugepages they release are not counted (each is freed only after its restore)."""
+    if not request.nodes:
+        return pools
+    free = node_free_bytes(request, pools)
+    decided = []
+    for pool in pools:
+        shrink = pool.shrink
+        if shrink is None or shrink.hugepages_released == 0:
+            decided.append(pool)
+            continue
+        per_hugepage = shrink.restore_bytes // shrink.hugepages_released
+        nodes = [pool.node] if shrink.policy == "same-node" else list(range(len(free)))
+        available = sum(max(free[n], 0) for n in nodes)
+        restorable = min(shrink.hugepages_released, available // per_hugepage if per_hugepage else shrink.hugepages_released)
+        need = restorable * per_hugepage
+        for n in nodes:  # take from the pool's own node first
+            take = min(need, max(free[n], 0))
+            free[n] -= take
+            need -= take
+        surplus = shrink.hugepages_released - restorable
+        outcome = shrink.model_copy(update=dict(
+            available_bytes=available, succeeds=surplus == 0, surplus_hugepages=surplus,
+            missing_bytes=max(0, shrink.restore_bytes - available),
+        ))
+        decided.append(pool.model_copy(update=dict(shrink=outcome)))
+    return decided
+
+
+def _sum(items: list, field: str) -> int:
+    return sum(getattr(item, field) for item in items)
+
+
+def node_reports(request: PlanRequest, pools: list[PoolReport]) -> list[NodeReport]:
+    free = node_free_bytes(request, pools) if request.nodes else []
+    ids = range(len(request.nodes)) if request.nodes else sorted({p.node for p in pools})
+    reports = []
+    for node in ids:
+        on_node = [p for p in pools if p.node == node]
+        reports.append(NodeReport(
+            node=node, memory_bytes=request.nodes[node].memory if request.nodes else None,
+            free_bytes=free[node] if request.nodes else None, pools=len(on_node),
+            **{f: _sum(on_node, f) for f in ("hugepages", "pool_bytes", "vmemmap_pages", "reserved_pages",
+                                              "freed_pages", "pagetable_pages", "saved_pages", "saved_bytes")},
+        ))
+    return reports
+
+
+def memory_budget(profile: ArchProfile, request: PlanRequest, pools: list[PoolReport]) -> MemoryBudget | None:
+    """Struct pages as a share of RAM before and after HVO, and what /proc/meminfo gains."""
+    if not request.nodes:
+        return None
+    memory = sum(n.memory for n in request.nodes)
+    before = memory // profile.base_page * request.struct_page_bytes
+    after = before - _sum(pools, "saved_bytes")
+    return MemoryBudget(
+        memory_bytes=memory, vmemmap_bytes_before=before, vmemmap_bytes_after=after,
+        vmemmap_percent_before=percent(before, memory), vmemmap_percent_after=percent(after, memory),
+        memtotal_gain_bytes=_sum(pools, "memtotal_gain_bytes"), memfree_gain_bytes=_sum(pools, "memfree_gain_bytes"),
+        peak_transient_bytes=max((p.transient_bytes for p in pools), default=0),
     )

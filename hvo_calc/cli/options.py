@@ -1,12 +1,20 @@
 """Options shared by the commands that take a plan (`plan`, `check`), in one place."""
 
+from pathlib import Path
 from typing import Any, Callable
 
 import click
+from click.core import ParameterSource
+
+from hvo_calc.errors import InputError
+from hvo_calc.planfile import plan_request, read_plan_file
 
 from hvo_calc.planner import DEFAULT_ARCH, DEFAULT_POOLS, PlanRequest, PoolRequest
 
 PLAN_OPTIONS = (
+    click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 metavar="FILE", help="A plan file: host, NUMA nodes and pools (see configs/examples/). "
+                 "Host flags given on the command line override it. Example: --config host.toml"),
     click.option("--arch", default=DEFAULT_ARCH, show_default=True, metavar="ARCH",
                  help="Architecture, as `hvo-calc profiles` lists them. Example: --arch arm64"),
     click.option("--page", "base_page", default=None, metavar="SIZE",
@@ -28,7 +36,11 @@ PLAN_OPTIONS = (
                  show_default=True,
                  help="packed: hugepages side by side; scattered: each hugepage's vmemmap in its own "
                       "vmemmap PMD (worst case of split cost). Example: --placement scattered"),
+    click.option("--shrink-to", type=click.IntRange(min=0), default=None, metavar="N",
+                 help="Model shrinking the pool to N hugepages (the restore path). Example: --shrink-to 2"),
 )
+HOST_FLAGS = {"arch": "arch", "base_page": "base_page", "kernel": "kernel",
+              "struct_page_bytes": "struct_page_bytes", "hvo": "hvo", "placement": "placement"}
 
 
 def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,11 +50,21 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def request_from_options(arch: str, base_page: str | None, huge: str | None, count: int | None,
-                         kernel: str, struct_page_bytes: int, hvo: str, placement: str) -> PlanRequest:
-    """The plan the options describe."""
+def request_from_options(config: Path | None, arch: str, base_page: str | None, huge: str | None,
+                         count: int | None, kernel: str, struct_page_bytes: int, hvo: str, placement: str,
+                         shrink_to: int | None) -> PlanRequest:
+    """The plan the options describe: a plan file with host flags on top, or the flags alone."""
+    values = dict(arch=arch, base_page=base_page, kernel=kernel, struct_page_bytes=struct_page_bytes,
+                  hvo=hvo == "on", placement=placement)
+    if config is not None:
+        if huge is not None or count is not None or shrink_to is not None:
+            raise InputError("--huge, --count and --shrink-to describe one pool; with --config, "
+                             "set pools in the plan file")
+        context = click.get_current_context()
+        given = {name: values[name] for name in HOST_FLAGS
+                 if context.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+        return plan_request(read_plan_file(config), given)
     pools: tuple[PoolRequest, ...] = ()
-    if huge is not None or count is not None:
-        pools = (PoolRequest(hugepage_size=huge or DEFAULT_POOLS[0][0], count=count or 1),)
-    return PlanRequest(arch=arch, base_page=base_page, kernel=kernel, struct_page_bytes=struct_page_bytes,
-                       hvo=hvo == "on", placement=placement, pools=pools)
+    if huge is not None or count is not None or shrink_to is not None:
+        pools = (PoolRequest(hugepage_size=huge or DEFAULT_POOLS[0][0], count=count or 1, shrink_to=shrink_to),)
+    return PlanRequest(**values, pools=pools)

@@ -56,6 +56,46 @@ def render(report: PlanReport) -> str:
             console.print(f"{pool.name}: with HVO (as in Linux {w.kernel}) it would free "
                           f"{_pages(w.freed_pages, pool.base_page_bytes)} and save "
                           f"{_pages(w.saved_pages, pool.base_page_bytes)}", highlight=False)
+    for pool in report.pools:
+        if pool.shrink:
+            console.print(_shrink_line(pool), highlight=False)
+    if len(report.nodes) > 1 or report.memory:
+        console.print(_nodes_table(report))
+    if report.memory:
+        m = report.memory
+        console.print(
+            f"memory: struct pages take {human_size(m.vmemmap_bytes_before)} ({m.vmemmap_percent_before:.3f}% of "
+            f"{human_size(m.memory_bytes)}) without HVO, {human_size(m.vmemmap_bytes_after)} "
+            f"({m.vmemmap_percent_after:.3f}%) with it; MemTotal gains {human_size(m.memtotal_gain_bytes)}, "
+            f"MemFree {human_size(m.memfree_gain_bytes)}; transient peak while allocating "
+            f"{human_size(m.peak_transient_bytes)}", highlight=False)
     for note in host.notes:
         console.print(f"note: {note}", highlight=False)
     return buffer.getvalue()
+
+
+def _shrink_line(pool: PoolReport) -> str:
+    s = pool.shrink
+    head = (f"{pool.name}: shrink to {s.shrink_to} releases {s.hugepages_released} hugepages; the restore "
+            f"needs {human_size(s.restore_bytes)} ({s.policy} allocation)")
+    if s.succeeds is None:
+        return head + "; give node memory to check it"
+    if s.succeeds:
+        return head + f": succeeds ({human_size(s.available_bytes)} free)"
+    return head + (f": FAILS, {human_size(s.missing_bytes)} short; {s.surplus_hugepages} hugepages stay as "
+                   f"surplus; {s.pagetable_pages_kept} split page tables are kept either way")
+
+
+def _nodes_table(report: PlanReport):
+    from rich.table import Table
+
+    grid = Table(title="per node", title_justify="left")
+    for column in ("node", "memory", "pools", "hugepages", "pool size", "freed", "page tables", "saved", "free"):
+        grid.add_column(column, justify="right")
+    page = report.host.base_page_bytes
+    for n in report.nodes:
+        grid.add_row(str(n.node), human_size(n.memory_bytes) if n.memory_bytes else "-", str(n.pools),
+                     f"{n.hugepages:,}", human_size(n.pool_bytes), human_size(n.freed_pages * page),
+                     human_size(n.pagetable_pages * page), human_size(n.saved_bytes),
+                     human_size(n.free_bytes) if n.free_bytes is not None else "-")
+    return grid

@@ -1,0 +1,177 @@
+"""Plan files: hosts with NUMA nodes, several pools, budgets and shrinking."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hvo_calc.planfile import plan_request, read_plan_file
+from hvo_calc.planner import plan
+
+EXAMPLES = sorted((Path(__file__).parents[1] / "configs" / "examples").glob("*.toml"))
+
+
+def hvo_calc(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hvo_calc", *args], capture_output=True, text=True)
+
+
+def plan_text(tmp_path: Path, text: str, **overrides):
+    path = tmp_path / "host.toml"
+    path.write_text(text)
+    return plan(plan_request(read_plan_file(path), overrides))
+
+
+def test_there_are_examples():
+    assert {p.name for p in EXAMPLES} >= {"x86-vm-host-2node.toml", "arm64-64k-host.toml", "database-host-2m.toml"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_plans(path):
+    out = hvo_calc("plan", "--config", str(path), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["memory"]["memory_bytes"] == sum(n["memory_bytes"] for n in report["nodes"])
+    assert sum(n["saved_bytes"] for n in report["nodes"]) == report["totals"]["saved_bytes"]
+
+
+TWO_NODES = """
+[host]
+arch = "x86-64"
+kernel = "6.12"
+[[node]]
+memory = "64G"
+[[node]]
+memory = "64G"
+[[pool]]
+size = "2M"
+count = 1000
+node = 0
+[[pool]]
+size = "1G"
+count = 10
+node = 0
+[[pool]]
+size = "1G"
+count = 20
+node = 1
+"""
+
+
+def test_multi_pool_multi_node_totals_by_hand(tmp_path):
+    report = plan_text(tmp_path, TWO_NODES)
+    node0, node1 = report.nodes
+    # node 0: 1000 x 7 + 10 x 4095 freed; 1000 2M pages fill 8000 vmemmap pages = 16 PMD
+    # blocks to split, 10 1G pages 10 x 8 more.
+    assert (node0.freed_pages, node0.pagetable_pages) == (1000 * 7 + 10 * 4095, 16 + 80)
+    assert (node1.freed_pages, node1.pagetable_pages) == (20 * 4095, 160)
+    assert report.totals.freed_pages == 7000 + 30 * 4095
+    assert report.totals.saved_bytes == (7000 + 30 * 4095 - 256) * 4096
+    assert node0.pool_bytes == 1000 * (2 << 20) + 10 * (1 << 30)
+    memory = report.memory
+    assert memory.vmemmap_bytes_before == (128 << 30) // 4096 * 64  # 2 GiB of struct pages
+    assert memory.vmemmap_bytes_after == memory.vmemmap_bytes_before - report.totals.saved_bytes
+    assert memory.vmemmap_percent_before == 1.5625
+
+
+def test_flags_override_the_file(tmp_path):
+    report = plan_text(tmp_path, TWO_NODES, kernel="5.14")
+    assert report.host.kernel == "5.14" and report.pools[0].per_hugepage.freed_pages == 6
+
+
+def test_cli_flag_overrides_plan_file(tmp_path):
+    path = tmp_path / "host.toml"
+    path.write_text(TWO_NODES)
+    report = json.loads(hvo_calc("plan", "--config", str(path), "--kernel", "5.14", "--format", "json").stdout)
+    assert report["host"]["kernel"] == "5.14" and report["pools"][1]["per_hugepage"]["freed_pages"] == 4094
+
+
+SHRINK = """
+[host]
+arch = "x86-64"
+kernel = "{kernel}"
+[[node]]
+memory = "16G"
+free = "1M"
+[[node]]
+memory = "16G"
+free = "10G"
+[[pool]]
+size = "1G"
+count = 4
+node = 0
+shrink_to = 0
+"""
+
+
+def test_shrink_fails_same_node_before_6_7_and_succeeds_any_node_after(tmp_path):
+    per_hugepage = 4095 * 4096
+    old = plan_text(tmp_path, SHRINK.format(kernel="6.6")).pools[0].shrink
+    assert old.policy == "same-node" and old.restore_bytes == 4 * per_hugepage
+    assert old.succeeds is False and old.surplus_hugepages == 4
+    assert old.available_bytes == 1 << 20 and old.missing_bytes == 4 * per_hugepage - (1 << 20)
+    new = plan_text(tmp_path, SHRINK.format(kernel="6.7")).pools[0].shrink
+    assert new.policy == "any-node" and new.succeeds is True and new.surplus_hugepages == 0
+    assert new.pagetable_pages_kept == 4 * 8  # split page tables are never given back
+
+
+def test_partial_shrink_leaves_surplus(tmp_path):
+    text = SHRINK.format(kernel="6.6").replace('free = "1M"', 'free = "40M"')
+    shrink = plan_text(tmp_path, text).pools[0].shrink
+    # 40 MiB restores two 1G hugepages (16380 KiB each), not three.
+    assert shrink.surplus_hugepages == 2 and shrink.succeeds is False
+
+
+def test_boot_time_gigantic_pages_have_no_peak_on_6_15(tmp_path):
+    text = TWO_NODES.replace('count = 20\nnode = 1', 'count = 20\nnode = 1\nboot = true')
+    old = plan_text(tmp_path, text, kernel="6.14").pools[2]
+    new = plan_text(tmp_path, text, kernel="6.15").pools[2]
+    assert old.transient_bytes == 20 * 4095 * 4096 and new.transient_bytes == 0
+    assert new.peak_vmemmap_bytes == (20 + 160) * 4096
+
+
+def test_scattered_costs_more_splits_than_packed(tmp_path):
+    text = TWO_NODES.replace("count = 1000", "count = 100")
+    packed = plan_text(tmp_path, text).pools[0]
+    scattered = plan_text(tmp_path, text, placement="scattered").pools[0]
+    # 100 packed 2M pages: 800 vmemmap pages in 2 PMD blocks; scattered: a block each.
+    assert (packed.split_pmds, scattered.split_pmds) == (2, 100)
+    assert scattered.saved_pages == packed.saved_pages - (100 - 2)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[pool]]\nsize = "2M"\ncount = 1\ncolour = "red"\n', "host.toml: pool.0.colour: Extra inputs are not permitted"),
+    ('[[pool]]\nsize = "2M"\ncount = "many"\n', "host.toml: pool.0.count: Input should be a valid integer"),
+    ('[[pool]]\nsize = "2M"\ncount = -3\n', "host.toml: pool.0.count: Input should be greater than or equal to 1"),
+    ('[[node]]\nmemory = "8G"\n[[pool]]\nsize = "2M"\ncount = 1\nnode = 1\n', "on node 1, but the plan has nodes 0 to 0"),
+    ('[[node]]\nmemory = "8G"\n[[pool]]\nsize = "1G"\ncount = 9\n', "node 0 has 8.00 GiB"),
+    ('[host]\narch = "mips"\n[[pool]]\nsize = "2M"\ncount = 1\n', "unknown architecture 'mips'"),
+    ('[[pool]]\nsize = "2M"\ncount = 4\nshrink_to = 5\n', "shrink_to 5 is more than the pool's 4 hugepages"),
+    ('[host]\n', "host.toml: pool: Field required"),
+    ('pool = [', "cannot read TOML"),
+])
+def test_bad_plan_files_are_one_line_and_exit_2(tmp_path, text, message):
+    path = tmp_path / "host.toml"
+    path.write_text(text)
+    out = hvo_calc("plan", "--config", str(path))
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+
+
+def test_missing_plan_file_is_exit_2():
+    out = hvo_calc("plan", "--config", "/nonexistent/host.toml")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_single_pool_flags_do_not_mix_with_a_plan_file():
+    out = hvo_calc("plan", "--config", str(EXAMPLES[0]), "--count", "3")
+    assert out.returncode == 2 and "set pools in the plan file" in out.stderr
+
+
+def test_shrink_flag_restores_and_reports_the_need():
+    report = json.loads(hvo_calc("plan", "--huge", "1G", "--count", "3", "--shrink-to", "1", "--format", "json").stdout)
+    shrink = report["pools"][0]["shrink"]
+    assert shrink["hugepages_released"] == 2 and shrink["restore_pages"] == 2 * 4095
+    assert shrink["succeeds"] is None  # no node memory given
