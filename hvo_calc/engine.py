@@ -15,11 +15,12 @@ import numpy as np
 
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import LEAF, PRESENT, WRITE, PageTable, Ranges, _keys, entry_pfn
+from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, _keys, _table_positions,
+                                column_slabs, entry_pfn, mk_entry)
 from hvo_calc.units import human_size, short_size
-from hvo_calc.vmemmap import RemapWalk, translate, vmemmap_remap_alloc, vmemmap_remap_free
+from hvo_calc.vmemmap import RemapWalk, rows_equal, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
 
-DEFAULT_WINDOW_PTES = 1 << 21
+DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,8 @@ class _Window:
         stats.pagetable_pages += walk.nr_split
         stats.ptes_remapped += ranges.count * ranges.nr_pages
         stats.head_copies += walk.nr_allocated
-        boot = sum(int(np.count_nonzero(p < self.frames.buddy_base)) for p in walk.vmemmap_pages)
-        stats.boot_pages_freed += boot
-        stats.buddy_pages_freed += walk.nr_collected - boot
+        stats.boot_pages_freed += walk.nr_boot_freed
+        stats.buddy_pages_freed += walk.nr_collected - walk.nr_boot_freed
         if not opts.tlb_per_batch:
             stats.tlb_flushes += ranges.count + walk.nr_split_hugepages
 
@@ -226,39 +226,98 @@ class _Window:
 
     def verify(self, cover: Ranges) -> None:
         """Every struct page translates; tails map the kept page read-only; freed frames are gone."""
-        pfns, writable = translate(self.pt, cover)
         if not self.opts.optimize:
+            translate(self.pt, cover)
             return
         v, reserve = self.geometry.vmemmap_pages, self.opts.reserve_pages
-        pfns, writable = pfns.reshape(self.count, v), writable.reshape(self.count, v)
+        ptes = translate_ptes(self.pt, cover).reshape(self.count, v)
         keep = self.count if self.opts.keep_hugepages is None else max(0, self.opts.keep_hugepages - self.first)
-        kept = pfns[:keep, reserve - 1 : reserve]
-        if not (pfns[:keep, reserve:] == kept).all():
-            raise VerificationError("a tail vmemmap page does not map the kept page")
-        if writable[:keep, reserve:].any():
-            raise VerificationError("a tail vmemmap page is writable: HVO maps tails read-only")
-        if not writable[:, :reserve].all():
+        kept_ro = mk_entry(entry_pfn(ptes[:keep, reserve - 1]), PRESENT)
+        if not rows_equal(ptes[:keep, reserve:], kept_ro):
+            self.explain_bad_tails(ptes[:keep])
+        if not all(_all_set(piece, WRITE) for piece, _ in column_slabs(ptes[:, :reserve])):
             raise VerificationError("a kept vmemmap page is read-only")
-        if keep < self.count and not (writable[keep:].all() and (pfns[keep:, reserve:] != pfns[keep:, reserve - 1 : reserve]).all()):
-            raise VerificationError("a restored hugepage's tails are not its own writable pages")
-        self.verify_freed_unmapped(cover)
+        if keep < self.count:
+            pfns, writable = entry_pfn(ptes[keep:]), (ptes[keep:] & WRITE) != 0
+            if not (writable.all() and (pfns[:, reserve:] != pfns[:, reserve - 1 : reserve]).all()):
+                raise VerificationError("a restored hugepage's tails are not its own writable pages")
+        self.verify_freed_unmapped(cover, keep)
 
-    def verify_freed_unmapped(self, cover: Ranges) -> None:
-        """No frame the walk freed is still mapped by the window's page tables."""
-        if not self.freed:
+    def explain_bad_tails(self, ptes: np.ndarray) -> None:
+        """Which rule a tail PTE breaks (the fast check compared whole entries)."""
+        reserve = self.opts.reserve_pages
+        pfns, writable = entry_pfn(ptes), (ptes & WRITE) != 0
+        if not (pfns[:, reserve:] == pfns[:, reserve - 1 : reserve]).all():
+            raise VerificationError("a tail vmemmap page does not map the kept page")
+        if writable[:, reserve:].any():
+            raise VerificationError("a tail vmemmap page is writable: HVO maps tails read-only")
+
+    def verify_freed_unmapped(self, cover: Ranges, keep: int) -> None:
+        """No frame the walk freed is still mapped by the window's page tables.
+
+        The frames mapped are those of every PTE in the window's tables and every PMD
+        leaf. The tails of kept hugepages were just checked to map their kept page, whose
+        PTE is among the rest, so only the rest is scanned. Mapped frames inside the
+        freed frames' span [low, high] are then looked up in a bitmap of that span.
+        """
+        freed = [pages for pages in self.freed if pages.size]
+        if not freed:
             return
-        freed = np.concatenate(self.freed)
-        low, high = int(freed.min()), int(freed.max()) + 1
-        mapped = np.zeros(high - low, dtype=bool)
-        ptes = self.pt.pte.entries[: self.pt.pte.nr_tables].reshape(-1)
-        pfns = entry_pfn(ptes[(ptes & PRESENT) != 0])
-        inside = pfns[(pfns >= low) & (pfns < high)]
-        mapped[(inside - np.uint64(low)).astype(np.int64)] = True
+        low, high = min(int(p.min()) for p in freed), max(int(p.max()) for p in freed)
+        inside = [_pfns_within(piece, low, high) for piece in self.mapped_besides_tails(cover, keep)]
+        inside += self.leaf_pfns_within(cover, low, high)
+        inside = [pfns for pfns in inside if pfns.size]
+        if not inside:
+            return
+        mapped = np.zeros(high - low + 1, dtype=bool)
+        for pfns in inside:
+            mapped[(pfns - np.uint64(low)).astype(np.int64)] = True
+        for pages in freed:
+            if np.take(mapped, (pages - np.uint64(low)).view(np.int64)).any():
+                raise VerificationError("a freed vmemmap frame is still mapped")
+
+    def mapped_besides_tails(self, cover: Ranges, keep: int) -> list[np.ndarray]:
+        """Views of every PTE in the window's tables except the tails of kept hugepages."""
+        pt, reserve = self.pt, self.opts.reserve_pages
+        slots = pt.pmd_slots(_keys(pt, cover), create=False)
+        rows = pt.pte_rows(slots)
+        first_row = int(rows[0])
+        all_ptes = pt.pte.entries[: pt.pte.nr_tables]
+        outside = [all_ptes[:first_row].reshape(-1), all_ptes[first_row + len(rows) :].reshape(-1)]
+        flat = all_ptes[first_row : first_row + len(rows)].reshape(-1)
+        if keep == 0:
+            return outside + [flat]
+        tails = self.hugepage_ranges(0, keep, reserve)
+        first, step = _table_positions(pt, slots.keys, tails)
+        end = first + (keep - 1) * step + tails.nr_pages  # just past the last tail
+        pieces = outside + [flat[:first], flat[end:]]
+        if keep > 1 and step > tails.nr_pages:
+            gaps = np.lib.stride_tricks.as_strided(
+                flat[first + tails.nr_pages :], shape=(keep - 1, step - tails.nr_pages),
+                strides=(step * flat.itemsize, flat.itemsize))
+            pieces += [piece for piece, _ in column_slabs(gaps)]
+        return pieces
+
+    def leaf_pfns_within(self, cover: Ranges, low: int, high: int) -> list[np.ndarray]:
+        """Frames in [low, high] that the window's PMD leaves map."""
         slots = self.pt.pmd_slots(_keys(self.pt, cover), create=False)
         pmd = self.pt.pmd_entries(slots)
+        found = []
         for block in entry_pfn(pmd[(pmd & LEAF) != 0]):
-            lo, hi = max(int(block), low), min(int(block) + self.pt.entries_per_table, high)
-            if lo < hi:
-                mapped[lo - low : hi - low] = True
-        if mapped[(freed - np.uint64(low)).astype(np.int64)].any():
-            raise VerificationError("a freed vmemmap frame is still mapped")
+            lo, hi = max(int(block), low), min(int(block) + self.pt.entries_per_table - 1, high)
+            if lo <= hi:
+                found.append(np.arange(lo, hi + 1, dtype=np.uint64))
+        return found
+
+
+def _all_set(ptes: np.ndarray, flag: np.uint64) -> bool:
+    return ptes.size == 0 or bool(np.bitwise_and.reduce(ptes, axis=None) & flag)
+
+
+def _pfns_within(ptes: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Frames of the present entries that lie in [low, high]."""
+    if ptes.size == 0:
+        return np.empty(0, np.uint64)
+    lowest, highest = np.uint64(low) << PFN_SHIFT, (np.uint64(high) + np.uint64(1)) << PFN_SHIFT
+    near = ptes[(ptes >= lowest) & (ptes < highest)]
+    return entry_pfn(near[(near & PRESENT) != 0])

@@ -59,8 +59,24 @@ class FrameAllocator:
         first = self.alloc(nr_pages, purpose, source)
         return np.arange(first, first + nr_pages, dtype=np.uint64)
 
-    def free(self, pfns: np.ndarray) -> None:
-        """Return frames: boot frames via the bootmem path, the others to buddy."""
-        boot = int(np.count_nonzero(pfns < self.buddy_base))
+    def free(self, pfns: np.ndarray) -> int:
+        """Return frames: boot frames via the bootmem path, the others to buddy.
+
+        Returns how many were boot frames, so callers need not count them again.
+        """
+        boot = self.count_boot(pfns)
         self.counts.freed_boot_pages += boot
         self.counts.freed_buddy_pages += int(pfns.size) - boot
+        return boot
+
+    def count_boot(self, pfns: np.ndarray) -> int:
+        """How many of `pfns` are boot frames; two min/max reductions settle the usual
+        all-one-source case without a per-frame comparison array."""
+        if pfns.size == 0:
+            return 0
+        base = np.uint64(self.buddy_base)
+        if pfns.max() < base:
+            return int(pfns.size)
+        if pfns.min() >= base:
+            return 0
+        return int(np.count_nonzero(pfns < base))

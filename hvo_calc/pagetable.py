@@ -33,6 +33,9 @@ PFN_SHIFT = np.uint64(12)
 RETIRED = -2  # child row of a PMD whose PTE table was verified and let go
 
 
+SHORT_ROW = 32  # below this many PTEs a range, numpy loops per column, not per range
+
+
 def mk_entry(pfns: np.ndarray | int, flags: np.uint64) -> np.ndarray:
     """An entry mapping `pfns` with `flags` (mk_pte / pfn_pmd)."""
     return (np.asarray(pfns, dtype=np.uint64) << PFN_SHIFT) | flags
@@ -52,11 +55,14 @@ class TableStore:
         self.pfn = np.zeros(8, dtype=np.uint64)
         self.nr_tables = 0
 
-    def add(self, pfns: np.ndarray) -> np.ndarray:
-        """Rows for new, empty tables living in frames `pfns`."""
+    def add(self, pfns: np.ndarray, empty: bool = True) -> np.ndarray:
+        """Rows for new tables living in frames `pfns`: empty, or (`empty=False`) left
+        for the caller to fill at once, which saves clearing rows about to be overwritten."""
         first, count = self.nr_tables, len(pfns)
         if first + count > len(self.pfn):
             self._grow(first + count)
+        if empty:
+            self.entries[first : first + count] = 0
         self.pfn[first : first + count] = pfns
         self.nr_tables += count
         return np.arange(first, first + count, dtype=np.int64)
@@ -70,8 +76,8 @@ class TableStore:
         self.pfn = np.concatenate([self.pfn, np.zeros(grow, np.uint64)])
 
     def reset(self) -> None:
-        """Forget every table but keep the storage for the next window."""
-        self.entries[: self.nr_tables] = 0
+        """Forget every table but keep the storage for the next window (`add` clears
+        or overwrites the rows it hands out again)."""
         self.nr_tables = 0
 
 
@@ -96,6 +102,8 @@ class PageTable:
         self.pmd_shift = self.shift["pmd"]
         self.page_shift = profile.page_shift
         self.tables = {level: TableStore(self.entries_per_table, True) for level in self.upper_levels}
+        # The PTE that maps page i of a split block differs from its leaf by i pages.
+        self.block_offsets = np.arange(self.entries_per_table, dtype=np.uint64) << PFN_SHIFT
         self.pte = TableStore(self.entries_per_table, False)
         pgd_pfn = frames.alloc(1, "pagetable", BOOT)
         self.tables[self.upper_levels[0]].add(np.array([pgd_pfn], np.uint64))
@@ -140,14 +148,14 @@ class PageTable:
         return PmdSlots(keys, rows, self.index("pmd", vaddrs))
 
     def _add_tables(self, parent: TableStore, child: TableStore, rows: np.ndarray,
-                    idx: np.ndarray, source: str) -> np.ndarray:
+                    idx: np.ndarray, source: str, empty: bool = True) -> np.ndarray:
         """New child tables under parent entries (rows, idx), in the order first given."""
         slot, first_seen = np.unique(rows * self.entries_per_table + idx, return_index=True)
         slot = slot[np.argsort(first_seen)]
         rows, idx = slot // self.entries_per_table, slot % self.entries_per_table
         first = self.frames.alloc(len(slot), "pagetable", source)
         pfns = np.arange(first, first + len(slot), dtype=np.uint64)
-        child_rows = child.add(pfns)
+        child_rows = child.add(pfns, empty)
         parent.entries[rows, idx] = mk_entry(pfns, PRESENT | WRITE)
         parent.child[rows, idx] = child_rows
         return child_rows
@@ -207,10 +215,12 @@ class PageTable:
             return 0
         pmd = self.tables["pmd"]
         rows, idx = slots.rows[leaves], slots.index[leaves]
-        block_pfns = entry_pfn(pmd.entries[rows, idx])
-        child_rows = self._add_tables(pmd, self.pte, rows, idx, BUDDY)
-        offsets = np.arange(self.entries_per_table, dtype=np.uint64)
-        self.pte.entries[child_rows] = mk_entry(block_pfns[:, None] + offsets, PRESENT | WRITE)
+        first_ptes = pmd.entries[rows, idx] & ~LEAF  # the PTE for the block's first page
+        child_rows = self._add_tables(pmd, self.pte, rows, idx, BUDDY, empty=False)
+        first = int(child_rows[0])
+        if int(child_rows[-1]) - first + 1 != len(child_rows):
+            raise AssertionError("split PTE tables are not consecutive rows")
+        np.add(first_ptes[:, None], self.block_offsets, out=self.pte.entries[first : first + len(child_rows)])
         return len(child_rows)
 
     def retire_ptes(self, slots: PmdSlots) -> None:
@@ -263,14 +273,51 @@ def range_view(pt: "PageTable", slots: PmdSlots, ranges: Ranges) -> np.ndarray:
     Writing to the view writes the page table: the whole window is updated at once.
     """
     flat = pt.pte_flat(slots)
-    entries = pt.entries_per_table
-    starts = ranges.starts()
-    rank = pt.key_rank(slots.keys, starts >> np.uint64(pt.pmd_shift))
-    pos = rank * entries + pt.index("pte", starts)
-    step = int(pos[1] - pos[0]) if ranges.count > 1 else 0
-    if np.any(np.diff(pos) != step) or int(pos[-1]) + ranges.nr_pages > flat.size or pos[0] < 0:
+    first, step = _table_positions(pt, slots.keys, ranges)
+    last = first + (ranges.count - 1) * step
+    if first < 0 or step < 0 or last + ranges.nr_pages > flat.size:
         raise AssertionError("vmemmap ranges do not lie at a fixed stride in the window's tables")
     itemsize = flat.itemsize
     return np.lib.stride_tricks.as_strided(
-        flat[int(pos[0]) :], shape=(ranges.count, ranges.nr_pages), strides=(step * itemsize, itemsize)
+        flat[first:], shape=(ranges.count, ranges.nr_pages), strides=(step * itemsize, itemsize)
     )
+
+
+def _table_positions(pt: "PageTable", keys: np.ndarray, ranges: Ranges) -> tuple[int, int]:
+    """Position of the first range's first PTE in the window's flat tables, and the
+    step between ranges. With consecutive PMD blocks that is plain address arithmetic;
+    with gaps, every range's block is looked up and the step must be fixed."""
+    page_shift = pt.page_shift
+    if int(keys[-1] - keys[0]) + 1 == len(keys):
+        base = int(keys[0]) << pt.pmd_shift
+        if (ranges.start - base) % (1 << page_shift) or ranges.stride % (1 << page_shift):
+            raise AssertionError("vmemmap ranges are not page aligned")
+        return (ranges.start - base) >> page_shift, ranges.stride >> page_shift
+    starts = ranges.starts()
+    rank = pt.key_rank(keys, starts >> np.uint64(pt.pmd_shift))
+    pos = rank * pt.entries_per_table + pt.index("pte", starts)
+    step = int(pos[1] - pos[0]) if ranges.count > 1 else 0
+    if np.any(np.diff(pos) != step):
+        raise AssertionError("vmemmap ranges do not lie at a fixed stride in the window's tables")
+    return int(pos[0]), step
+
+
+def column_slabs(view: np.ndarray) -> list[tuple[np.ndarray, slice]]:
+    """A (ranges, pages) view cut into pieces numpy runs fast on, each with the columns
+    it holds.
+
+    numpy's inner loop runs along the last axis: for short ranges (2 MiB hugepages have
+    8 vmemmap pages) that loop would be 8 long. Cut into its columns instead, each piece
+    is one long strided loop over all the ranges.
+    """
+    rows, cols = view.shape
+    if cols < SHORT_ROW and rows > cols:
+        return [(view[:, j], slice(j, j + 1)) for j in range(cols)]
+    return [(view, slice(0, cols))]
+
+
+def all_present(ptes: np.ndarray) -> bool:
+    """Whether every entry is PRESENT: one AND-reduction, no temporary array."""
+    if ptes.size == 0:
+        return True
+    return bool(np.bitwise_and.reduce(ptes, axis=None) & PRESENT)
