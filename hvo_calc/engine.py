@@ -190,7 +190,9 @@ class _Window:
         ranges = self.hugepage_ranges(0, self.count, opts.reserve_pages)
         in_use = self.frames.counts.in_use_pages
         walk = vmemmap_remap_free(self.pt, ranges, ranges.start - self.page, self.frames, opts.copy_reuse)
-        self.check_conserved(in_use, walk)
+        # The walk stopped mapping every tail frame, and every old head frame it replaced.
+        unmapped = ranges.count * ranges.nr_pages + (ranges.count if opts.copy_reuse else 0)
+        self.check_conserved(in_use, walk, unmapped)
         self.freed = walk.vmemmap_pages
         nr_freed = walk.nr_collected - walk.nr_allocated
         stats.freed_pages += nr_freed
@@ -212,17 +214,19 @@ class _Window:
         ranges = self.hugepage_ranges(local, self.count - local, self.opts.reserve_pages)
         in_use = self.frames.counts.in_use_pages
         walk = vmemmap_remap_alloc(self.pt, ranges, ranges.start - self.page, self.frames)
-        self.check_conserved(in_use, walk)
+        self.check_conserved(in_use, walk, unmapped_pages=0)  # tails left a shared page: nothing to free
         self.stats.restored_hugepages += ranges.count
         self.stats.restore_pages_allocated += walk.nr_allocated
 
-    def check_conserved(self, in_use_before: int, walk: RemapWalk) -> None:
-        """Frames before = frames after + freed - frames the walk allocated."""
+    def check_conserved(self, in_use_before: int, walk: RemapWalk, unmapped_pages: int) -> None:
+        """Frames before = frames after + freed - frames allocated, where "freed" is what
+        the remap stopped mapping, counted from the ranges rather than from the walk's
+        own list, so a frame dropped from the list without being freed is caught."""
         after = self.frames.counts.in_use_pages
-        if in_use_before != after + walk.nr_collected - walk.nr_split - walk.nr_allocated:
+        if in_use_before != after + unmapped_pages - walk.nr_split - walk.nr_allocated:
             raise VerificationError(
                 f"frames not conserved: {in_use_before} in use before, {after} after, "
-                f"{walk.nr_collected} freed, {walk.nr_split + walk.nr_allocated} allocated")
+                f"{unmapped_pages} unmapped, {walk.nr_split + walk.nr_allocated} allocated")
 
     def verify(self, cover: Ranges) -> None:
         """Every struct page translates; tails map the kept page read-only; freed frames are gone."""
@@ -231,7 +235,7 @@ class _Window:
             return
         v, reserve = self.geometry.vmemmap_pages, self.opts.reserve_pages
         ptes = translate_ptes(self.pt, cover).reshape(self.count, v)
-        keep = self.count if self.opts.keep_hugepages is None else max(0, self.opts.keep_hugepages - self.first)
+        keep = self.count if self.opts.keep_hugepages is None else min(self.count, max(0, self.opts.keep_hugepages - self.first))
         kept_ro = mk_entry(entry_pfn(ptes[:keep, reserve - 1]), PRESENT)
         if not rows_equal(ptes[:keep, reserve:], kept_ro):
             self.explain_bad_tails(ptes[:keep])

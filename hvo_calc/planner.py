@@ -18,10 +18,9 @@ from hvo_calc.kernels import KernelBehaviour, behaviour, last_release_with_hvo, 
 from hvo_calc.models import (HostReport, MemoryBudget, NodeReport, PerHugepage, PlanReport, PoolReport,
                              ShrinkReport, Totals, WouldFree)
 from hvo_calc.pagetable import PageTable
-from hvo_calc.profiles import ArchProfile, Strict, find_profile
+from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile, Strict, find_profile
 from hvo_calc.units import human_size, parse_size, short_size
 
-DEFAULT_ARCH = "x86-64"
 FIRST_HVO_RELEASE = (5, 14)  # no hugetlb boot line about vmemmap before it
 # `hvo-calc plan` with no pools: a typical VM host with a 2M and a 1G pool.
 DEFAULT_POOLS = (("2M", 4096), ("1G", 16))

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hvo_calc.errors import InputError
 from hvo_calc.units import parse_size, short_size
 
+DEFAULT_ARCH = "x86-64"
 PTE_BYTES = 8  # every supported architecture is 64-bit: 8-byte page-table entries
 LevelName = Literal["pgd", "p4d", "pud", "pmd", "pte"]
 

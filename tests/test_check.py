@@ -65,7 +65,7 @@ def test_no_budgets_is_ok_with_a_note(run):
     result = run("check", *SMALL, "--format", "csv")
     assert result.exit_code == 0
     assert "no budgets given" in result.stderr
-    assert [row["row"] for row in csv.DictReader(io.StringIO(result.stdout))] == ["pool", "total"]
+    assert [row["row"] for row in csv.DictReader(io.StringIO(result.stdout))] == ["pool", "node", "total"]
 
 
 def test_min_saved_fails_exit_1(run):

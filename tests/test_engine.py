@@ -214,3 +214,17 @@ def test_shrink_restores_tails_and_conserves_frames():
     # PTE tables, 3 fresh head copies; minus 3 x 4096 freed (tails and old heads); plus
     # 2 x 4095 frames allocated back for the two restored hugepages.
     assert frames.counts.in_use_pages - before == 24 * 512 + 2 + 24 + 3 - 3 * 4096 + 2 * 4095
+
+
+def test_windowed_shrink_matches_whole_pool():
+    """A shrink whose kept hugepages fill whole windows and end inside another."""
+    profile = find_profile("x86-64")
+    results = []
+    for window_ptes in (1 << 22, 8 * 64):  # whole pool; windows of 64 hugepages
+        frames, pt = new_model(profile, 64)
+        stats = simulate_pool(pt, frames, HugepageGeometry(2 * MiB, 4096, 64), Extent(0, 512, 300),
+                              SimOptions(optimize=True, keep_hugepages=150, window_ptes=window_ptes))
+        results.append((stats.freed_pages, stats.restored_hugepages, stats.restore_pages_allocated,
+                        stats.pagetable_pages, frames.counts.in_use_pages))
+    assert results[0] == results[1]
+    assert results[0][:3] == (300 * 7, 150, 150 * 7)

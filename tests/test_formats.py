@@ -43,8 +43,9 @@ def test_csv_rows_and_columns(run):
     result = run("plan", *SMALL_1G, "--format", "csv")
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [row["row"] for row in rows] == ["pool", "total"]
-    pool, total = rows
+    assert [row["row"] for row in rows] == ["pool", "node", "total"]
+    pool, node, total = rows
+    assert node["node"] == "0" and node["freed_pages"] == "8190" and node["pools"] == "1"
     assert pool["name"] == "1G-0" and pool["hugepage_size"] == "1G"
     assert pool["per_hugepage_vmemmap_pages"] == "4096"
     assert pool["per_hugepage_freed_pages"] == "4095"
@@ -53,7 +54,7 @@ def test_csv_rows_and_columns(run):
     assert pool["would_free_kernel"] == ""  # null nested model: empty cells, same columns
     assert total["freed_pages"] == "8190" and total["name"] == ""
     assert int(total["saved_bytes"]) == int(pool["saved_bytes"])
-    assert list(rows[0]) == ["row", *columns()]
+    assert list(rows[0]) == ["row", *columns(), "memory_bytes", "free_bytes", "pools"]
     assert not any("." in name or name.endswith("_") for name in columns())
 
 

@@ -175,3 +175,25 @@ def test_shrink_flag_restores_and_reports_the_need():
     shrink = report["pools"][0]["shrink"]
     assert shrink["hugepages_released"] == 2 and shrink["restore_pages"] == 2 * 4095
     assert shrink["succeeds"] is None  # no node memory given
+
+
+def test_node_and_host_figures_in_every_machine_format():
+    import csv
+    import io
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    example = str(EXAMPLES[-1])  # x86-vm-host-2node.toml
+    report = json.loads(hvo_calc("plan", "--config", example, "--format", "json").stdout)
+    nodes = {str(n["node"]): n["saved_bytes"] for n in report["nodes"]}
+    assert set(nodes) == {"0", "1"}
+    families = {f.name: f for f in text_string_to_metric_families(
+        hvo_calc("plan", "--config", example, "--format", "prometheus").stdout)}
+    samples = {s.labels["node"]: s.value for s in families["hvo_calc_node_saved_bytes"].samples}
+    assert samples == {k: float(v) for k, v in nodes.items()}
+    assert families["hvo_calc_host_memtotal_gain_bytes"].samples[0].value == report["memory"]["memtotal_gain_bytes"]
+    rows = list(csv.DictReader(io.StringIO(hvo_calc("plan", "--config", example, "--format", "csv").stdout)))
+    assert {r["node"]: int(r["saved_bytes"]) for r in rows if r["row"] == "node"} == {k: v for k, v in nodes.items()}
+    markdown = hvo_calc("plan", "--config", example, "--format", "markdown").stdout
+    assert "- memory: struct pages 1.562% of RAM without HVO" in markdown
+    assert "`guests-node1`: shrink to 300 needs" in markdown and "(any-node): succeeds" in markdown

@@ -2,12 +2,10 @@
 
 import click
 
-from hvo_calc.budgets import Budgets, evaluate, failed
 from hvo_calc.cli import cli
 from hvo_calc.cli.options import plan_options, request_from_options
 from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit, format_option, output_option
-from hvo_calc.planner import plan as run_plan
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
 from hvo_calc.units import parse_size
 
@@ -79,8 +77,12 @@ def check(fmt: str, output: str | None, min_saved: int | None, max_vmemmap: int 
       hvo-calc check --huge 1G --count 16 --min-saved 200M --require-hvo
       hvo-calc check --max-vmemmap 32M --max-overhead 0.1 --format json -o plan.json
     """
+    from hvo_calc.budgets import Budgets, evaluate, failed
+
     budgets = Budgets(min_saved_bytes=min_saved, max_vmemmap_bytes=max_vmemmap,
                       max_overhead_percent=max_overhead, require_hvo=require_hvo)
+    from hvo_calc.planner import plan as run_plan
+
     report = run_plan(request_from_options(**options))
     emit(RENDERERS[fmt](report), output, human=fmt not in MACHINE_FORMATS)
     if budgets.empty():

@@ -1,15 +1,17 @@
 """Options shared by the commands that take a plan (`plan`, `check`), in one place."""
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 from click.core import ParameterSource
 
 from hvo_calc.errors import InputError
-from hvo_calc.planfile import plan_request, read_plan_file
+from hvo_calc.profiles import DEFAULT_ARCH
 
-from hvo_calc.planner import DEFAULT_ARCH, DEFAULT_POOLS, PlanRequest, PoolRequest
+if TYPE_CHECKING:
+    from hvo_calc.planner import PlanRequest
+
 
 PLAN_OPTIONS = (
     click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -52,8 +54,11 @@ def plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def request_from_options(config: Path | None, arch: str, base_page: str | None, huge: str | None,
                          count: int | None, kernel: str, struct_page_bytes: int, hvo: str, placement: str,
-                         shrink_to: int | None) -> PlanRequest:
+                         shrink_to: int | None) -> "PlanRequest":
     """The plan the options describe: a plan file with host flags on top, or the flags alone."""
+    from hvo_calc.planfile import plan_request, read_plan_file
+    from hvo_calc.planner import DEFAULT_POOLS, PlanRequest, PoolRequest
+
     values = dict(arch=arch, base_page=base_page, kernel=kernel, struct_page_bytes=struct_page_bytes,
                   hvo=hvo == "on", placement=placement)
     if config is not None:

@@ -2,7 +2,8 @@
 
 Columns follow the models' field order; nested models are flattened with their field
 name as prefix (`per_hugepage_struct_pages`, `would_free_saved_bytes`). The first column,
-`row`, is `pool` or `total`; a field the totals do not have is empty on the totals row.
+`row`, is `pool`, `node` (per NUMA node sums, with the node's own columns at the end)
+or `total`; a field a row does not have is empty.
 Booleans are `true`/`false`, missing values (null) are empty. Lines end in `\\n`.
 """
 
@@ -13,7 +14,7 @@ import typing
 
 from pydantic import BaseModel
 
-from hvo_calc.models import PlanReport, PoolReport
+from hvo_calc.models import NodeReport, PlanReport, PoolReport
 
 
 def _nested_model(annotation: object) -> type[BaseModel] | None:
@@ -56,11 +57,13 @@ def _cell(value: object) -> str:
 
 
 def render(report: PlanReport) -> str:
-    header = ["row", *columns()]
+    pool_columns = columns()
+    header = ["row", *pool_columns, *(c for c in columns(NodeReport) if c not in pool_columns)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    rows = [("pool", pool.model_dump()) for pool in report.pools] + [("total", report.totals.model_dump())]
+    rows = [("pool", pool.model_dump()) for pool in report.pools]
+    rows += [("node", node.model_dump()) for node in report.nodes] + [("total", report.totals.model_dump())]
     for kind, values in rows:
         flat = _flatten(values)
         writer.writerow([kind, *(_cell(flat.get(name)) for name in header[1:])])

@@ -34,6 +34,25 @@ PER_HUGEPAGE_METRICS = (
     ("reserved_pages", "hugepage_reserved_pages", "Vmemmap pages HVO keeps mapped per hugepage."),
     ("freed_pages", "hugepage_freed_pages", "Vmemmap pages HVO frees per hugepage."),
 )
+NODE_METRICS = (
+    ("hugepages", "node_hugepages", "Hugepages in all pools of the NUMA node."),
+    ("pool_bytes", "node_pool_bytes", "Bytes of all hugepages of the NUMA node."),
+    ("freed_pages", "node_freed_pages", "Vmemmap pages HVO frees on the NUMA node."),
+    ("pagetable_pages", "node_pagetable_pages", "Page-table pages spent on splits on the NUMA node."),
+    ("saved_bytes", "node_saved_bytes", "Net bytes saved on the NUMA node."),
+)
+MEMORY_METRICS = (
+    ("vmemmap_bytes_before", "host_vmemmap_bytes_before", "Struct pages of all host RAM without HVO, in bytes."),
+    ("vmemmap_bytes_after", "host_vmemmap_bytes_after", "Struct pages of all host RAM with HVO, in bytes."),
+    ("memtotal_gain_bytes", "host_memtotal_gain_bytes", "What MemTotal gains from HVO, in bytes."),
+    ("memfree_gain_bytes", "host_memfree_gain_bytes", "What MemFree gains from HVO, in bytes."),
+    ("peak_transient_bytes", "host_peak_transient_bytes", "Largest vmemmap peak above steady state while a pool is allocated."),
+)
+SHRINK_METRICS = (
+    ("restore_bytes", "pool_shrink_restore_bytes", "Memory the restore path needs to shrink the pool."),
+    ("surplus_hugepages", "pool_shrink_surplus_hugepages", "Hugepages the shrink would leave as surplus."),
+    ("missing_bytes", "pool_shrink_missing_bytes", "Free memory missing for the shrink to succeed."),
+)
 TOTAL_METRICS = (
     ("hugepages", "total_hugepages", "Hugepages in all pools."),
     ("pool_bytes", "total_pool_bytes", "Bytes of all hugepages of all pools."),
@@ -90,6 +109,15 @@ def render(report: PlanReport) -> str:
     for field, name, help_text in PER_HUGEPAGE_METRICS:
         _family(lines, name, help_text,
                 [(labels, getattr(p.per_hugepage, field)) for labels, p in zip(pool_labels, report.pools)])
+    shrinking = [(labels, p.shrink) for labels, p in zip(pool_labels, report.pools) if p.shrink]
+    for field, name, help_text in SHRINK_METRICS if shrinking else ():
+        _family(lines, name, help_text, [(labels, getattr(shrink, field)) for labels, shrink in shrinking])
+    node_labels = [{"arch": host.arch, "node": str(n.node)} for n in report.nodes]
+    for field, name, help_text in NODE_METRICS:
+        _family(lines, name, help_text, [(labels, getattr(n, field)) for labels, n in zip(node_labels, report.nodes)])
+    if report.memory is not None:
+        for field, name, help_text in MEMORY_METRICS:
+            _family(lines, name, help_text, [(host_labels, getattr(report.memory, field))])
     for field, name, help_text in TOTAL_METRICS:
         _family(lines, name, help_text, [(host_labels, getattr(report.totals, field))])
     return "\n".join(lines) + "\n"

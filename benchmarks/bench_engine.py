@@ -1,0 +1,157 @@
+"""How fast the engine simulates the largest hosts, and how much memory it needs.
+
+    python benchmarks/bench_engine.py            # 16 TiB cases, 5 runs; sweep 1 GiB .. 64 TiB
+    python benchmarks/bench_engine.py --quick    # 1 TiB cases, 3 runs; sweep 1 GiB .. 4 TiB
+
+Engine time is the time spent in `simulate_pool` during `planner.plan()` (the rest of
+`plan()` is the report). Each case runs in a fresh subprocess, so its peak RSS
+(ru_maxrss) is its own. The baseline, measured in the same process right after the
+engine runs, is the cheapest thing that touches as many entries: np.copyto of the
+same number of uint64 PTEs, in windows of the engine's default window size
+(DEFAULT_WINDOW_PTES, the same 2-D table storage the engine uses) and, for
+reference, as one whole array. The ratio is engine time / windowed baseline.
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hvo_calc import planner  # noqa: E402
+from hvo_calc.engine import DEFAULT_WINDOW_PTES  # noqa: E402
+
+TIB = 1 << 40
+GIB = 1 << 30
+SIZES = {"2M": 2 << 20, "1G": GIB}
+
+
+def engine_run(size: str, count: int) -> tuple[float, dict]:
+    """One `plan()` of one x86-64 pool: seconds inside simulate_pool and its stats."""
+    spent, stats = [0.0], {}
+    simulate_pool = planner.simulate_pool
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        result = simulate_pool(*args, **kwargs)
+        spent[0] += time.perf_counter() - start
+        stats.update(vars(result))
+        return result
+
+    planner.simulate_pool = timed
+    try:
+        request = planner.PlanRequest(arch="x86-64", pools=(planner.PoolRequest(hugepage_size=size, count=count),))
+        planner.plan(request)
+    finally:
+        planner.simulate_pool = simulate_pool
+    return spent[0], stats
+
+
+def copy_baseline(nr_entries: int, window_entries: int, entries_per_table: int = 512) -> float:
+    """Seconds for np.copyto of `nr_entries` uint64 entries, `window_entries` at a time."""
+    rows = max(1, window_entries // entries_per_table)
+    src = np.ones((rows, entries_per_table), dtype=np.uint64)
+    dst = np.zeros_like(src)
+    np.copyto(dst, src)  # fault the pages in, as the engine's reused storage is
+    start = time.perf_counter()
+    done = 0
+    while done < nr_entries:
+        np.copyto(dst, src)
+        done += src.size
+    return time.perf_counter() - start
+
+
+def measure_case(size: str, count: int, runs: int, whole_baseline: bool) -> dict:
+    """Run in the subprocess: engine medians, peak RSS, then the baselines."""
+    times = []
+    for _ in range(runs):
+        seconds, stats = engine_run(size, count)
+        times.append(seconds)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    entries = stats["vmemmap_pages"]
+    windowed = statistics.median(copy_baseline(entries, DEFAULT_WINDOW_PTES) for _ in range(runs))
+    whole = statistics.median(copy_baseline(entries, entries) for _ in range(runs)) if whole_baseline else None
+    return dict(size=size, count=count, runs=runs, engine_s=statistics.median(times), engine_all=times,
+                stats=stats, peak_rss=peak_rss, baseline_windowed_s=windowed, baseline_whole_s=whole)
+
+
+def in_subprocess(size: str, count: int, runs: int, whole_baseline: bool) -> dict:
+    cmd = [sys.executable, __file__, "--case", size, str(count), "--runs", str(runs)]
+    if whole_baseline:
+        cmd.append("--whole-baseline")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def pool_label(size: str, count: int) -> str:
+    total = SIZES[size] * count
+    return f"{total // TIB} TiB" if total >= TIB else f"{total // GIB} GiB"
+
+
+def print_cases(results: list[dict]) -> None:
+    print(f"Cases: x86-64, 4K pages, kernel latest; median of {results[0]['runs']} runs; "
+          f"baseline = np.copyto of the same number of uint64 PTEs in windows of "
+          f"{DEFAULT_WINDOW_PTES} entries (whole array in brackets)")
+    head = ("pool", "hugepages", "vmemmap PTEs", "PTEs remapped", "PMD splits", "engine s",
+            "PTEs/s", "copy s", "ratio", "(whole copy s, ratio)", "peak RSS MiB")
+    rows = []
+    for r in results:
+        s = r["stats"]
+        whole = r["baseline_whole_s"]
+        rows.append((f"{pool_label(r['size'], r['count'])} of {r['size']}", f"{s['hugepages']:,}",
+                     f"{s['vmemmap_pages']:,}", f"{s['ptes_remapped']:,}", f"{s['split_pmds']:,}",
+                     f"{r['engine_s']:.3f}", f"{s['vmemmap_pages'] / r['engine_s'] / 1e6:.0f} M",
+                     f"{r['baseline_windowed_s']:.4f}", f"{r['engine_s'] / r['baseline_windowed_s']:.1f}x",
+                     f"({whole:.4f}, {r['engine_s'] / whole:.1f}x)" if whole else "-",
+                     f"{r['peak_rss'] / 2**20:.0f}"))
+    print_table(head, rows)
+
+
+def print_sweep(results: list[dict]) -> None:
+    print("Sweep: 2M hugepages on x86-64, one run each, fresh process each")
+    head = ("pool", "hugepages", "vmemmap PTEs", "engine s", "ns per PTE", "peak RSS MiB")
+    rows = [(pool_label(r["size"], r["count"]), f"{r['count']:,}", f"{r['stats']['vmemmap_pages']:,}",
+             f"{r['engine_s']:.3f}", f"{r['engine_s'] / r['stats']['vmemmap_pages'] * 1e9:.1f}",
+             f"{r['peak_rss'] / 2**20:.0f}") for r in results]
+    print_table(head, rows)
+
+
+def print_table(head: tuple, rows: list[tuple]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+    for line in [head, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(c).rjust(w) for c, w in zip(line, widths)))
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 TiB cases, 3 runs, sweep up to 4 TiB")
+    parser.add_argument("--runs", type=int, default=None, help="runs per case (median reported)")
+    parser.add_argument("--case", nargs=2, metavar=("SIZE", "COUNT"), help=argparse.SUPPRESS)
+    parser.add_argument("--whole-baseline", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        size, count = args.case[0], int(args.case[1])
+        print(json.dumps(measure_case(size, count, args.runs or 1, args.whole_baseline)))
+        return
+    runs = args.runs or (3 if args.quick else 5)
+    case_bytes = TIB if args.quick else 16 * TIB
+    cases = [in_subprocess(size, case_bytes // SIZES[size], runs, True) for size in ("2M", "1G")]
+    print_cases(cases)
+    sweep_top = 4 * TIB if args.quick else 64 * TIB
+    sweep, pool = [], GIB
+    while pool <= sweep_top:
+        sweep.append(in_subprocess("2M", pool // SIZES["2M"], 1, False))
+        pool *= 4
+    print_sweep(sweep)
+
+
+if __name__ == "__main__":
+    main()
