@@ -294,6 +294,8 @@ class _Window:
         tails = self.hugepage_ranges(0, keep, reserve)
         first, step = _table_positions(pt, slots.keys, tails)
         end = first + (keep - 1) * step + tails.nr_pages  # just past the last tail
+        if first < 0 or step < tails.nr_pages or end > flat.size:
+            raise AssertionError("the kept hugepages' tails do not lie inside the window's tables")
         pieces = outside + [flat[:first], flat[end:]]
         if keep > 1 and step > tails.nr_pages:
             gaps = np.lib.stride_tricks.as_strided(
