@@ -77,6 +77,11 @@ def default_pools() -> tuple[PoolRequest, ...]:
     return tuple(PoolRequest(hugepage_size=size, count=count) for size, count in DEFAULT_POOLS)
 
 
+def planned_hugepages(request: PlanRequest) -> int:
+    """Hugepages the plan will simulate (for progress)."""
+    return sum(pool.count for pool in request.pools or default_pools())
+
+
 def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) -> PlanReport:
     """Simulate every pool of the plan and report what HVO reserves, frees and saves."""
     profile = find_profile(request.arch, request.base_page)

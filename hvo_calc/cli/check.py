@@ -3,7 +3,7 @@
 import click
 
 from hvo_calc.cli import cli
-from hvo_calc.cli.options import plan_options, request_from_options
+from hvo_calc.cli.options import plan_options, simulate
 from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit, format_option, output_option
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
@@ -81,9 +81,7 @@ def check(fmt: str, output: str | None, min_saved: int | None, max_vmemmap: int 
 
     budgets = Budgets(min_saved_bytes=min_saved, max_vmemmap_bytes=max_vmemmap,
                       max_overhead_percent=max_overhead, require_hvo=require_hvo)
-    from hvo_calc.planner import plan as run_plan
-
-    report = run_plan(request_from_options(**options))
+    report = simulate(options)
     emit(RENDERERS[fmt](report), output, human=fmt not in MACHINE_FORMATS)
     if budgets.empty():
         click.echo("hvo-calc: note: no budgets given (--min-saved, --max-vmemmap, --max-overhead, "

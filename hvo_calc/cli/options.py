@@ -10,6 +10,7 @@ from hvo_calc.errors import InputError
 from hvo_calc.profiles import DEFAULT_ARCH
 
 if TYPE_CHECKING:
+    from hvo_calc.models import PlanReport
     from hvo_calc.planner import PlanRequest
 
 
@@ -73,3 +74,13 @@ def request_from_options(config: Path | None, arch: str, base_page: str | None, 
     if huge is not None or count is not None or shrink_to is not None:
         pools = (PoolRequest(hugepage_size=huge or DEFAULT_POOLS[0][0], count=count or 1, shrink_to=shrink_to),)
     return PlanRequest(**values, pools=pools)
+
+
+def simulate(options: dict[str, Any]) -> "PlanReport":
+    """Run the plan the options describe, with a progress bar on a terminal."""
+    from hvo_calc.cli.progress import simulation_progress
+    from hvo_calc.planner import plan, planned_hugepages
+
+    request = request_from_options(**options)
+    with simulation_progress(planned_hugepages(request)) as progress:
+        return plan(request, progress)

@@ -3,7 +3,7 @@
 import click
 
 from hvo_calc.cli import cli
-from hvo_calc.cli.options import plan_options, request_from_options
+from hvo_calc.cli.options import plan_options, simulate
 from hvo_calc.output import emit, format_option, output_option
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
 
@@ -21,7 +21,5 @@ def plan(fmt: str, output: str | None, **options: object) -> None:
       hvo-calc plan --arch arm64 --page 64K --huge 512M --count 64
       hvo-calc plan --arch x86-64 --huge 1G --count 3 --kernel 5.14 --format json
     """
-    from hvo_calc.planner import plan as run_plan
-
-    report = run_plan(request_from_options(**options))
+    report = simulate(options)
     emit(RENDERERS[fmt](report), output, human=fmt not in MACHINE_FORMATS)
