@@ -15,7 +15,7 @@ import numpy as np
 
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, _keys, _table_positions,
+from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, range_keys, _table_positions,
                                 column_slabs, entry_pfn, mk_entry)
 from hvo_calc.units import human_size, short_size
 from hvo_calc.vmemmap import RemapWalk, rows_equal, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
@@ -171,7 +171,7 @@ class _Window:
             self.optimize()
             self.restore()
         self.verify(cover)
-        self.pt.retire_ptes(self.pt.pmd_slots(_keys(self.pt, cover), create=False))
+        self.pt.retire_ptes(self.pt.pmd_slots(range_keys(self.pt, cover), create=False))
         return self.stats
 
     def populate(self, cover: Ranges) -> None:
@@ -283,7 +283,7 @@ class _Window:
     def mapped_besides_tails(self, cover: Ranges, keep: int) -> list[np.ndarray]:
         """Views of every PTE in the window's tables except the tails of kept hugepages."""
         pt, reserve = self.pt, self.opts.reserve_pages
-        slots = pt.pmd_slots(_keys(pt, cover), create=False)
+        slots = pt.pmd_slots(range_keys(pt, cover), create=False)
         rows = pt.pte_rows(slots)
         first_row = int(rows[0])
         all_ptes = pt.pte.entries[: pt.pte.nr_tables]
@@ -306,7 +306,7 @@ class _Window:
 
     def leaf_pfns_within(self, cover: Ranges, low: int, high: int) -> list[np.ndarray]:
         """Frames in [low, high] that the window's PMD leaves map."""
-        slots = self.pt.pmd_slots(_keys(self.pt, cover), create=False)
+        slots = self.pt.pmd_slots(range_keys(self.pt, cover), create=False)
         pmd = self.pt.pmd_entries(slots)
         found = []
         for block in entry_pfn(pmd[(pmd & LEAF) != 0]):

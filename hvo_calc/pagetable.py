@@ -170,7 +170,7 @@ class PageTable:
 
     def populate_pmd_leaves(self, ranges: "Ranges") -> None:
         """Map each PMD block the ranges touch with a leaf over fresh contiguous frames."""
-        slots = self.pmd_slots(_keys(self, ranges), create=True)
+        slots = self.pmd_slots(range_keys(self, ranges), create=True)
         fresh = self.pmd_entries(slots) == 0
         per_block = self.entries_per_table
         first = self.frames.alloc(int(fresh.sum()) * per_block, "vmemmap", BOOT, align=per_block)
@@ -182,7 +182,7 @@ class PageTable:
 
         PTE tables are created in address order, so a window's tables are consecutive rows.
         """
-        slots = self.pmd_slots(_keys(self, ranges), create=True)
+        slots = self.pmd_slots(range_keys(self, ranges), create=True)
         missing = self.pmd_entries(slots) == 0
         if missing.any():
             self._add_tables(self.tables["pmd"], self.pte, slots.rows[missing], slots.index[missing], BOOT)
@@ -255,7 +255,7 @@ class Ranges:
         return self.start + (self.count - 1) * self.stride + self.nr_pages * page_bytes
 
 
-def _keys(pt: "PageTable", ranges: Ranges) -> np.ndarray:
+def range_keys(pt: "PageTable", ranges: Ranges) -> np.ndarray:
     """The PMD blocks the ranges touch, sorted and unique."""
     page = 1 << pt.page_shift
     if ranges.stride <= ranges.nr_pages * page:  # ranges touch or overlap: one span

@@ -24,7 +24,7 @@ import numpy as np
 
 from hvo_calc.errors import VerificationError, WalkError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, _keys, all_present,
+from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, range_keys, all_present,
                                 column_slabs, entry_pfn, mk_entry, range_view)
 
 
@@ -54,7 +54,7 @@ def vmemmap_remap_range(pt: PageTable, ranges: Ranges, walk: RemapWalk) -> None:
     page = 1 << pt.page_shift
     if ranges.start % page or ranges.stride % page:
         raise WalkError("VM_BUG_ON(!IS_ALIGNED(start, PAGE_SIZE)): vmemmap range not page aligned")
-    slots = pt.pmd_slots(_keys(pt, ranges), create=False)
+    slots = pt.pmd_slots(range_keys(pt, ranges), create=False)
     pmd = pt.pmd_entries(slots)
     if (pmd == 0).any():
         addr = int(slots.keys[np.argmax(pmd == 0)]) << pt.pmd_shift
@@ -171,7 +171,7 @@ def _with_reuse(ranges: Ranges, page_shift: int) -> Ranges:
 def _pmds_that_translate(pt: PageTable, ranges: Ranges) -> tuple[PmdSlots, np.ndarray]:
     """The PMD slots and entries over `ranges`; a missing level is a VerificationError."""
     try:
-        slots = pt.pmd_slots(_keys(pt, ranges), create=False)
+        slots = pt.pmd_slots(range_keys(pt, ranges), create=False)
     except WalkError as exc:
         raise VerificationError(f"struct pages no longer translate: {exc}") from None
     pmd = pt.pmd_entries(slots)
@@ -206,149 +206,6 @@ def translate_ptes(pt: PageTable, ranges: Ranges, slots: PmdSlots | None = None)
     """
     if slots is None:
         slots, pmd = _pmds_that_translate(pt, ranges)
-        if ((pmd & LEAF) != 0).any():
-            raise AssertionError("translate_ptes needs PTE-mapped ranges")
-    ptes = range_view(pt, slots, ranges)
-    if not all_present(ptes):
-        raise WalkError("BUG_ON(pte_none): a vmemmap PTE in the walked range is empty")
-    walk.reuse_pages = entry_pfn(ptes[:, 0])
-    walk.remap_pte(ptes, walk)
-
-
-def _hugepages_that_split(pt: PageTable, split_keys: np.ndarray, ranges: Ranges) -> int:
-    """How many walks met a leaf first (each flushes the TLB after its split)."""
-    # Walk k ends at first_end + k * stride; the first walk into a block is the first
-    # whose end lies past the block's start: a searchsorted done with arithmetic.
-    block_starts = split_keys << np.uint64(pt.pmd_shift)
-    first_end = np.uint64(ranges.start + ranges.nr_pages * (1 << pt.page_shift))
-    past = block_starts >= first_end
-    if ranges.count == 1 or ranges.stride == 0:
-        first_walker = np.where(past, ranges.count, 0)
-    else:
-        ended = (block_starts - first_end) // np.uint64(ranges.stride) + np.uint64(1)
-        first_walker = np.where(past, np.minimum(ended, np.uint64(ranges.count)), 0)
-    return int(np.unique(first_walker).size)
-
-
-def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
-    """vmemmap_remap_pte: point the tails at the reuse page read-only, collect their frames.
-
-    With `copy_reuse` (about 6.2+) the reuse page itself is first replaced by a fresh
-    copy and its old frame collected too.
-    """
-    if walk.copy_reuse:
-        fresh = walk.frames.alloc_array(ptes.shape[0], "vmemmap")
-        walk.nr_allocated += fresh.size
-        walk.vmemmap_pages.append(entry_pfn(ptes[:, 0]))
-        ptes[:, 0] = mk_entry(fresh, PRESENT | WRITE)
-        walk.reuse_pages = fresh
-    tails = ptes[:, 1:]
-    walk.vmemmap_pages.append(collect_pfns(tails))
-    fill_rows(tails, mk_entry(walk.reuse_pages, PRESENT))
-
-
-def collect_pfns(ptes: np.ndarray) -> np.ndarray:
-    """The frames a (ranges, pages) view maps, as one flat array (any order)."""
-    rows, cols = ptes.shape
-    slabs = column_slabs(ptes)
-    if len(slabs) == 1:
-        return entry_pfn(ptes).reshape(-1)
-    out = np.empty((cols, rows), dtype=np.uint64)
-    for (piece, _), row in zip(slabs, out):
-        np.right_shift(piece, PFN_SHIFT, out=row)
-    return out.reshape(-1)
-
-
-def fill_rows(ptes: np.ndarray, row_entries: np.ndarray) -> None:
-    """Set every PTE of range k to row_entries[k]."""
-    for piece, _ in column_slabs(ptes):
-        piece[...] = row_entries if piece.ndim == 1 else row_entries[:, None]
-
-
-def rows_equal(ptes: np.ndarray, row_entries: np.ndarray) -> bool:
-    """Whether every PTE of range k equals row_entries[k]."""
-    same = np.empty(ptes.shape[0], dtype=bool)
-    for piece, _ in column_slabs(ptes):
-        if piece.ndim == 1:
-            np.equal(piece, row_entries, out=same)
-            if not same.all():
-                return False
-        elif not (piece == row_entries[:, None]).all():
-            return False
-    return True
-
-
-def restore_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
-    """vmemmap_restore_pte: map each tail to its own new frame (a copy), read-write."""
-    tails = ptes[:, 1:]
-    tails[:] = mk_entry(walk.new_pages.reshape(tails.shape), PRESENT | WRITE)
-
-
-def vmemmap_remap_free(pt: PageTable, ranges: Ranges, reuse: int, frames: FrameAllocator,
-                       copy_reuse: bool) -> RemapWalk:
-    """Remap [start, end) of every range to the page at `reuse` (the page before it)."""
-    if ranges.start - reuse != 1 << pt.page_shift:
-        raise WalkError("BUG_ON(start - reuse != PAGE_SIZE): the reuse page must directly precede the range")
-    walk = RemapWalk(remap_free_pte, frames, copy_reuse=copy_reuse)
-    vmemmap_remap_range(pt, _with_reuse(ranges, pt.page_shift), walk)
-    for pages in walk.vmemmap_pages:
-        walk.nr_boot_freed += frames.free(pages)
-    return walk
-
-
-def vmemmap_remap_alloc(pt: PageTable, ranges: Ranges, reuse: int, frames: FrameAllocator) -> RemapWalk:
-    """Allocate the tails back and remap them read-write before a hugepage is freed."""
-    if ranges.start - reuse != 1 << pt.page_shift:
-        raise WalkError("BUG_ON(start - reuse != PAGE_SIZE): the reuse page must directly precede the range")
-    new_pages = frames.alloc_array(ranges.count * ranges.nr_pages, "vmemmap")
-    walk = RemapWalk(restore_pte, frames, split=False, new_pages=new_pages, nr_allocated=new_pages.size)
-    vmemmap_remap_range(pt, _with_reuse(ranges, pt.page_shift), walk)
-    return walk
-
-
-def _with_reuse(ranges: Ranges, page_shift: int) -> Ranges:
-    """The walked ranges: each range with its reuse page in front."""
-    return Ranges(ranges.start - (1 << page_shift), ranges.stride, ranges.count, ranges.nr_pages + 1)
-
-
-def translate(pt: PageTable, ranges: Ranges) -> tuple[np.ndarray, np.ndarray]:
-    """Frame and writability of every page of `ranges` (a lookup; it splits nothing).
-
-    A page not mapped at every level is a VerificationError: its struct pages are gone.
-    """
-    try:
-        slots = pt.pmd_slots(_keys(pt, ranges), create=False)
-    except WalkError as exc:
-        raise VerificationError(f"struct pages no longer translate: {exc}") from None
-    pmd = pt.pmd_entries(slots)
-    if not (pmd & PRESENT).all():
-        raise VerificationError("struct pages no longer translate: a PMD entry is empty")
-    leaves = (pmd & LEAF) != 0
-    if leaves.all():
-        addrs = ranges.starts()[:, None] + np.arange(ranges.nr_pages, dtype=np.uint64) * np.uint64(1 << pt.page_shift)
-        block = pmd[pt.key_rank(slots.keys, addrs >> np.uint64(pt.pmd_shift))]
-        pfns = entry_pfn(block) + pt.index("pte", addrs).astype(np.uint64)
-        return pfns, (block & WRITE) != 0
-    if leaves.any():
-        raise AssertionError("a window mixes PMD leaves and PTE tables")
-    ptes = translate_ptes(pt, ranges, slots)
-    return entry_pfn(ptes), (ptes & WRITE) != 0
-
-
-def translate_ptes(pt: PageTable, ranges: Ranges, slots=None) -> np.ndarray:
-    """The PTE of every page of PTE-mapped `ranges`, as a (count, nr_pages) view.
-
-    The same lookup as `translate`, for callers that check whole entries (frame and
-    flags in one comparison) instead of building frame and flag arrays.
-    """
-    if slots is None:
-        try:
-            slots = pt.pmd_slots(_keys(pt, ranges), create=False)
-        except WalkError as exc:
-            raise VerificationError(f"struct pages no longer translate: {exc}") from None
-        pmd = pt.pmd_entries(slots)
-        if not (pmd & PRESENT).all():
-            raise VerificationError("struct pages no longer translate: a PMD entry is empty")
         if ((pmd & LEAF) != 0).any():
             raise AssertionError("translate_ptes needs PTE-mapped ranges")
     ptes = range_view(pt, slots, ranges)
