@@ -145,6 +145,9 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
         raise InputError(f"the nodes hold {human_size(sum(memory))}; {profile.name} can address at most "
                          f"{human_size(limit)}")
     block_pfns = vmemmap_block_pfns(profile, request.struct_page_bytes)
+    # Scattered: each hugepage's vmemmap in a block of its own; only PMD leaves get split.
+    page = profile.base_page
+    scatter_pfns = block_pfns if profile.vmemmap_leaf == "pmd" else page // gcd(page, request.struct_page_bytes)
     node_base = [sum(memory[:i]) // profile.base_page for i in range(len(memory))]
     next_pfn = list(node_base)
     extents = []
@@ -152,7 +155,7 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
         pages = pool.hugepage_size // profile.base_page
         align = lcm(pages, block_pfns)
         start = -(-next_pfn[pool.node] // align) * align
-        stride = pages if request.placement == "packed" else -(-pages // block_pfns) * block_pfns
+        stride = pages if request.placement == "packed" else -(-pages // scatter_pfns) * scatter_pfns
         extents.append(Extent(start, stride, pool.count))
         next_pfn[pool.node] = start + stride * pool.count
     for node, (base, end) in enumerate(zip(node_base, next_pfn)):
@@ -165,10 +168,9 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
 
 
 def vmemmap_block_pfns(profile: ArchProfile, struct_page_bytes: int) -> int:
-    """Base pages whose struct pages start each vmemmap PMD block (PTE page if PTE-mapped)."""
-    block_bytes = 1 << profile.level_shift(profile.vmemmap_leaf)
-    if profile.vmemmap_leaf == "pte":
-        block_bytes = profile.base_page
+    """Base pages whose struct pages fill one vmemmap PMD block: every pool starts on one,
+    so no two pools share a PMD block (or, where the vmemmap is PTE-mapped, a PTE table)."""
+    block_bytes = 1 << profile.level_shift("pmd")
     return block_bytes // gcd(block_bytes, struct_page_bytes)
 
 
