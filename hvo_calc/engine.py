@@ -15,7 +15,7 @@ import numpy as np
 
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, range_keys, _table_positions,
+from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, range_keys, table_positions,
                                 column_slabs, entry_pfn, mk_entry)
 from hvo_calc.units import human_size, short_size
 from hvo_calc.vmemmap import RemapWalk, rows_equal, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
@@ -292,7 +292,7 @@ class _Window:
         if keep == 0:
             return outside + [flat]
         tails = self.hugepage_ranges(0, keep, reserve)
-        first, step = _table_positions(pt, slots.keys, tails)
+        first, step = table_positions(pt, slots.keys, tails)
         end = first + (keep - 1) * step + tails.nr_pages  # just past the last tail
         if first < 0 or step < tails.nr_pages or end > flat.size:
             raise AssertionError("the kept hugepages' tails do not lie inside the window's tables")

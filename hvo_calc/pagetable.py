@@ -273,7 +273,7 @@ def range_view(pt: "PageTable", slots: PmdSlots, ranges: Ranges) -> np.ndarray:
     Writing to the view writes the page table: the whole window is updated at once.
     """
     flat = pt.pte_flat(slots)
-    first, step = _table_positions(pt, slots.keys, ranges)
+    first, step = table_positions(pt, slots.keys, ranges)
     last = first + (ranges.count - 1) * step
     if first < 0 or step < 0 or last + ranges.nr_pages > flat.size:
         raise AssertionError("vmemmap ranges do not lie at a fixed stride in the window's tables")
@@ -283,7 +283,7 @@ def range_view(pt: "PageTable", slots: PmdSlots, ranges: Ranges) -> np.ndarray:
     )
 
 
-def _table_positions(pt: "PageTable", keys: np.ndarray, ranges: Ranges) -> tuple[int, int]:
+def table_positions(pt: "PageTable", keys: np.ndarray, ranges: Ranges) -> tuple[int, int]:
     """Position of the first range's first PTE in the window's flat tables, and the
     step between ranges. With consecutive PMD blocks that is plain address arithmetic;
     with gaps, every range's block is looked up and the step must be fixed."""

@@ -248,7 +248,7 @@ def pool_report(profile: ArchProfile, kernel: KernelBehaviour, request: PlanRequ
     # The whole vmemmap exists before the tails are freed, split tables included; on
     # kernels that optimize boot-time gigantic pages before populating them, it never does.
     preoptimized = pool.boot and kernel.boot_preoptimize and size.mapped_by == "pud" and reason is None
-    peak = kept_bytes if preoptimized else stats.vmemmap_pages * profile.base_page + stats.pagetable_pages * profile.base_page
+    peak = kept_bytes if preoptimized else (stats.vmemmap_pages + stats.pagetable_pages) * profile.base_page
     return PoolReport(
         name=pool.name or f"{short_size(pool.hugepage_size)}-{index}",
         arch=profile.arch, node=pool.node, base_page_bytes=profile.base_page,
@@ -273,21 +273,16 @@ def pool_report(profile: ArchProfile, kernel: KernelBehaviour, request: PlanRequ
 
 
 def totals(profile: ArchProfile, request: PlanRequest, pools: list[PoolReport]) -> Totals:
-    def total(field: str) -> int:
-        return sum(getattr(p, field) for p in pools)
-
     sizes = {p.hugepage_bytes for p in pools}
-    pool_bytes = total("pool_bytes")
+    pool_bytes = _sum(pools, "pool_bytes")
     return Totals(
         arch=profile.arch, base_page_bytes=profile.base_page, struct_page_bytes=request.struct_page_bytes,
-        hugepages=total("hugepages"), hugepage_bytes=pool_bytes, pool_bytes=pool_bytes,
-        hvo_active=all(p.hvo_active for p in pools),
+        hugepage_bytes=pool_bytes, hvo_active=all(p.hvo_active for p in pools),
         reason=next((p.reason for p in pools if p.reason), None),
         per_hugepage=pools[0].per_hugepage if len(sizes) == 1 else None,
-        vmemmap_pages=total("vmemmap_pages"), vmemmap_bytes=total("vmemmap_bytes"),
-        reserved_pages=total("reserved_pages"), freed_pages=total("freed_pages"),
-        pagetable_pages=total("pagetable_pages"), saved_pages=total("saved_pages"),
-        saved_bytes=total("saved_bytes"), saved_percent=percent(total("saved_bytes"), pool_bytes),
+        vmemmap_bytes=_sum(pools, "vmemmap_bytes"),
+        saved_percent=percent(_sum(pools, "saved_bytes"), pool_bytes),
+        **{field: _sum(pools, field) for field in SUMMED},
     )
 
 
@@ -350,6 +345,11 @@ def with_shrink_outcomes(request: PlanRequest, kernel: KernelBehaviour, pools: l
     return decided
 
 
+# What pools add up to, per node and for the host.
+SUMMED = ("hugepages", "pool_bytes", "vmemmap_pages", "reserved_pages", "freed_pages", "pagetable_pages",
+          "saved_pages", "saved_bytes")
+
+
 def _sum(items: list, field: str) -> int:
     return sum(getattr(item, field) for item in items)
 
@@ -363,8 +363,7 @@ def node_reports(request: PlanRequest, pools: list[PoolReport]) -> list[NodeRepo
         reports.append(NodeReport(
             node=node, memory_bytes=request.nodes[node].memory if request.nodes else None,
             free_bytes=free[node] if request.nodes else None, pools=len(on_node),
-            **{f: _sum(on_node, f) for f in ("hugepages", "pool_bytes", "vmemmap_pages", "reserved_pages",
-                                              "freed_pages", "pagetable_pages", "saved_pages", "saved_bytes")},
+            **{field: _sum(on_node, field) for field in SUMMED},
         ))
     return reports
 
