@@ -15,7 +15,7 @@ import numpy as np
 
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, range_keys, table_positions,
+from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, all_set, range_keys, table_positions,
                                 column_slabs, entry_pfn, mk_entry)
 from hvo_calc.units import human_size, short_size
 from hvo_calc.vmemmap import RemapWalk, rows_equal, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
@@ -166,12 +166,13 @@ class _Window:
     def run(self) -> PoolStats:
         cover = self.cover()
         self.populate(cover)
+        self.slots = self.pt.pmd_slots(range_keys(self.pt, cover), create=False)
         self.stats.vmemmap_pages = cover.count * cover.nr_pages
         if self.opts.optimize:
             self.optimize()
             self.restore()
         self.verify(cover)
-        self.pt.retire_ptes(self.pt.pmd_slots(range_keys(self.pt, cover), create=False))
+        self.pt.retire_ptes(self.slots)
         return self.stats
 
     def populate(self, cover: Ranges) -> None:
@@ -239,13 +240,13 @@ class _Window:
         kept_ro = mk_entry(entry_pfn(ptes[:keep, reserve - 1]), PRESENT)
         if not rows_equal(ptes[:keep, reserve:], kept_ro):
             self.explain_bad_tails(ptes[:keep])
-        if not all(_all_set(piece, WRITE) for piece, _ in column_slabs(ptes[:, :reserve])):
+        if not all(all_set(piece, WRITE) for piece, _ in column_slabs(ptes[:, :reserve])):
             raise VerificationError("a kept vmemmap page is read-only")
         if keep < self.count:
             pfns, writable = entry_pfn(ptes[keep:]), (ptes[keep:] & WRITE) != 0
             if not (writable.all() and (pfns[:, reserve:] != pfns[:, reserve - 1 : reserve]).all()):
                 raise VerificationError("a restored hugepage's tails are not its own writable pages")
-        self.verify_freed_unmapped(cover, keep)
+        self.verify_freed_unmapped(keep)
 
     def explain_bad_tails(self, ptes: np.ndarray) -> None:
         """Which rule a tail PTE breaks (the fast check compared whole entries)."""
@@ -256,7 +257,7 @@ class _Window:
         if writable[:, reserve:].any():
             raise VerificationError("a tail vmemmap page is writable: HVO maps tails read-only")
 
-    def verify_freed_unmapped(self, cover: Ranges, keep: int) -> None:
+    def verify_freed_unmapped(self, keep: int) -> None:
         """No frame the walk freed is still mapped by the window's page tables.
 
         The frames mapped are those of every PTE in the window's tables and every PMD
@@ -268,8 +269,8 @@ class _Window:
         if not freed:
             return
         low, high = min(int(p.min()) for p in freed), max(int(p.max()) for p in freed)
-        inside = [_pfns_within(piece, low, high) for piece in self.mapped_besides_tails(cover, keep)]
-        inside += self.leaf_pfns_within(cover, low, high)
+        inside = [_pfns_within(piece, low, high) for piece in self.mapped_besides_tails(keep)]
+        inside += self.leaf_pfns_within(low, high)
         inside = [pfns for pfns in inside if pfns.size]
         if not inside:
             return
@@ -280,10 +281,9 @@ class _Window:
             if np.take(mapped, (pages - np.uint64(low)).view(np.int64)).any():
                 raise VerificationError("a freed vmemmap frame is still mapped")
 
-    def mapped_besides_tails(self, cover: Ranges, keep: int) -> list[np.ndarray]:
+    def mapped_besides_tails(self, keep: int) -> list[np.ndarray]:
         """Views of every PTE in the window's tables except the tails of kept hugepages."""
-        pt, reserve = self.pt, self.opts.reserve_pages
-        slots = pt.pmd_slots(range_keys(pt, cover), create=False)
+        pt, reserve, slots = self.pt, self.opts.reserve_pages, self.slots
         rows = pt.pte_rows(slots)
         first_row = int(rows[0])
         all_ptes = pt.pte.entries[: pt.pte.nr_tables]
@@ -304,20 +304,15 @@ class _Window:
             pieces += [piece for piece, _ in column_slabs(gaps)]
         return pieces
 
-    def leaf_pfns_within(self, cover: Ranges, low: int, high: int) -> list[np.ndarray]:
+    def leaf_pfns_within(self, low: int, high: int) -> list[np.ndarray]:
         """Frames in [low, high] that the window's PMD leaves map."""
-        slots = self.pt.pmd_slots(range_keys(self.pt, cover), create=False)
-        pmd = self.pt.pmd_entries(slots)
+        pmd = self.pt.pmd_entries(self.slots)
         found = []
         for block in entry_pfn(pmd[(pmd & LEAF) != 0]):
             lo, hi = max(int(block), low), min(int(block) + self.pt.entries_per_table - 1, high)
             if lo <= hi:
                 found.append(np.arange(lo, hi + 1, dtype=np.uint64))
         return found
-
-
-def _all_set(ptes: np.ndarray, flag: np.uint64) -> bool:
-    return ptes.size == 0 or bool(np.bitwise_and.reduce(ptes, axis=None) & flag)
 
 
 def _pfns_within(ptes: np.ndarray, low: int, high: int) -> np.ndarray:

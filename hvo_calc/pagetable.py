@@ -316,8 +316,10 @@ def column_slabs(view: np.ndarray) -> list[tuple[np.ndarray, slice]]:
     return [(view, slice(0, cols))]
 
 
+def all_set(ptes: np.ndarray, flag: np.uint64) -> bool:
+    """Whether every entry has `flag`: one AND-reduction, no temporary array."""
+    return ptes.size == 0 or bool(np.bitwise_and.reduce(ptes, axis=None) & flag)
+
+
 def all_present(ptes: np.ndarray) -> bool:
-    """Whether every entry is PRESENT: one AND-reduction, no temporary array."""
-    if ptes.size == 0:
-        return True
-    return bool(np.bitwise_and.reduce(ptes, axis=None) & PRESENT)
+    return all_set(ptes, PRESENT)
