@@ -68,7 +68,6 @@ def vmemmap_remap_range(pt: PageTable, ranges: Ranges, walk: RemapWalk) -> None:
     ptes = range_view(pt, slots, ranges)
     if not all_present(ptes):
         raise WalkError("BUG_ON(pte_none): a vmemmap PTE in the walked range is empty")
-    walk.reuse_pages = entry_pfn(ptes[:, 0])
     walk.remap_pte(ptes, walk)
 
 
@@ -76,6 +75,7 @@ def _hugepages_that_split(pt: PageTable, split_keys: np.ndarray, ranges: Ranges)
     """How many walks met a leaf first (each flushes the TLB after its split)."""
     # Walk k ends at first_end + k * stride; the first walk into a block is the first
     # whose end lies past the block's start: a searchsorted done with arithmetic.
+    # first_walker rises with the (sorted) keys, so counting its steps counts its values.
     block_starts = split_keys << np.uint64(pt.pmd_shift)
     first_end = np.uint64(ranges.start + ranges.nr_pages * (1 << pt.page_shift))
     past = block_starts >= first_end
@@ -84,31 +84,31 @@ def _hugepages_that_split(pt: PageTable, split_keys: np.ndarray, ranges: Ranges)
     else:
         ended = (block_starts - first_end) // np.uint64(ranges.stride) + np.uint64(1)
         first_walker = np.where(past, np.minimum(ended, np.uint64(ranges.count)), 0)
-    return int(np.unique(first_walker).size)
+    return 1 + int(np.count_nonzero(first_walker[1:] != first_walker[:-1]))
 
 
 def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
     """vmemmap_remap_pte: point the tails at the reuse page read-only, collect their frames.
 
-    With `copy_reuse` (about 6.2+) the reuse page itself is first replaced by a fresh
-    copy and its old frame collected too.
+    With `copy_reuse` (about 6.2+) the reuse page itself is replaced by a fresh copy
+    and its old frame collected too, so the whole range is collected in one pass.
     """
     if walk.copy_reuse:
-        fresh = walk.frames.alloc_array(ptes.shape[0], "vmemmap")
-        walk.nr_allocated += fresh.size
-        walk.vmemmap_pages.append(entry_pfn(ptes[:, 0]))
-        ptes[:, 0] = mk_entry(fresh, PRESENT | WRITE)
-        walk.reuse_pages = fresh
-    tails = ptes[:, 1:]
-    walk.vmemmap_pages.append(collect_pfns(tails))
-    fill_rows(tails, mk_entry(walk.reuse_pages, PRESENT))
+        walk.vmemmap_pages.append(collect_pfns(ptes))
+        walk.reuse_pages = walk.frames.alloc_array(ptes.shape[0], "vmemmap")
+        walk.nr_allocated += walk.reuse_pages.size
+        ptes[:, 0] = mk_entry(walk.reuse_pages, PRESENT | WRITE)
+    else:
+        walk.vmemmap_pages.append(collect_pfns(ptes[:, 1:]))
+        walk.reuse_pages = entry_pfn(ptes[:, 0])
+    fill_rows(ptes[:, 1:], mk_entry(walk.reuse_pages, PRESENT))
 
 
 def collect_pfns(ptes: np.ndarray) -> np.ndarray:
     """The frames a (ranges, pages) view maps, as one flat array (any order)."""
     rows, cols = ptes.shape
     slabs = column_slabs(ptes)
-    if len(slabs) == 1:
+    if len(slabs) == 1 or ptes.flags.c_contiguous:
         return entry_pfn(ptes).reshape(-1)
     out = np.empty((cols, rows), dtype=np.uint64)
     for (piece, _), row in zip(slabs, out):
