@@ -130,12 +130,17 @@ class PageTable:
     # -- descending to the PMD level --------------------------------------------------
 
     def pmd_slots(self, keys: np.ndarray, create: bool) -> PmdSlots:
-        """Walk pgd → .. → pud for each PMD block; with `create`, fill missing tables.
+        """Walk pgd → .. → pud to the PMD entry of each block; with `create`, fill missing tables.
 
+        Blocks under one PMD table share every entry above it, so the descent runs once
+        per PMD table (the first block of each run of sorted `keys` stands for the run).
         Without `create` a missing entry is the walk's BUG_ON(pXd_none) and a WalkError.
         """
-        vaddrs = keys << np.uint64(self.pmd_shift)
-        rows = np.zeros(len(keys), dtype=np.int64)
+        per_table = np.uint64(self.entries_per_table.bit_length() - 1)
+        new_table = np.ones(len(keys), dtype=bool)
+        np.not_equal(keys[1:] >> per_table, keys[:-1] >> per_table, out=new_table[1:])
+        vaddrs = keys[new_table] << np.uint64(self.pmd_shift)
+        rows = np.zeros(len(vaddrs), dtype=np.int64)
         for level, child_level in zip(self.upper_levels, self.upper_levels[1:]):
             store, idx = self.tables[level], self.index(level, vaddrs)
             missing = store.entries[rows, idx] == 0
@@ -145,13 +150,16 @@ class PageTable:
                     raise WalkError(f"BUG_ON({level}_none): no {level} entry maps vmemmap address {addr:#x}")
                 self._add_tables(store, self.tables[child_level], rows[missing], idx[missing], BOOT)
             rows = store.child[rows, idx]
-        return PmdSlots(keys, rows, self.index("pmd", vaddrs))
+        table_of_key = np.cumsum(new_table) - 1
+        return PmdSlots(keys, rows[table_of_key], (keys & np.uint64(self.entries_per_table - 1)).astype(np.int64))
 
     def _add_tables(self, parent: TableStore, child: TableStore, rows: np.ndarray,
                     idx: np.ndarray, source: str, empty: bool = True) -> np.ndarray:
         """New child tables under parent entries (rows, idx), in the order first given."""
-        slot, first_seen = np.unique(rows * self.entries_per_table + idx, return_index=True)
-        slot = slot[np.argsort(first_seen)]
+        slot = rows * self.entries_per_table + idx
+        if not (slot[1:] > slot[:-1]).all():  # repeats: keep each parent entry once, in order
+            slot, first_seen = np.unique(slot, return_index=True)
+            slot = slot[np.argsort(first_seen)]
         rows, idx = slot // self.entries_per_table, slot % self.entries_per_table
         first = self.frames.alloc(len(slot), "pagetable", source)
         pfns = np.arange(first, first + len(slot), dtype=np.uint64)
