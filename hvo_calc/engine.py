@@ -18,7 +18,7 @@ from hvo_calc.frames import FrameAllocator
 from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, all_set, range_keys, table_positions,
                                 column_slabs, entry_pfn, mk_entry)
 from hvo_calc.units import human_size, short_size
-from hvo_calc.vmemmap import RemapWalk, rows_equal, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
+from hvo_calc.vmemmap import RemapWalk, tails_match, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
 
 DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
 
@@ -147,6 +147,7 @@ class _Window:
         self.head_vaddr, self.stride, self.count, self.first = head_vaddr, stride, count, first
         self.stats = PoolStats(hugepages=count, windows=1)
         self.freed: list[np.ndarray] = []
+        self.freed_spans: list[tuple[int, int]] = []
 
     def cover(self) -> Ranges:
         """Every vmemmap page holding the window's struct pages (one span when packed)."""
@@ -194,7 +195,7 @@ class _Window:
         # The walk stopped mapping every tail frame, and every old head frame it replaced.
         unmapped = ranges.count * ranges.nr_pages + (ranges.count if opts.copy_reuse else 0)
         self.check_conserved(in_use, walk, unmapped)
-        self.freed = walk.vmemmap_pages
+        self.freed, self.freed_spans = walk.vmemmap_pages, walk.freed_spans
         nr_freed = walk.nr_collected - walk.nr_allocated
         stats.freed_pages += nr_freed
         stats.split_pmds += walk.nr_split
@@ -238,7 +239,7 @@ class _Window:
         ptes = translate_ptes(self.pt, cover).reshape(self.count, v)
         keep = self.count if self.opts.keep_hugepages is None else min(self.count, max(0, self.opts.keep_hugepages - self.first))
         kept_ro = mk_entry(entry_pfn(ptes[:keep, reserve - 1]), PRESENT)
-        if not rows_equal(ptes[:keep, reserve:], kept_ro):
+        if not tails_match(ptes[:keep], reserve, kept_ro):
             self.explain_bad_tails(ptes[:keep])
         if not all(all_set(piece, WRITE) for piece, _ in column_slabs(ptes[:, :reserve])):
             raise VerificationError("a kept vmemmap page is read-only")
@@ -265,10 +266,10 @@ class _Window:
         PTE is among the rest, so only the rest is scanned. Mapped frames inside the
         freed frames' span [low, high] are then looked up in a bitmap of that span.
         """
-        freed = [pages for pages in self.freed if pages.size]
-        if not freed:
+        if not self.freed_spans:
             return
-        low, high = min(int(p.min()) for p in freed), max(int(p.max()) for p in freed)
+        freed = [pages for pages in self.freed if pages.size]
+        low, high = min(lo for lo, _ in self.freed_spans), max(hi for _, hi in self.freed_spans)
         inside = [_pfns_within(piece, low, high) for piece in self.mapped_besides_tails(keep)]
         inside += self.leaf_pfns_within(low, high)
         inside = [pfns for pfns in inside if pfns.size]

@@ -59,24 +59,23 @@ class FrameAllocator:
         first = self.alloc(nr_pages, purpose, source)
         return np.arange(first, first + nr_pages, dtype=np.uint64)
 
-    def free(self, pfns: np.ndarray) -> int:
+    def free(self, pfns: np.ndarray, span: tuple[int, int]) -> int:
         """Return frames: boot frames via the bootmem path, the others to buddy.
 
-        Returns how many were boot frames, so callers need not count them again.
+        `span` is the lowest and highest of `pfns`, which the caller keeps for its own
+        checks. Returns how many were boot frames, so callers need not count them again.
         """
-        boot = self.count_boot(pfns)
+        boot = self.count_boot(pfns, span)
         self.counts.freed_boot_pages += boot
         self.counts.freed_buddy_pages += int(pfns.size) - boot
         return boot
 
-    def count_boot(self, pfns: np.ndarray) -> int:
-        """How many of `pfns` are boot frames; two min/max reductions settle the usual
-        all-one-source case without a per-frame comparison array."""
-        if pfns.size == 0:
-            return 0
-        base = np.uint64(self.buddy_base)
-        if pfns.max() < base:
+    def count_boot(self, pfns: np.ndarray, span: tuple[int, int]) -> int:
+        """How many of `pfns` are boot frames; their span settles the usual all-one-source
+        case without a per-frame comparison array."""
+        lowest, highest = span
+        if highest < self.buddy_base:
             return int(pfns.size)
-        if pfns.min() >= base:
+        if lowest >= self.buddy_base:
             return 0
-        return int(np.count_nonzero(pfns < base))
+        return int(np.count_nonzero(pfns < np.uint64(self.buddy_base)))

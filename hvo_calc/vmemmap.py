@@ -38,6 +38,7 @@ class RemapWalk:
     copy_reuse: bool = False
     reuse_pages: np.ndarray | None = None
     vmemmap_pages: list[np.ndarray] = field(default_factory=list)
+    freed_spans: list[tuple[int, int]] = field(default_factory=list)  # lowest, highest pfn of each
     new_pages: np.ndarray | None = None
     nr_split: int = 0
     nr_split_hugepages: int = 0
@@ -135,6 +136,28 @@ def rows_equal(ptes: np.ndarray, row_entries: np.ndarray) -> bool:
     return True
 
 
+def tails_match(ptes: np.ndarray, first: int, row_entries: np.ndarray) -> bool:
+    """Whether every PTE of row k from column `first` on equals row_entries[k].
+
+    A C-contiguous block is checked in one contiguous pass instead of a pass per column:
+    column `first` is compared with row_entries and every later PTE with its left
+    neighbour. The neighbour results of a row, one byte per PTE, are then read as 8-byte
+    words, so even 8-PTE rows (a 2 MiB hugepage) cost no per-row loop.
+    """
+    rows, cols = ptes.shape
+    if ptes.size == 0 or not ptes.flags.c_contiguous or cols % 8:
+        return rows_equal(ptes[:, first:], row_entries)
+    if not rows_equal(ptes[:, first : first + 1], row_entries):
+        return False
+    flat = ptes.reshape(-1)
+    same = np.empty(flat.size, dtype=bool)
+    np.equal(flat[1:], flat[:-1], out=same[1:])
+    must = np.zeros(cols, dtype=bool)
+    must[first + 1 :] = True  # the columns that must equal their left neighbour
+    must_words = must.view(np.uint64)
+    return bool(((same.view(np.uint64).reshape(rows, cols // 8) & must_words) == must_words).all())
+
+
 def restore_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
     """vmemmap_restore_pte: map each tail to its own new frame (a copy), read-write."""
     tails = ptes[:, 1:]
@@ -149,7 +172,9 @@ def vmemmap_remap_free(pt: PageTable, ranges: Ranges, reuse: int, frames: FrameA
     walk = RemapWalk(remap_free_pte, frames, copy_reuse=copy_reuse)
     vmemmap_remap_range(pt, _with_reuse(ranges, pt.page_shift), walk)
     for pages in walk.vmemmap_pages:
-        walk.nr_boot_freed += frames.free(pages)
+        if pages.size:
+            walk.freed_spans.append((int(pages.min()), int(pages.max())))
+            walk.nr_boot_freed += frames.free(pages, walk.freed_spans[-1])
     return walk
 
 
