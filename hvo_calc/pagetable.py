@@ -104,6 +104,7 @@ class PageTable:
         self.tables = {level: TableStore(self.entries_per_table, True) for level in self.upper_levels}
         # The PTE that maps page i of a split block differs from its leaf by i pages.
         self.block_offsets = np.arange(self.entries_per_table, dtype=np.uint64) << PFN_SHIFT
+        self._run_offsets = self.block_offsets
         self.pte = TableStore(self.entries_per_table, False)
         pgd_pfn = frames.alloc(1, "pagetable", BOOT)
         self.tables[self.upper_levels[0]].add(np.array([pgd_pfn], np.uint64))
@@ -228,8 +229,19 @@ class PageTable:
         first = int(child_rows[0])
         if int(child_rows[-1]) - first + 1 != len(child_rows):
             raise AssertionError("split PTE tables are not consecutive rows")
-        np.add(first_ptes[:, None], self.block_offsets, out=self.pte.entries[first : first + len(child_rows)])
+        tables = self.pte.entries[first : first + len(child_rows)]
+        if (np.diff(first_ptes) == self.block_offsets.size << PFN_SHIFT).all():
+            # Blocks populated together map consecutive frames: the tables are one run.
+            np.add(self.run_offsets(tables.size), first_ptes[0], out=tables.reshape(-1))
+        else:
+            np.add(first_ptes[:, None], self.block_offsets, out=tables)
         return len(child_rows)
+
+    def run_offsets(self, nr_pages: int) -> np.ndarray:
+        """i << PFN_SHIFT for i < nr_pages: the PTEs of a run of frames differ by these."""
+        if self._run_offsets.size < nr_pages:
+            self._run_offsets = np.arange(nr_pages, dtype=np.uint64) << PFN_SHIFT
+        return self._run_offsets[:nr_pages]
 
     def retire_ptes(self, slots: PmdSlots) -> None:
         """Let go of a verified window's PTE tables, keeping the PMD entries.

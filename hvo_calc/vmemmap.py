@@ -18,6 +18,7 @@ PTEs are one strided view into the window's PTE tables.
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -93,16 +94,20 @@ def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
 
     With `copy_reuse` (about 6.2+) the reuse page itself is replaced by a fresh copy
     and its old frame collected too, so the whole range is collected in one pass.
+    Every row is filled with its read-only reuse entry, then the reuse page's own
+    entry is written back: whole rows are one contiguous write.
     """
     if walk.copy_reuse:
         walk.vmemmap_pages.append(collect_pfns(ptes))
         walk.reuse_pages = walk.frames.alloc_array(ptes.shape[0], "vmemmap")
         walk.nr_allocated += walk.reuse_pages.size
-        ptes[:, 0] = mk_entry(walk.reuse_pages, PRESENT | WRITE)
+        reuse_entries = mk_entry(walk.reuse_pages, PRESENT | WRITE)
     else:
         walk.vmemmap_pages.append(collect_pfns(ptes[:, 1:]))
-        walk.reuse_pages = entry_pfn(ptes[:, 0])
-    fill_rows(ptes[:, 1:], mk_entry(walk.reuse_pages, PRESENT))
+        reuse_entries = ptes[:, 0].copy()
+        walk.reuse_pages = entry_pfn(reuse_entries)
+    fill_rows(ptes, mk_entry(walk.reuse_pages, PRESENT))
+    ptes[:, 0] = reuse_entries
 
 
 def collect_pfns(ptes: np.ndarray) -> np.ndarray:
@@ -118,9 +123,26 @@ def collect_pfns(ptes: np.ndarray) -> np.ndarray:
 
 
 def fill_rows(ptes: np.ndarray, row_entries: np.ndarray) -> None:
-    """Set every PTE of range k to row_entries[k]."""
+    """Set every PTE of range k to row_entries[k].
+
+    Pages handed out in order make row_entries an arithmetic run; a contiguous block
+    is then written in one pass as first + step * row number, not a pass per column.
+    """
+    rows, cols = ptes.shape
+    steps = np.diff(row_entries)
+    if rows > 1 and ptes.flags.c_contiguous and (steps == steps[0]).all():
+        np.add(_row_offsets(rows, cols, int(steps[0])), row_entries[0], out=ptes.reshape(-1))
+        return
     for piece, _ in column_slabs(ptes):
         piece[...] = row_entries if piece.ndim == 1 else row_entries[:, None]
+
+
+@lru_cache(maxsize=4)
+def _row_offsets(rows: int, cols: int, step: int) -> np.ndarray:
+    """step * (i // cols) for every entry i of a (rows, cols) block (read-only: it is shared)."""
+    offsets = np.repeat(np.arange(rows, dtype=np.uint64) * np.uint64(step), cols)
+    offsets.setflags(write=False)
+    return offsets
 
 
 def rows_equal(ptes: np.ndarray, row_entries: np.ndarray) -> bool:
