@@ -15,7 +15,7 @@ import numpy as np
 
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, all_set, range_keys, table_positions,
+from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, all_set, table_positions,
                                 column_slabs, entry_pfn, mk_entry)
 from hvo_calc.units import human_size, short_size
 from hvo_calc.vmemmap import RemapWalk, tails_match, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
@@ -166,8 +166,7 @@ class _Window:
 
     def run(self) -> PoolStats:
         cover = self.cover()
-        self.populate(cover)
-        self.slots = self.pt.pmd_slots(range_keys(self.pt, cover), create=False)
+        self.slots = self.populate(cover)
         self.stats.vmemmap_pages = cover.count * cover.nr_pages
         if self.opts.optimize:
             self.optimize()
@@ -176,15 +175,16 @@ class _Window:
         self.pt.retire_ptes(self.slots)
         return self.stats
 
-    def populate(self, cover: Ranges) -> None:
+    def populate(self, cover: Ranges) -> PmdSlots:
+        """vmemmap_populate for the window; returns the PMD slots it filled."""
         pt = self.pt
         if pt.profile.vmemmap_leaf == "pmd" and not (self.opts.optimize and self.opts.populate_basepages):
-            pt.populate_pmd_leaves(cover)
-            return
+            return pt.populate_pmd_leaves(cover)
         tables_before = pt.pte.nr_tables
-        pt.populate_basepages(cover)
+        slots = pt.populate_basepages(cover)
         if pt.profile.vmemmap_leaf == "pmd":  # 5.14: HVO made the vmemmap base-page mapped
             self.stats.pagetable_pages += pt.pte.nr_tables - tables_before
+        return slots
 
     def optimize(self) -> None:
         """hugetlb_vmemmap_optimize for every hugepage of the window."""
@@ -238,16 +238,17 @@ class _Window:
         v, reserve = self.geometry.vmemmap_pages, self.opts.reserve_pages
         ptes = translate_ptes(self.pt, cover).reshape(self.count, v)
         keep = self.count if self.opts.keep_hugepages is None else min(self.count, max(0, self.opts.keep_hugepages - self.first))
-        kept_ro = mk_entry(entry_pfn(ptes[:keep, reserve - 1]), PRESENT)
+        kept = ptes[:, :reserve].copy()  # the kept pages' PTEs, gathered once for the checks below
+        if not all_set(kept, WRITE):
+            raise VerificationError("a kept vmemmap page is read-only")
+        kept_ro = mk_entry(entry_pfn(kept[:keep, -1]), PRESENT)
         if not tails_match(ptes[:keep], reserve, kept_ro):
             self.explain_bad_tails(ptes[:keep])
-        if not all(all_set(piece, WRITE) for piece, _ in column_slabs(ptes[:, :reserve])):
-            raise VerificationError("a kept vmemmap page is read-only")
         if keep < self.count:
             pfns, writable = entry_pfn(ptes[keep:]), (ptes[keep:] & WRITE) != 0
             if not (writable.all() and (pfns[:, reserve:] != pfns[:, reserve - 1 : reserve]).all()):
                 raise VerificationError("a restored hugepage's tails are not its own writable pages")
-        self.verify_freed_unmapped(keep)
+        self.verify_freed_unmapped(keep, kept[:keep])
 
     def explain_bad_tails(self, ptes: np.ndarray) -> None:
         """Which rule a tail PTE breaks (the fast check compared whole entries)."""
@@ -258,7 +259,7 @@ class _Window:
         if writable[:, reserve:].any():
             raise VerificationError("a tail vmemmap page is writable: HVO maps tails read-only")
 
-    def verify_freed_unmapped(self, keep: int) -> None:
+    def verify_freed_unmapped(self, keep: int, kept: np.ndarray) -> None:
         """No frame the walk freed is still mapped by the window's page tables.
 
         The frames mapped are those of every PTE in the window's tables and every PMD
@@ -270,7 +271,7 @@ class _Window:
             return
         freed = [pages for pages in self.freed if pages.size]
         low, high = min(lo for lo, _ in self.freed_spans), max(hi for _, hi in self.freed_spans)
-        inside = [_pfns_within(piece, low, high) for piece in self.mapped_besides_tails(keep)]
+        inside = [_pfns_within(piece, low, high) for piece in self.mapped_besides_tails(keep, kept)]
         inside += self.leaf_pfns_within(low, high)
         inside = [pfns for pfns in inside if pfns.size]
         if not inside:
@@ -282,8 +283,12 @@ class _Window:
             if np.take(mapped, (pages - np.uint64(low)).view(np.int64)).any():
                 raise VerificationError("a freed vmemmap frame is still mapped")
 
-    def mapped_besides_tails(self, keep: int) -> list[np.ndarray]:
-        """Views of every PTE in the window's tables except the tails of kept hugepages."""
+    def mapped_besides_tails(self, keep: int, kept: np.ndarray) -> list[np.ndarray]:
+        """Views of every PTE in the window's tables except the tails of kept hugepages.
+
+        `kept` holds the kept pages' PTEs of those hugepages: where they are all that lies
+        between the tails (packed hugepages), it stands for them.
+        """
         pt, reserve, slots = self.pt, self.opts.reserve_pages, self.slots
         rows = pt.pte_rows(slots)
         first_row = int(rows[0])
@@ -297,6 +302,8 @@ class _Window:
         end = first + (keep - 1) * step + tails.nr_pages  # just past the last tail
         if first < 0 or step < tails.nr_pages or end > flat.size:
             raise AssertionError("the kept hugepages' tails do not lie inside the window's tables")
+        if first == reserve and step == tails.nr_pages + reserve:
+            return outside + [kept.reshape(-1), flat[end:]]
         pieces = outside + [flat[:first], flat[end:]]
         if keep > 1 and step > tails.nr_pages:
             gaps = np.lib.stride_tricks.as_strided(

@@ -177,7 +177,7 @@ class PageTable:
 
     # -- populating (vmemmap_populate) ------------------------------------------------
 
-    def populate_pmd_leaves(self, ranges: "Ranges") -> None:
+    def populate_pmd_leaves(self, ranges: "Ranges") -> PmdSlots:
         """Map each PMD block the ranges touch with a leaf over fresh contiguous frames."""
         slots = self.pmd_slots(range_keys(self, ranges), create=True)
         fresh = self.pmd_entries(slots) == 0
@@ -185,8 +185,9 @@ class PageTable:
         first = self.frames.alloc(int(fresh.sum()) * per_block, "vmemmap", BOOT, align=per_block)
         pfns = first + per_block * np.arange(int(fresh.sum()), dtype=np.uint64)
         self.tables["pmd"].entries[slots.rows[fresh], slots.index[fresh]] = mk_entry(pfns, PRESENT | WRITE | LEAF)
+        return slots
 
-    def populate_basepages(self, ranges: "Ranges") -> None:
+    def populate_basepages(self, ranges: "Ranges") -> PmdSlots:
         """Map the vmemmap pages of `ranges` with PTEs over freshly allocated frames.
 
         PTE tables are created in address order, so a window's tables are consecutive rows.
@@ -200,6 +201,7 @@ class PageTable:
             raise AssertionError("populating vmemmap pages that are already mapped")
         pfns = self.frames.alloc_array(view.size, "vmemmap", BOOT)
         view[:] = mk_entry(pfns.reshape(view.shape), PRESENT | WRITE)
+        return slots
 
     # -- the PTE tables of a window ---------------------------------------------------
 
