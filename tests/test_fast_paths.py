@@ -1,0 +1,94 @@
+"""The engine's one-pass shortcuts give exactly what the plain, per-entry operations give."""
+
+import numpy as np
+import pytest
+
+from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, Ranges, mk_entry
+from hvo_calc.planner import new_model
+from hvo_calc.profiles import find_profile
+from hvo_calc.vmemmap import fill_rows, tails_match, translate
+
+RO = PRESENT
+
+
+def block(rows: int, cols: int, first_pfn: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """A contiguous (rows, cols) block whose rows are [kept page, its read-only copies...]."""
+    kept_pfns = np.arange(first_pfn, first_pfn + rows, dtype=np.uint64)
+    ptes = np.empty((rows, cols), dtype=np.uint64)
+    ptes[:] = mk_entry(kept_pfns, RO)[:, None]
+    ptes[:, 0] |= WRITE
+    return ptes, mk_entry(kept_pfns, RO)
+
+
+@pytest.mark.parametrize("cols", [2, 7, 8, 16, 64])
+@pytest.mark.parametrize("step", [1, 8, 3])
+@pytest.mark.parametrize("in_order", [True, False])
+def test_fill_rows_equals_a_plain_broadcast(cols, step, in_order):
+    rows = 33
+    pfns = 5000 + step * np.arange(rows, dtype=np.uint64)
+    if not in_order:
+        pfns[7] += np.uint64(1)  # one reuse page out of order: no arithmetic run
+    entries = mk_entry(pfns, RO)
+    filled = np.zeros((rows, cols), dtype=np.uint64)
+    fill_rows(filled, entries)
+    assert (filled == entries[:, None]).all()
+    # A strided view (scattered hugepages) fills only its own columns.
+    storage = np.zeros((rows, cols + 3), dtype=np.uint64)
+    fill_rows(storage[:, 1 : cols + 1], entries)
+    assert (storage[:, 1 : cols + 1] == entries[:, None]).all()
+    assert not storage[:, 0].any() and not storage[:, cols + 1 :].any()
+
+
+@pytest.mark.parametrize("cols", [8, 16, 4096, 12])
+@pytest.mark.parametrize("first", [1, 2])
+def test_tails_match_finds_every_wrong_tail(cols, first):
+    rows = 9 if cols < 4096 else 3
+    ptes, kept_ro = block(rows, cols)
+    assert tails_match(ptes, first, kept_ro)
+    assert tails_match(ptes[:, :], first, kept_ro) and tails_match(ptes[::2], first, kept_ro[::2])
+    for row in (0, rows // 2, rows - 1):
+        for col in sorted({first, first + 1, cols // 2, cols - 1}):
+            for wrong in (ptes[row, col] | WRITE, ptes[row, col] + (np.uint64(1) << PFN_SHIFT)):
+                damaged = ptes.copy()
+                damaged[row, col] = wrong
+                assert not tails_match(damaged, first, kept_ro), (row, col)
+    for start in (first, first + 1):  # a run of wrong tails that agree with each other
+        damaged = ptes.copy()
+        damaged[rows // 2, start:] |= WRITE
+        assert not tails_match(damaged, first, kept_ro), start
+    # What lies before `first` is not a tail: a different kept page there is fine.
+    other = ptes.copy()
+    other[:, 0] = mk_entry(np.arange(rows, dtype=np.uint64), PRESENT | WRITE)
+    assert tails_match(other, first, kept_ro)
+
+
+@pytest.mark.parametrize("keys", [
+    np.arange(1000, 2600, dtype=np.uint64),  # consecutive, across four PMD tables
+    np.arange(1000, 2600, 97, dtype=np.uint64),  # one block here and there
+    np.array([5, 511, 512, 1 << 18, (1 << 18) + 1], dtype=np.uint64),  # across PUD tables
+])
+def test_pmd_slots_descend_once_per_table_to_the_same_entries(keys):
+    profile = find_profile("x86-64")
+    _, pt = new_model(profile, 64)
+    keys = keys + np.uint64(profile.vmemmap_start >> pt.pmd_shift)
+    slots = pt.pmd_slots(keys, create=True)
+    for key, row, index in zip(keys, slots.rows, slots.index):  # one entry at a time, as the kernel walks
+        vaddr, at = np.uint64(int(key) << pt.pmd_shift), 0
+        for level in pt.upper_levels[:-1]:
+            at = pt.tables[level].child[at, pt.index(level, vaddr)]
+        assert (row, index) == (at, pt.index("pmd", vaddr))
+    assert len(set(zip(slots.rows.tolist(), slots.index.tolist()))) == len(keys)
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_split_keeps_every_page_where_it_was(in_order):
+    profile = find_profile("x86-64")
+    frames, pt = new_model(profile, 64)
+    ranges = Ranges(profile.vmemmap_start, 0, 1, 4 * 512)
+    slots = pt.populate_pmd_leaves(ranges)
+    if not in_order:  # block 2 maps frames of its own: the blocks are no longer one run
+        pt.tables["pmd"].entries[slots.rows[2], slots.index[2]] = mk_entry(7 << 20, PRESENT | WRITE | LEAF)
+    before = translate(pt, ranges)
+    assert pt.split_pmd(slots, np.ones(4, dtype=bool)) == 4
+    after = translate(pt, ranges)
+    assert (before[0] == after[0]).all() and (before[1] == after[1]).all()
