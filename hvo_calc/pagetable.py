@@ -38,7 +38,9 @@ SHORT_ROW = 32  # below this many PTEs a range, numpy loops per column, not per 
 
 def mk_entry(pfns: np.ndarray | int, flags: np.uint64) -> np.ndarray:
     """An entry mapping `pfns` with `flags` (mk_pte / pfn_pmd)."""
-    return (np.asarray(pfns, dtype=np.uint64) << PFN_SHIFT) | flags
+    entries = np.asarray(pfns, dtype=np.uint64) << PFN_SHIFT
+    entries |= flags
+    return entries
 
 
 def entry_pfn(entries: np.ndarray) -> np.ndarray:
@@ -299,6 +301,8 @@ def range_view(pt: "PageTable", slots: PmdSlots, ranges: Ranges) -> np.ndarray:
     last = first + (ranges.count - 1) * step
     if first < 0 or step < 0 or last + ranges.nr_pages > flat.size:
         raise AssertionError("vmemmap ranges do not lie at a fixed stride in the window's tables")
+    if step == ranges.nr_pages:  # packed ranges: a plain reshape, no strided view to build
+        return flat[first : first + ranges.count * step].reshape(ranges.count, step)
     itemsize = flat.itemsize
     return np.lib.stride_tricks.as_strided(
         flat[first:], shape=(ranges.count, ranges.nr_pages), strides=(step * itemsize, itemsize)
