@@ -15,10 +15,10 @@ import numpy as np
 
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, all_set, table_positions,
+from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, all_present, all_set, table_positions,
                                 column_slabs, entry_pfn, mk_entry)
 from hvo_calc.units import human_size, short_size
-from hvo_calc.vmemmap import RemapWalk, tails_match, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
+from hvo_calc.vmemmap import NOT_PRESENT, RemapWalk, tails_match, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
 
 DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
 
@@ -239,12 +239,16 @@ class _Window:
         ptes = translate_ptes(self.pt, cover).reshape(self.count, v)
         keep = self.count if self.opts.keep_hugepages is None else min(self.count, max(0, self.opts.keep_hugepages - self.first))
         kept = ptes[:, :reserve].copy()  # the kept pages' PTEs, gathered once for the checks below
+        if not all_present(kept):
+            raise VerificationError(NOT_PRESENT)
         if not all_set(kept, WRITE):
             raise VerificationError("a kept vmemmap page is read-only")
         kept_ro = mk_entry(entry_pfn(kept[:keep, -1]), PRESENT)
         if not tails_match(ptes[:keep], reserve, kept_ro):
             self.explain_bad_tails(ptes[:keep])
         if keep < self.count:
+            if not all_present(ptes[keep:]):
+                raise VerificationError(NOT_PRESENT)
             pfns, writable = entry_pfn(ptes[keep:]), (ptes[keep:] & WRITE) != 0
             if not (writable.all() and (pfns[:, reserve:] != pfns[:, reserve - 1 : reserve]).all()):
                 raise VerificationError("a restored hugepage's tails are not its own writable pages")
@@ -253,11 +257,14 @@ class _Window:
     def explain_bad_tails(self, ptes: np.ndarray) -> None:
         """Which rule a tail PTE breaks (the fast check compared whole entries)."""
         reserve = self.opts.reserve_pages
+        if not all_present(ptes[:, reserve:]):
+            raise VerificationError(NOT_PRESENT)
         pfns, writable = entry_pfn(ptes), (ptes & WRITE) != 0
         if not (pfns[:, reserve:] == pfns[:, reserve - 1 : reserve]).all():
             raise VerificationError("a tail vmemmap page does not map the kept page")
         if writable[:, reserve:].any():
             raise VerificationError("a tail vmemmap page is writable: HVO maps tails read-only")
+        raise VerificationError("a tail vmemmap PTE is not the kept page's read-only entry")
 
     def verify_freed_unmapped(self, keep: int, kept: np.ndarray) -> None:
         """No frame the walk freed is still mapped by the window's page tables.

@@ -343,8 +343,8 @@ def column_slabs(view: np.ndarray) -> list[tuple[np.ndarray, slice]]:
 
 
 def all_set(ptes: np.ndarray, flag: np.uint64) -> bool:
-    """Whether every entry has `flag`: one AND-reduction, no temporary array."""
-    return ptes.size == 0 or bool(np.bitwise_and.reduce(ptes, axis=None) & flag)
+    """Whether every entry has every bit of `flag`: one AND-reduction, no temporary array."""
+    return ptes.size == 0 or bool(np.bitwise_and.reduce(ptes, axis=None) & flag == flag)
 
 
 def all_present(ptes: np.ndarray) -> bool:

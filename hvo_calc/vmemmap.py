@@ -215,6 +215,9 @@ def _with_reuse(ranges: Ranges, page_shift: int) -> Ranges:
     return Ranges(ranges.start - (1 << page_shift), ranges.stride, ranges.count, ranges.nr_pages + 1)
 
 
+NOT_PRESENT = "struct pages no longer translate: a vmemmap PTE is empty"
+
+
 def _pmds_that_translate(pt: PageTable, ranges: Ranges) -> tuple[PmdSlots, np.ndarray]:
     """The PMD slots and entries over `ranges`; a missing level is a VerificationError."""
     try:
@@ -242,6 +245,8 @@ def translate(pt: PageTable, ranges: Ranges) -> tuple[np.ndarray, np.ndarray]:
     if leaves.any():
         raise AssertionError("a window mixes PMD leaves and PTE tables")
     ptes = translate_ptes(pt, ranges, slots)
+    if not all_present(ptes):
+        raise VerificationError(NOT_PRESENT)
     return entry_pfn(ptes), (ptes & WRITE) != 0
 
 
@@ -249,13 +254,12 @@ def translate_ptes(pt: PageTable, ranges: Ranges, slots: PmdSlots | None = None)
     """The PTE of every page of PTE-mapped `ranges`, as a (count, nr_pages) view.
 
     The same lookup as `translate`, for callers that check whole entries (frame and
-    flags in one comparison) instead of building frame and flag arrays.
+    flags in one comparison) instead of building frame and flag arrays. Those
+    comparisons include the present bit, so whether each PTE is present (NOT_PRESENT
+    otherwise) is the caller's to check.
     """
     if slots is None:
         slots, pmd = _pmds_that_translate(pt, ranges)
         if ((pmd & LEAF) != 0).any():
             raise AssertionError("translate_ptes needs PTE-mapped ranges")
-    ptes = range_view(pt, slots, ranges)
-    if not all_present(ptes):
-        raise VerificationError("struct pages no longer translate: a vmemmap PTE is empty")
-    return ptes
+    return range_view(pt, slots, ranges)

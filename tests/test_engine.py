@@ -175,6 +175,8 @@ def corrupt(leaf):
     (lambda ptes: ptes.__setitem__((0, 3), ptes[0, 3] | WRITE), "writable"),
     (lambda ptes: ptes.__setitem__((1, 2), ptes[0, 0]), "does not map the kept page"),
     (lambda ptes: ptes.__setitem__((2, 5), ptes[2, 5] & ~PRESENT), "no longer translate"),
+    (lambda ptes: ptes.__setitem__((3, 0), ptes[3, 0] & ~PRESENT), "no longer translate"),
+    (lambda ptes: ptes.__setitem__((3, 0), ptes[3, 0] & ~WRITE), "read-only"),
 ])
 def test_verification_catches_a_corrupted_table(monkeypatch, damage, message):
     monkeypatch.setattr(vmemmap, "remap_free_pte", corrupt(damage))
@@ -228,3 +230,21 @@ def test_windowed_shrink_matches_whole_pool():
                         stats.pagetable_pages, frames.counts.in_use_pages))
     assert results[0] == results[1]
     assert results[0][:3] == (300 * 7, 150, 150 * 7)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda tails: tails.__setitem__((0, 2), tails[0, 2] & ~PRESENT), "no longer translate"),
+    (lambda tails: tails.__setitem__((1, 0), tails[1, 0] & ~WRITE), "not its own writable"),
+])
+def test_verification_catches_a_bad_restore(monkeypatch, damage, message):
+    restore_pte = vmemmap.restore_pte
+
+    def restores_badly(ptes, walk):
+        restore_pte(ptes, walk)
+        damage(ptes[:, 1:])
+    monkeypatch.setattr(vmemmap, "restore_pte", restores_badly)
+    profile = find_profile("x86-64")
+    frames, pt = new_model(profile, 64)
+    with pytest.raises(VerificationError, match=message):
+        simulate_pool(pt, frames, HugepageGeometry(2 * MiB, 4096, 64), Extent(0, 512, 8),
+                      SimOptions(optimize=True, keep_hugepages=4))
