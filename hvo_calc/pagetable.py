@@ -301,8 +301,8 @@ def range_view(pt: "PageTable", slots: PmdSlots, ranges: Ranges) -> np.ndarray:
     last = first + (ranges.count - 1) * step
     if first < 0 or step < 0 or last + ranges.nr_pages > flat.size:
         raise AssertionError("vmemmap ranges do not lie at a fixed stride in the window's tables")
-    if step == ranges.nr_pages:  # packed ranges: a plain reshape, no strided view to build
-        return flat[first : first + ranges.count * step].reshape(ranges.count, step)
+    if step == ranges.nr_pages or ranges.count == 1:  # packed: a plain reshape, no strided view
+        return flat[first : first + ranges.count * ranges.nr_pages].reshape(ranges.count, ranges.nr_pages)
     itemsize = flat.itemsize
     return np.lib.stride_tricks.as_strided(
         flat[first:], shape=(ranges.count, ranges.nr_pages), strides=(step * itemsize, itemsize)
