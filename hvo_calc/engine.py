@@ -15,10 +15,11 @@ import numpy as np
 
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, all_present, all_set, table_positions,
-                                column_slabs, entry_pfn, mk_entry)
+from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, all_present, all_set,
+                                column_slabs, entry_pfn, mk_entry, table_positions)
 from hvo_calc.units import human_size, short_size
-from hvo_calc.vmemmap import NOT_PRESENT, RemapWalk, tails_match, translate, translate_ptes, vmemmap_remap_alloc, vmemmap_remap_free
+from hvo_calc.vmemmap import (NOT_PRESENT, RemapWalk, tails_match, translate, translate_ptes, vmemmap_remap_alloc,
+                              vmemmap_remap_free)
 
 DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
 
