@@ -136,9 +136,13 @@ def new_model(profile: ArchProfile, struct_page_bytes: int) -> tuple[FrameAlloca
 
 
 def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, ...]) -> list[Extent]:
-    """Put each node's pools in its memory, one after another, each starting where its
-    vmemmap starts a PMD block. `scattered` gives each hugepage a PMD block of its own.
-    Nodes lie in physical address order; without nodes, all memory is one node."""
+    """Lay the pools out in the model's physical address space, one after another, each
+    starting where its vmemmap starts a PMD block, so no two pools share a page table.
+    `scattered` gives each hugepage a PMD block of its own.
+
+    A node's size limits how much memory its pools take, not where the model puts them:
+    the alignment gaps are the model's, not memory the pools use (on arm64 with 64K pages
+    a vmemmap PMD block describes 512 GiB)."""
     limit = profile.max_memory_bytes(request.struct_page_bytes)
     memory = [n.memory for n in request.nodes] or [limit]
     if sum(memory) > limit:
@@ -148,22 +152,25 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
     # Scattered: each hugepage's vmemmap in a block of its own; only PMD leaves get split.
     page = profile.base_page
     scatter_pfns = block_pfns if profile.vmemmap_leaf == "pmd" else page // gcd(page, request.struct_page_bytes)
-    node_base = [sum(memory[:i]) // profile.base_page for i in range(len(memory))]
-    next_pfn = list(node_base)
-    extents = []
+    used_pfns = [0] * len(memory)
+    next_pfn, extents = 0, []
     for pool in pools:
-        pages = pool.hugepage_size // profile.base_page
-        align = lcm(pages, block_pfns)
-        start = -(-next_pfn[pool.node] // align) * align
+        pages = pool.hugepage_size // page
+        start = -(-next_pfn // lcm(pages, block_pfns)) * lcm(pages, block_pfns)
         stride = pages if request.placement == "packed" else -(-pages // scatter_pfns) * scatter_pfns
         extents.append(Extent(start, stride, pool.count))
-        next_pfn[pool.node] = start + stride * pool.count
-    for node, (base, end) in enumerate(zip(node_base, next_pfn)):
-        if end - base > memory[node] // profile.base_page:
+        next_pfn = start + stride * pool.count
+        used_pfns[pool.node] += stride * pool.count
+    for node, used in enumerate(used_pfns):
+        if used > memory[node] // page:
             where = f"node {node} has {human_size(memory[node])}" if request.nodes else \
                 f"{profile.name} can address at most {human_size(limit)}"
-            raise InputError(f"the pools need {human_size((end - base) * profile.base_page)} of physical memory "
+            raise InputError(f"the pools need {human_size(used * page)} of physical memory "
                              f"({request.placement} placement); {where}")
+    if next_pfn * page > limit:
+        raise InputError(f"with each pool starting on a vmemmap PMD block ({human_size(block_pfns * page)} of "
+                         f"physical memory), the pools span {human_size(next_pfn * page)}; {profile.name} can "
+                         f"address at most {human_size(limit)}: plan fewer pools")
     return extents
 
 

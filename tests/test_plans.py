@@ -197,3 +197,40 @@ def test_node_and_host_figures_in_every_machine_format():
     markdown = hvo_calc("plan", "--config", example, "--format", "markdown").stdout
     assert "- memory: struct pages 1.562% of RAM without HVO" in markdown
     assert "`guests-node1`: shrink to 300 needs" in markdown and "(any-node): succeeds" in markdown
+
+
+ARM64_64K = """
+[host]
+arch = "arm64"
+base_page = "64K"
+kernel = "6.1"
+"""
+
+
+def test_several_pools_share_a_small_arm64_64k_node(tmp_path):
+    # Each pool starts on a vmemmap PMD block, 512 GiB of physical memory apart on 64K
+    # pages; the node only has to hold the pools themselves (50 GiB + 64 GiB).
+    text = ARM64_64K + """
+[[node]]
+memory = "256G"
+[[pool]]
+name = "small"
+size = "512M"
+count = 100
+[[pool]]
+name = "large"
+size = "16G"
+count = 4
+"""
+    small, large = plan_text(tmp_path, text).pools
+    assert (small.freed_pages, large.freed_pages) == (100 * 7, 4 * 255)
+    alone = plan_text(tmp_path, ARM64_64K + '[[pool]]\nsize = "16G"\ncount = 4\n').pools[0]
+    assert alone.model_dump(exclude={"name"}) == large.model_dump(exclude={"name"})
+
+
+def test_more_pools_than_the_address_space_can_lay_out_is_refused(tmp_path):
+    from hvo_calc.errors import InputError
+
+    pools = "".join(f'[[pool]]\nname = "p{i}"\nsize = "512M"\ncount = 1\n' for i in range(257))
+    with pytest.raises(InputError, match="can address at most 128.00 TiB: plan fewer pools"):
+        plan_text(tmp_path, ARM64_64K + pools)
