@@ -89,6 +89,7 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
     pools = request.pools or default_pools()
     for pool in pools:
         check_pool(profile, request, pool)
+    check_names(pools)
     extents = place(profile, request, pools)
     frames, pt = new_model(profile, request.struct_page_bytes)
     reports = []
@@ -120,6 +121,18 @@ def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) ->
     if pool.shrink_to is not None and pool.shrink_to > pool.count:
         raise InputError(f"shrink_to {pool.shrink_to} is more than the pool's {pool.count} hugepages; "
                          f"accepted: 0 to {pool.count}")
+
+
+def pool_name(pool: PoolRequest, index: int) -> str:
+    return pool.name or f"{short_size(pool.hugepage_size)}-{index}"
+
+
+def check_names(pools: tuple[PoolRequest, ...]) -> None:
+    """Pools are told apart by name in every report (a Prometheus series each)."""
+    names = [pool_name(pool, index) for index, pool in enumerate(pools)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InputError(f"pool name {twice[0]!r} is given to more than one pool; each pool needs a name of its own")
 
 
 def check_hugepage_size(profile: ArchProfile, size_bytes: int) -> None:
@@ -257,7 +270,7 @@ def pool_report(profile: ArchProfile, kernel: KernelBehaviour, request: PlanRequ
     preoptimized = pool.boot and kernel.boot_preoptimize and size.mapped_by == "pud" and reason is None
     peak = kept_bytes if preoptimized else (stats.vmemmap_pages + stats.pagetable_pages) * profile.base_page
     return PoolReport(
-        name=pool.name or f"{short_size(pool.hugepage_size)}-{index}",
+        name=pool_name(pool, index),
         arch=profile.arch, node=pool.node, base_page_bytes=profile.base_page,
         hugepage_bytes=pool.hugepage_size, hugepage_size=short_size(pool.hugepage_size),
         mapped_by=size.mapping, hugepages=stats.hugepages, pool_bytes=pool_bytes,

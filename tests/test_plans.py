@@ -234,3 +234,13 @@ def test_more_pools_than_the_address_space_can_lay_out_is_refused(tmp_path):
     pools = "".join(f'[[pool]]\nname = "p{i}"\nsize = "512M"\ncount = 1\n' for i in range(257))
     with pytest.raises(InputError, match="can address at most 128.00 TiB: plan fewer pools"):
         plan_text(tmp_path, ARM64_64K + pools)
+
+
+def test_two_pools_may_not_share_a_name(tmp_path):
+    text = '[[pool]]\nname = "db"\nsize = "2M"\ncount = 8\n[[pool]]\nname = "db"\nsize = "1G"\ncount = 1\n'
+    path = tmp_path / "host.toml"
+    path.write_text(text)
+    result = hvo_calc("plan", "--config", str(path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "hvo-calc: error: pool name 'db' is given to more than one pool; each pool needs a name of its own"]
