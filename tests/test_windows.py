@@ -15,8 +15,8 @@ import pytest
 from hvo_calc import vmemmap
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
 from hvo_calc.errors import VerificationError
-from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import PRESENT, WRITE, PageTable, mk_entry
+from hvo_calc.pagetable import PRESENT, WRITE, mk_entry
+from hvo_calc.planner import new_model
 from hvo_calc.profiles import ArchProfile, find_profile
 from hvo_calc.units import parse_size
 
@@ -31,16 +31,8 @@ LINUX_5_14 = SimOptions(optimize=True, reserve_pages=2, populate_basepages=True,
 NO_HVO = SimOptions(optimize=False)
 
 
-def new_model(profile: ArchProfile) -> tuple[FrameAllocator, PageTable]:
-    """An empty host, frames numbered above the memory the pools can occupy."""
-    first_model_pfn = (1 << profile.max_physmem_bits) // profile.base_page
-    frames = FrameAllocator(first_model_pfn, boot_span_pages=first_model_pfn)
-    return frames, PageTable(profile, frames)
-
-
 def place(profile: ArchProfile, pools: list[tuple[str, int]], scattered: bool) -> list[Extent]:
-    """Pools one after another, each starting a vmemmap PMD block (as the planner does,
-    which for PTE-mapped vmemmap only aligns to a page: here every pool starts a block)."""
+    """Pools one after another, each starting a vmemmap PMD block, as the planner lays them out."""
     block_bytes = 1 << profile.level_shift("pmd")
     block_pfns = block_bytes // gcd(block_bytes, STRUCT_PAGE)
     extents, next_pfn = [], 0
@@ -57,7 +49,7 @@ def simulate(arch: str, page: str, pools: list[tuple[str, int]], opts: SimOption
              scattered: bool = False) -> tuple[list[dict], dict]:
     """Every pool's PoolStats (less the window count) and the frame counts after the run."""
     profile = find_profile(arch, parse_size(page))
-    frames, pt = new_model(profile)
+    frames, pt = new_model(profile, STRUCT_PAGE)
     results = []
     for (size, _), extent in zip(pools, place(profile, pools, scattered)):
         geometry = HugepageGeometry(parse_size(size), profile.base_page, STRUCT_PAGE)
