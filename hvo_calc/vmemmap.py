@@ -14,7 +14,8 @@ The walk follows the kernel's `vmemmap_remap_walk`: one walker (`vmemmap_remap_r
 descends pgd → .. → pmd, splits PMD leaves it meets (one new page-table frame each, never
 undone) and hands the PTEs to a leaf action: `remap_free_pte` for HVO, `restore_pte` for
 giving a hugepage back. The walker works on a whole window of hugepages at once: their
-PTEs are one strided view into the window's PTE tables.
+PTEs are one (hugepages, pages) view into the window's PTE tables, contiguous when the
+hugepages are packed, so each step is a few whole-window numpy passes.
 """
 
 from dataclasses import dataclass, field
