@@ -116,8 +116,9 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
 
 def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) -> None:
     check_hugepage_size(profile, pool.hugepage_size)
-    if request.nodes and pool.node >= len(request.nodes):
-        raise InputError(f"a pool is on node {pool.node}, but the plan has nodes 0 to {len(request.nodes) - 1}")
+    if pool.node >= max(1, len(request.nodes)):
+        nodes = f"nodes 0 to {len(request.nodes) - 1}" if request.nodes else "no [[node]] entries: accepted: node 0"
+        raise InputError(f"a pool is on node {pool.node}, but the plan has {nodes}")
     if pool.shrink_to is not None and pool.shrink_to > pool.count:
         raise InputError(f"shrink_to {pool.shrink_to} is more than the pool's {pool.count} hugepages; "
                          f"accepted: 0 to {pool.count}")

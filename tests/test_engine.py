@@ -177,6 +177,7 @@ def corrupt(leaf):
     (lambda ptes: ptes.__setitem__((2, 5), ptes[2, 5] & ~PRESENT), "no longer translate"),
     (lambda ptes: ptes.__setitem__((3, 0), ptes[3, 0] & ~PRESENT), "no longer translate"),
     (lambda ptes: ptes.__setitem__((3, 0), ptes[3, 0] & ~WRITE), "read-only"),
+    (lambda ptes: ptes.__setitem__((1, 3), ptes[1, 3] | 4), "not the kept page's read-only entry"),
 ])
 def test_verification_catches_a_corrupted_table(monkeypatch, damage, message):
     monkeypatch.setattr(vmemmap, "remap_free_pte", corrupt(damage))

@@ -145,6 +145,7 @@ def test_scattered_costs_more_splits_than_packed(tmp_path):
     ('[[pool]]\nsize = "2M"\ncount = "many"\n', "host.toml: pool.0.count: Input should be a valid integer"),
     ('[[pool]]\nsize = "2M"\ncount = -3\n', "host.toml: pool.0.count: Input should be greater than or equal to 1"),
     ('[[node]]\nmemory = "8G"\n[[pool]]\nsize = "2M"\ncount = 1\nnode = 1\n', "on node 1, but the plan has nodes 0 to 0"),
+    ('[[pool]]\nsize = "2M"\ncount = 1\nnode = 1\n', "on node 1, but the plan has no [[node]] entries: accepted: node 0"),
     ('[[node]]\nmemory = "8G"\n[[pool]]\nsize = "1G"\ncount = 9\n', "node 0 has 8.00 GiB"),
     ('[host]\narch = "mips"\n[[pool]]\nsize = "2M"\ncount = 1\n', "unknown architecture 'mips'"),
     ('[[pool]]\nsize = "2M"\ncount = 4\nshrink_to = 5\n', "shrink_to 5 is more than the pool's 4 hugepages"),
