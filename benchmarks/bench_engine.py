@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hvo_calc import planner  # noqa: E402
 from hvo_calc.engine import DEFAULT_WINDOW_PTES  # noqa: E402
+from hvo_calc.heap import keep_freed_memory  # noqa: E402
 
 TIB = 1 << 40
 GIB = 1 << 30
@@ -75,6 +76,7 @@ def copy_baseline(nr_entries: int, window_entries: int, entries_per_table: int =
 
 def measure_case(size: str, count: int, runs: int, baselines: bool) -> dict:
     """Run in the subprocess: engine medians, peak RSS, then the baselines."""
+    keep_freed_memory()  # as the CLI does for its process
     times = []
     for _ in range(runs):
         seconds, stats = engine_run(size, count)

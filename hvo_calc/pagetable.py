@@ -282,7 +282,7 @@ class Ranges:
 def range_keys(pt: "PageTable", ranges: Ranges) -> np.ndarray:
     """The PMD blocks the ranges touch, sorted and unique."""
     page = 1 << pt.page_shift
-    if ranges.stride <= ranges.nr_pages * page:  # ranges touch or overlap: one span
+    if ranges.stride - ranges.nr_pages * page < 1 << pt.pmd_shift:  # no gap holds a whole block
         return pt.pmd_keys(ranges.start, ranges.end(page))
     starts = ranges.starts()
     first = starts >> np.uint64(pt.pmd_shift)

@@ -79,8 +79,10 @@ def request_from_options(config: Path | None, arch: str, base_page: str | None, 
 def simulate(options: dict[str, Any]) -> "PlanReport":
     """Run the plan the options describe, with a progress bar on a terminal."""
     from hvo_calc.cli.progress import simulation_progress
+    from hvo_calc.heap import keep_freed_memory
     from hvo_calc.planner import plan, planned_hugepages
 
     request = request_from_options(**options)
+    keep_freed_memory()
     with simulation_progress(planned_hugepages(request)) as progress:
         return plan(request, progress)
