@@ -37,9 +37,13 @@ TIB = 1 << 40
 GIB = 1 << 30
 SIZES = {"2M": 2 << 20, "1G": GIB}
 SWEEP_RUNS = 3
+# The issue's two cases on the latest kernel, then 2M on the kernels of current
+# distributions (6.1: no head-page copy, so heads stay among the freed frames' span and the
+# freed-frame check has real work; 5.14: two pages kept, vmemmap base-page mapped at boot).
+CASES = (("2M", "latest"), ("1G", "latest"), ("2M", "6.1"), ("2M", "5.14"))
 
 
-def engine_run(size: str, count: int) -> tuple[float, dict]:
+def engine_run(size: str, count: int, kernel: str) -> tuple[float, dict]:
     """One `plan()` of one x86-64 pool: seconds inside simulate_pool and its stats."""
     spent, stats = [0.0], {}
     simulate_pool = planner.simulate_pool
@@ -53,8 +57,8 @@ def engine_run(size: str, count: int) -> tuple[float, dict]:
 
     planner.simulate_pool = timed
     try:
-        request = planner.PlanRequest(arch="x86-64", pools=(planner.PoolRequest(hugepage_size=size, count=count),))
-        planner.plan(request)
+        pool = planner.PoolRequest(hugepage_size=size, count=count)
+        planner.plan(planner.PlanRequest(arch="x86-64", kernel=kernel, pools=(pool,)))
     finally:
         planner.simulate_pool = simulate_pool
     return spent[0], stats
@@ -74,12 +78,12 @@ def copy_baseline(nr_entries: int, window_entries: int, entries_per_table: int =
     return time.perf_counter() - start
 
 
-def measure_case(size: str, count: int, runs: int, baselines: bool) -> dict:
+def measure_case(size: str, count: int, kernel: str, runs: int, baselines: bool) -> dict:
     """Run in the subprocess: engine medians, peak RSS, then the baselines."""
     keep_freed_memory()  # as the CLI does for its process
     times = []
     for _ in range(runs):
-        seconds, stats = engine_run(size, count)
+        seconds, stats = engine_run(size, count, kernel)
         times.append(seconds)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     entries = stats["vmemmap_pages"]
@@ -87,12 +91,12 @@ def measure_case(size: str, count: int, runs: int, baselines: bool) -> dict:
     if baselines:
         bulk = statistics.median(copy_baseline(entries, entries) for _ in range(runs))
         windowed = statistics.median(copy_baseline(entries, DEFAULT_WINDOW_PTES) for _ in range(runs))
-    return dict(size=size, count=count, runs=runs, engine_s=statistics.median(times), engine_all=times,
+    return dict(size=size, count=count, kernel=kernel, runs=runs, engine_s=statistics.median(times), engine_all=times,
                 stats=stats, peak_rss=peak_rss, baseline_s=bulk, baseline_windowed_s=windowed)
 
 
-def in_subprocess(size: str, count: int, runs: int, baselines: bool) -> dict:
-    cmd = [sys.executable, __file__, "--case", size, str(count), "--runs", str(runs)]
+def in_subprocess(size: str, count: int, runs: int, baselines: bool, kernel: str = "latest") -> dict:
+    cmd = [sys.executable, __file__, "--case", size, str(count), kernel, "--runs", str(runs)]
     if baselines:
         cmd.append("--baselines")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -105,15 +109,15 @@ def pool_label(size: str, count: int) -> str:
 
 
 def print_cases(results: list[dict]) -> None:
-    print(f"Cases: x86-64, 4K pages, kernel latest; median of {results[0]['runs']} runs; "
+    print(f"Cases: x86-64, 4K pages; median of {results[0]['runs']} runs; "
           f"baseline = one np.copyto of as many uint64 entries as PTEs, in 512-entry table rows; "
           f"in brackets the same copy {DEFAULT_WINDOW_PTES} entries at a time (cache-resident)")
-    head = ("pool", "hugepages", "vmemmap PTEs", "PTEs remapped", "PMD splits", "engine s",
+    head = ("pool", "kernel", "hugepages", "vmemmap PTEs", "PTEs remapped", "PMD splits", "engine s",
             "PTEs/s", "copy s", "ratio", "(window copy s, ratio)", "peak RSS MiB")
     rows = []
     for r in results:
         s, engine, windowed = r["stats"], r["engine_s"], r["baseline_windowed_s"]
-        rows.append((f"{pool_label(r['size'], r['count'])} of {r['size']}", f"{s['hugepages']:,}",
+        rows.append((f"{pool_label(r['size'], r['count'])} of {r['size']}", r["kernel"], f"{s['hugepages']:,}",
                      f"{s['vmemmap_pages']:,}", f"{s['ptes_remapped']:,}", f"{s['split_pmds']:,}",
                      f"{engine:.3f}", f"{s['vmemmap_pages'] / engine / 1e6:.0f} M",
                      f"{r['baseline_s']:.4f}", f"{engine / r['baseline_s']:.1f}x",
@@ -123,7 +127,7 @@ def print_cases(results: list[dict]) -> None:
 
 def print_sweep(results: list[dict]) -> None:
     print(f"Sweep: 2M hugepages on x86-64, median of {SWEEP_RUNS} runs, a fresh process per pool")
-    head = ("pool", "hugepages", "vmemmap PTEs", "engine s", "ns per PTE", "peak RSS MiB")
+    head = ("pool", "kernel", "hugepages", "vmemmap PTEs", "engine s", "ns per PTE", "peak RSS MiB")
     rows = [(pool_label(r["size"], r["count"]), f"{r['count']:,}", f"{r['stats']['vmemmap_pages']:,}",
              f"{r['engine_s']:.3f}", f"{r['engine_s'] / r['stats']['vmemmap_pages'] * 1e9:.1f}",
              f"{r['peak_rss'] / 2**20:.0f}") for r in results]
@@ -141,16 +145,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1 TiB cases, 3 runs, sweep up to 4 TiB")
     parser.add_argument("--runs", type=int, default=None, help="runs per case (median reported)")
-    parser.add_argument("--case", nargs=2, metavar=("SIZE", "COUNT"), help=argparse.SUPPRESS)
+    parser.add_argument("--case", nargs=3, metavar=("SIZE", "COUNT", "KERNEL"), help=argparse.SUPPRESS)
     parser.add_argument("--baselines", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        size, count = args.case[0], int(args.case[1])
-        print(json.dumps(measure_case(size, count, args.runs or 1, args.baselines)))
+        size, count, kernel = args.case[0], int(args.case[1]), args.case[2]
+        print(json.dumps(measure_case(size, count, kernel, args.runs or 1, args.baselines)))
         return
     runs = args.runs or (3 if args.quick else 5)
     case_bytes = TIB if args.quick else 16 * TIB
-    cases = [in_subprocess(size, case_bytes // SIZES[size], runs, True) for size in ("2M", "1G")]
+    cases = [in_subprocess(size, case_bytes // SIZES[size], runs, True, kernel) for size, kernel in CASES]
     print_cases(cases)
     sweep_top = 4 * TIB if args.quick else 64 * TIB
     sweep, pool = [], GIB
