@@ -127,7 +127,7 @@ def print_cases(results: list[dict]) -> None:
 
 def print_sweep(results: list[dict]) -> None:
     print(f"Sweep: 2M hugepages on x86-64, median of {SWEEP_RUNS} runs, a fresh process per pool")
-    head = ("pool", "kernel", "hugepages", "vmemmap PTEs", "engine s", "ns per PTE", "peak RSS MiB")
+    head = ("pool", "hugepages", "vmemmap PTEs", "engine s", "ns per PTE", "peak RSS MiB")
     rows = [(pool_label(r["size"], r["count"]), f"{r['count']:,}", f"{r['stats']['vmemmap_pages']:,}",
              f"{r['engine_s']:.3f}", f"{r['engine_s'] / r['stats']['vmemmap_pages'] * 1e9:.1f}",
              f"{r['peak_rss'] / 2**20:.0f}") for r in results]
