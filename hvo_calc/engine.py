@@ -210,11 +210,10 @@ class _Window:
 
     def restore(self) -> None:
         """hugetlb_vmemmap_restore for the hugepages a shrink gives back."""
-        keep = self.opts.keep_hugepages
-        if keep is None or keep >= self.first + self.count:
+        kept = self.optimized_hugepages()
+        if kept == self.count:
             return
-        local = max(0, keep - self.first)
-        ranges = self.hugepage_ranges(local, self.count - local, self.opts.reserve_pages)
+        ranges = self.hugepage_ranges(kept, self.count - kept, self.opts.reserve_pages)
         in_use = self.frames.counts.in_use_pages
         walk = vmemmap_remap_alloc(self.pt, ranges, ranges.start - self.page, self.frames)
         self.check_conserved(in_use, walk, unmapped_pages=0)  # tails left a shared page: nothing to free
@@ -232,13 +231,17 @@ class _Window:
                 f"{unmapped_pages} unmapped, {walk.nr_split + walk.nr_allocated} allocated")
 
     def verify(self, cover: Ranges) -> None:
-        """Every struct page translates; tails map the kept page read-only; freed frames are gone."""
+        """Every struct page translates; tails map the kept page read-only; freed frames are gone.
+
+        Presence is checked within the comparisons below (kept pages, tails against a
+        present read-only entry, restored tails) rather than in a pass of its own.
+        """
         if not self.opts.optimize:
             translate(self.pt, cover)
             return
         v, reserve = self.geometry.vmemmap_pages, self.opts.reserve_pages
         ptes = translate_ptes(self.pt, cover).reshape(self.count, v)
-        keep = self.count if self.opts.keep_hugepages is None else min(self.count, max(0, self.opts.keep_hugepages - self.first))
+        keep = self.optimized_hugepages()
         kept = ptes[:, :reserve].copy()  # the kept pages' PTEs, gathered once for the checks below
         if not all_present(kept):
             raise VerificationError(NOT_PRESENT)
@@ -247,13 +250,24 @@ class _Window:
         kept_ro = mk_entry(entry_pfn(kept[:keep, -1]), PRESENT)
         if not tails_match(ptes[:keep], reserve, kept_ro):
             self.explain_bad_tails(ptes[:keep])
-        if keep < self.count:
-            if not all_present(ptes[keep:]):
-                raise VerificationError(NOT_PRESENT)
-            pfns, writable = entry_pfn(ptes[keep:]), (ptes[keep:] & WRITE) != 0
-            if not (writable.all() and (pfns[:, reserve:] != pfns[:, reserve - 1 : reserve]).all()):
-                raise VerificationError("a restored hugepage's tails are not its own writable pages")
+        self.verify_restored(ptes[keep:])
         self.verify_freed_unmapped(keep, kept[:keep])
+
+    def optimized_hugepages(self) -> int:
+        """How many of the window's hugepages stay optimized (the rest a shrink restored)."""
+        keep = self.opts.keep_hugepages
+        return self.count if keep is None else min(self.count, max(0, keep - self.first))
+
+    def verify_restored(self, ptes: np.ndarray) -> None:
+        """Restored hugepages map every tail to a frame of its own again, present and writable."""
+        if not ptes.size:
+            return
+        reserve = self.opts.reserve_pages
+        if not all_present(ptes):
+            raise VerificationError(NOT_PRESENT)
+        pfns, writable = entry_pfn(ptes), (ptes & WRITE) != 0
+        if not (writable.all() and (pfns[:, reserve:] != pfns[:, reserve - 1 : reserve]).all()):
+            raise VerificationError("a restored hugepage's tails are not its own writable pages")
 
     def explain_bad_tails(self, ptes: np.ndarray) -> None:
         """Which rule a tail PTE breaks (the fast check compared whole entries)."""
