@@ -18,7 +18,7 @@ from hvo_calc.frames import FrameAllocator
 from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, all_present, all_set,
                                 column_slabs, entry_pfn, mk_entry, table_positions)
 from hvo_calc.units import human_size, short_size
-from hvo_calc.vmemmap import (NOT_PRESENT, RemapWalk, tails_match, translate, translate_ptes, vmemmap_remap_alloc,
+from hvo_calc.vmemmap import (NOT_PRESENT, RemapWalk, check_translates, tails_match, translate_ptes, vmemmap_remap_alloc,
                               vmemmap_remap_free)
 
 DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
@@ -237,7 +237,7 @@ class _Window:
         present read-only entry, restored tails) rather than in a pass of its own.
         """
         if not self.opts.optimize:
-            translate(self.pt, cover)
+            check_translates(self.pt, cover)
             return
         v, reserve = self.geometry.vmemmap_pages, self.opts.reserve_pages
         ptes = translate_ptes(self.pt, cover).reshape(self.count, v)

@@ -237,18 +237,31 @@ def translate(pt: PageTable, ranges: Ranges) -> tuple[np.ndarray, np.ndarray]:
     A page not mapped at every level is a VerificationError: its struct pages are gone.
     """
     slots, pmd = _pmds_that_translate(pt, ranges)
-    leaves = (pmd & LEAF) != 0
-    if leaves.all():
+    if _leaf_mapped(pmd):
         addrs = ranges.starts()[:, None] + np.arange(ranges.nr_pages, dtype=np.uint64) * np.uint64(1 << pt.page_shift)
         block = pmd[pt.key_rank(slots.keys, addrs >> np.uint64(pt.pmd_shift))]
         pfns = entry_pfn(block) + pt.index("pte", addrs).astype(np.uint64)
         return pfns, (block & WRITE) != 0
-    if leaves.any():
-        raise AssertionError("a window mixes PMD leaves and PTE tables")
     ptes = translate_ptes(pt, ranges, slots)
     if not all_present(ptes):
         raise VerificationError(NOT_PRESENT)
     return entry_pfn(ptes), (ptes & WRITE) != 0
+
+
+def check_translates(pt: PageTable, ranges: Ranges) -> None:
+    """The check `translate` makes, without building frame and flag arrays: every page
+    lies under a PMD leaf or has a present PTE (a VerificationError otherwise)."""
+    slots, pmd = _pmds_that_translate(pt, ranges)
+    if not _leaf_mapped(pmd) and not all_present(translate_ptes(pt, ranges, slots)):
+        raise VerificationError(NOT_PRESENT)
+
+
+def _leaf_mapped(pmd: np.ndarray) -> bool:
+    """Whether PMD leaves map these blocks (else PTE tables do; a window never mixes them)."""
+    leaves = (pmd & LEAF) != 0
+    if leaves.any() and not leaves.all():
+        raise AssertionError("a window mixes PMD leaves and PTE tables")
+    return bool(leaves.all())
 
 
 def translate_ptes(pt: PageTable, ranges: Ranges, slots: PmdSlots | None = None) -> np.ndarray:

@@ -5,7 +5,7 @@ import pytest
 from hvo_calc import vmemmap
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
 from hvo_calc.errors import VerificationError, WalkError
-from hvo_calc.pagetable import PRESENT, WRITE, Ranges, entry_pfn
+from hvo_calc.pagetable import PRESENT, WRITE, PageTable, Ranges, entry_pfn
 from hvo_calc.planner import PlanRequest, PoolRequest, new_model, plan
 from hvo_calc.profiles import find_profile
 from hvo_calc.units import GiB, KiB, MiB
@@ -249,3 +249,24 @@ def test_verification_catches_a_bad_restore(monkeypatch, damage, message):
     with pytest.raises(VerificationError, match=message):
         simulate_pool(pt, frames, HugepageGeometry(2 * MiB, 4096, 64), Extent(0, 512, 8),
                       SimOptions(optimize=True, keep_hugepages=4))
+
+
+@pytest.mark.parametrize("arch, page, huge, where", [
+    ("x86-64", None, "2M", "pmd"),  # vmemmap mapped by PMD leaves
+    ("arm64", "64K", "512M", "pte"),  # vmemmap mapped by PTEs
+])
+def test_without_hvo_every_struct_page_must_still_translate(monkeypatch, arch, page, huge, where):
+    def populate_then_lose_one(populate):
+        def populated(pt, ranges):
+            slots = populate(pt, ranges)
+            if where == "pmd":
+                pt.tables["pmd"].entries[slots.rows[-1], slots.index[-1]] = 0
+            else:
+                pt.pte_flat(slots)[5] = 0
+            return slots
+        return populated
+
+    name = "populate_pmd_leaves" if where == "pmd" else "populate_basepages"
+    monkeypatch.setattr(PageTable, name, populate_then_lose_one(getattr(PageTable, name)))
+    with pytest.raises(VerificationError, match="no longer translate"):
+        run(arch, page, huge, count=64, hvo=False)
