@@ -19,6 +19,7 @@ pool size (see `retire_ptes`).
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -106,7 +107,6 @@ class PageTable:
         self.tables = {level: TableStore(self.entries_per_table, True) for level in self.upper_levels}
         # The PTE that maps page i of a split block differs from its leaf by i pages.
         self.block_offsets = np.arange(self.entries_per_table, dtype=np.uint64) << PFN_SHIFT
-        self._run_offsets = self.block_offsets
         self.pte = TableStore(self.entries_per_table, False)
         pgd_pfn = frames.alloc(1, "pagetable", BOOT)
         self.tables[self.upper_levels[0]].add(np.array([pgd_pfn], np.uint64))
@@ -236,16 +236,10 @@ class PageTable:
         tables = self.pte.entries[first : first + len(child_rows)]
         if (np.diff(first_ptes) == self.block_offsets.size << PFN_SHIFT).all():
             # Blocks populated together map consecutive frames: the tables are one run.
-            np.add(self.run_offsets(tables.size), first_ptes[0], out=tables.reshape(-1))
+            np.add(run_offsets(tables.size, 1, 1 << int(PFN_SHIFT)), first_ptes[0], out=tables.reshape(-1))
         else:
             np.add(first_ptes[:, None], self.block_offsets, out=tables)
         return len(child_rows)
-
-    def run_offsets(self, nr_pages: int) -> np.ndarray:
-        """i << PFN_SHIFT for i < nr_pages: the PTEs of a run of frames differ by these."""
-        if self._run_offsets.size < nr_pages:
-            self._run_offsets = np.arange(nr_pages, dtype=np.uint64) << PFN_SHIFT
-        return self._run_offsets[:nr_pages]
 
     def retire_ptes(self, slots: PmdSlots) -> None:
         """Let go of a verified window's PTE tables, keeping the PMD entries.
@@ -326,6 +320,15 @@ def table_positions(pt: "PageTable", keys: np.ndarray, ranges: Ranges) -> tuple[
     if np.any(np.diff(pos) != step):
         raise AssertionError("vmemmap ranges do not lie at a fixed stride in the window's tables")
     return int(pos[0]), step
+
+
+@lru_cache(maxsize=4)
+def run_offsets(rows: int, cols: int, step: int) -> np.ndarray:
+    """step * (i // cols) for every entry i of a (rows, cols) block: entries that rise by
+    `step` from row to row (a run of frames handed out in order). Read-only: it is shared."""
+    offsets = np.repeat(np.arange(rows, dtype=np.uint64) * np.uint64(step), cols)
+    offsets.setflags(write=False)
+    return offsets
 
 
 def column_slabs(view: np.ndarray) -> list[tuple[np.ndarray, slice]]:

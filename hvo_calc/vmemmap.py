@@ -19,7 +19,6 @@ hugepages are packed, so each step is a few whole-window numpy passes.
 """
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy as np
 from hvo_calc.errors import VerificationError, WalkError
 from hvo_calc.frames import FrameAllocator
 from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, range_keys, all_present,
-                                column_slabs, entry_pfn, mk_entry, range_view)
+                                column_slabs, entry_pfn, mk_entry, range_view, run_offsets)
 
 
 @dataclass
@@ -114,8 +113,8 @@ def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
 def collect_pfns(ptes: np.ndarray) -> np.ndarray:
     """The frames a (ranges, pages) view maps, as one flat array (any order)."""
     rows, cols = ptes.shape
-    slabs = column_slabs(ptes)
-    if len(slabs) == 1 or ptes.flags.c_contiguous:
+    slabs = [] if ptes.flags.c_contiguous else column_slabs(ptes)
+    if len(slabs) <= 1:
         return entry_pfn(ptes).reshape(-1)
     out = np.empty((cols, rows), dtype=np.uint64)
     for (piece, _), row in zip(slabs, out):
@@ -132,18 +131,10 @@ def fill_rows(ptes: np.ndarray, row_entries: np.ndarray) -> None:
     rows, cols = ptes.shape
     steps = np.diff(row_entries)
     if rows > 1 and ptes.flags.c_contiguous and (steps == steps[0]).all():
-        np.add(_row_offsets(rows, cols, int(steps[0])), row_entries[0], out=ptes.reshape(-1))
+        np.add(run_offsets(rows, cols, int(steps[0])), row_entries[0], out=ptes.reshape(-1))
         return
     for piece, _ in column_slabs(ptes):
         piece[...] = row_entries if piece.ndim == 1 else row_entries[:, None]
-
-
-@lru_cache(maxsize=4)
-def _row_offsets(rows: int, cols: int, step: int) -> np.ndarray:
-    """step * (i // cols) for every entry i of a (rows, cols) block (read-only: it is shared)."""
-    offsets = np.repeat(np.arange(rows, dtype=np.uint64) * np.uint64(step), cols)
-    offsets.setflags(write=False)
-    return offsets
 
 
 def rows_equal(ptes: np.ndarray, row_entries: np.ndarray) -> bool:
