@@ -27,7 +27,13 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from hvo_calc.cli import check, plan, profiles, schema  # noqa: F401  (commands register themselves)
+    """Import every module of this package: each command module registers itself on `cli`,
+    so a new command is a new file here and nothing else."""
+    from importlib import import_module
+    from pkgutil import iter_modules
+
+    for module in iter_modules(__path__):
+        import_module(f"{__name__}.{module.name}")
 
 
 def main(argv: list[str] | None = None) -> None:
