@@ -2,24 +2,22 @@
 
 A pool is `count` hugepages at a fixed physical stride (its placement). The engine
 populates their vmemmap, performs HVO on all of them with the kernel's walk, optionally
-gives some back (restore), verifies the page tables, and lets the window's PTE tables
-go before the next window. Windows are cut only where no PMD block is shared, so a
-windowed run does exactly what a whole-pool run does, in bounded memory.
+gives some back (restore), has the verifier (`verify`) check the page tables and the
+frame allocator, and lets the window's PTE tables go before the next window. Windows are
+cut only where no PMD block is shared, so a windowed run does exactly what a whole-pool
+run does, in bounded memory.
 """
 
 from dataclasses import dataclass, fields
 from math import gcd
 from typing import Callable
 
-import numpy as np
-
 from hvo_calc.errors import VerificationError
-from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, all_present, all_set,
-                                column_slabs, entry_pfn, mk_entry, table_positions)
+from hvo_calc.frames import BOOT, BUDDY, FrameAllocator
+from hvo_calc.pagetable import PageTable, PmdSlots, Ranges
 from hvo_calc.units import human_size, short_size
-from hvo_calc.vmemmap import (NOT_PRESENT, RemapWalk, check_translates, tails_match, translate_ptes, vmemmap_remap_alloc,
-                              vmemmap_remap_free)
+from hvo_calc.verify import Observed, WindowRules, snapshot, verify_window
+from hvo_calc.vmemmap import vmemmap_remap_alloc, vmemmap_remap_free
 
 DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
 
@@ -74,18 +72,24 @@ class SimOptions:
     optimize: bool
     reserve_pages: int = 1
     copy_reuse: bool = False
-    populate_basepages: bool = False
     tlb_per_batch: bool = True
+    # 7.1+: tails map the shared tail page of this (node, zone, hugepage order)
+    shared_tail: tuple[int, str, int] | None = None
+    # Boot-time gigantic pages the kernel populates already optimized (x86-64 6.15+): the
+    # head stays where memblock put it, tables and the shared tail come from boot memory.
+    preoptimized: bool = False
     keep_hugepages: int | None = None  # shrink: hugepages past this index are restored
     window_ptes: int = DEFAULT_WINDOW_PTES
 
 
 @dataclass
 class PoolStats:
-    """What the simulation did to one pool, counted as it did it."""
+    """What the simulation did to one pool, counted as it did it (and, for the pages
+    it keeps, as the verifier saw them)."""
 
     hugepages: int = 0
     vmemmap_pages: int = 0
+    reserved_pages: int = 0
     freed_pages: int = 0
     pagetable_pages: int = 0
     split_pmds: int = 0
@@ -93,14 +97,13 @@ class PoolStats:
     ptes_remapped: int = 0
     boot_pages_freed: int = 0
     buddy_pages_freed: int = 0
+    boot_pages_allocated: int = 0
     head_copies: int = 0
+    shared_tail_pages: int = 0
+    memmap_pages: int = 0  # vmemmap pages held from buddy (head copies, restored tails)
     restored_hugepages: int = 0
     restore_pages_allocated: int = 0
     windows: int = 0
-
-    @property
-    def reserved_pages(self) -> int:
-        return self.vmemmap_pages - self.freed_pages
 
     def add(self, other: "PoolStats") -> None:
         for f in fields(self):
@@ -108,12 +111,15 @@ class PoolStats:
 
 
 def window_hugepages(pt: PageTable, geometry: HugepageGeometry, extent: Extent, window_ptes: int) -> int:
-    """Hugepages per window: a multiple of the run after which vmemmap meets a PMD boundary."""
+    """Hugepages per window: a multiple of the run after which vmemmap meets a PMD boundary,
+    sized by the PTEs the window's tables hold (a scattered hugepage fills a table alone)."""
     pmd_bytes = 1 << pt.pmd_shift
     stride_bytes = extent.stride_pages * geometry.struct_page_bytes
     unit = pmd_bytes // gcd(pmd_bytes, stride_bytes)
     pages_each = max(1, -(-geometry.vmemmap_bytes // geometry.base_page_bytes))
-    return max(unit, window_ptes // pages_each // unit * unit)
+    tables_each = -(-pages_each // pt.entries_per_table) * pt.entries_per_table
+    ptes_each = max(pages_each, min(stride_bytes // geometry.base_page_bytes, tables_each))
+    return max(unit, window_ptes // ptes_each // unit * unit)
 
 
 def simulate_pool(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, extent: Extent,
@@ -122,7 +128,7 @@ def simulate_pool(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeome
     profile = pt.profile
     vstart = profile.vmemmap_start + extent.first_pfn * geometry.struct_page_bytes
     if vstart % (1 << pt.pmd_shift):
-        raise AssertionError("a pool's vmemmap must start on a PMD boundary")
+        raise VerificationError("the model placed a pool whose vmemmap does not start on a PMD boundary")
     stride = extent.stride_pages * geometry.struct_page_bytes
     per_window = window_hugepages(pt, geometry, extent, opts.window_ptes)
     stats = PoolStats()
@@ -147,8 +153,6 @@ class _Window:
         self.page = geometry.base_page_bytes
         self.head_vaddr, self.stride, self.count, self.first = head_vaddr, stride, count, first
         self.stats = PoolStats(hugepages=count, windows=1)
-        self.freed: list[np.ndarray] = []
-        self.freed_spans: list[tuple[int, int]] = []
 
     def cover(self) -> Ranges:
         """Every vmemmap page holding the window's struct pages (one span when packed)."""
@@ -158,55 +162,72 @@ class _Window:
             last = -(-(self.head_vaddr + self.count * vmemmap_bytes) // page) * page
             return Ranges(first, 0, 1, (last - first) // page)
         if self.head_vaddr % page or self.stride % page:
-            raise AssertionError("scattered hugepages must start their vmemmap on a page")
+            raise VerificationError("the model placed scattered hugepages whose vmemmap does not start on a page")
         return Ranges(self.head_vaddr, self.stride, self.count, -(-vmemmap_bytes // page))
 
     def hugepage_ranges(self, first: int, count: int, skip_pages: int) -> Ranges:
         v = self.geometry.vmemmap_pages
         return Ranges(self.head_vaddr + first * self.stride + skip_pages * self.page, self.stride, count, v - skip_pages)
 
+    def rules(self, cover: Ranges) -> WindowRules:
+        """The kernel's rules for this window, as the verifier takes them."""
+        opts = self.opts
+        return WindowRules(
+            head_vaddr=self.head_vaddr, cover_start=cover.start, stride=self.stride, count=self.count,
+            vmemmap_pages=self.geometry.vmemmap_pages, cover_pages=cover.count * cover.nr_pages,
+            optimized=opts.optimize, reserve=opts.reserve_pages, copy_head=self.copies_head(),
+            tail_key=opts.shared_tail if opts.optimize else None, keep=self.optimized_hugepages(),
+        )
+
+    def copies_head(self) -> bool:
+        """Whether the kept head is a fresh copy: 6.2+, except where boot pages are populated
+        already optimized (the head page is then the one memblock gave)."""
+        return self.opts.copy_reuse and not self.opts.preoptimized
+
     def run(self) -> PoolStats:
         cover = self.cover()
         self.slots = self.populate(cover)
         self.stats.vmemmap_pages = cover.count * cover.nr_pages
+        rules = self.rules(cover)
+        before = snapshot(self.pt, self.frames, rules)
         if self.opts.optimize:
             self.optimize()
             self.restore()
-        self.verify(cover)
+        self.check_claims(verify_window(self.pt, self.frames, rules, before))
         self.pt.retire_ptes(self.slots)
         return self.stats
 
     def populate(self, cover: Ranges) -> PmdSlots:
         """vmemmap_populate for the window; returns the PMD slots it filled."""
-        pt = self.pt
-        if pt.profile.vmemmap_leaf == "pmd" and not (self.opts.optimize and self.opts.populate_basepages):
-            return pt.populate_pmd_leaves(cover)
-        tables_before = pt.pte.nr_tables
-        slots = pt.populate_basepages(cover)
-        if pt.profile.vmemmap_leaf == "pmd":  # 5.14: HVO made the vmemmap base-page mapped
-            self.stats.pagetable_pages += pt.pte.nr_tables - tables_before
-        return slots
+        if self.pt.profile.vmemmap_leaf == "pmd":
+            return self.pt.populate_pmd_leaves(cover)
+        return self.pt.populate_basepages(cover)
 
     def optimize(self) -> None:
         """hugetlb_vmemmap_optimize for every hugepage of the window."""
         opts, stats = self.opts, self.stats
+        source = BOOT if opts.preoptimized else BUDDY
+        tail_pfn = None
+        if opts.shared_tail is not None:
+            tail_pfn, new = self.frames.vmemmap_tail(opts.shared_tail, source)
+            stats.shared_tail_pages += int(new)
+            stats.boot_pages_allocated += int(new and source == BOOT)
         ranges = self.hugepage_ranges(0, self.count, opts.reserve_pages)
-        in_use = self.frames.counts.in_use_pages
-        walk = vmemmap_remap_free(self.pt, ranges, ranges.start - self.page, self.frames, opts.copy_reuse)
-        # The walk stopped mapping every tail frame, and every old head frame it replaced.
-        unmapped = ranges.count * ranges.nr_pages + (ranges.count if opts.copy_reuse else 0)
-        self.check_conserved(in_use, walk, unmapped)
-        self.freed, self.freed_spans = walk.vmemmap_pages, walk.freed_spans
-        nr_freed = walk.nr_collected - walk.nr_allocated
-        stats.freed_pages += nr_freed
+        walk = vmemmap_remap_free(self.pt, ranges, ranges.start - self.page, self.frames, self.copies_head(),
+                                  tail_pfn, source)
+        stats.freed_pages += walk.nr_collected - walk.nr_allocated
         stats.split_pmds += walk.nr_split
         stats.pagetable_pages += walk.nr_split
         stats.ptes_remapped += ranges.count * ranges.nr_pages
         stats.head_copies += walk.nr_allocated
+        stats.memmap_pages += walk.nr_allocated
         stats.boot_pages_freed += walk.nr_boot_freed
         stats.buddy_pages_freed += walk.nr_collected - walk.nr_boot_freed
+        if opts.preoptimized:
+            stats.boot_pages_allocated += walk.nr_split
         if not opts.tlb_per_batch:
-            stats.tlb_flushes += ranges.count + walk.nr_split_hugepages
+            # Before 6.7: a flush after every PMD split, and one after each hugepage's remap.
+            stats.tlb_flushes += walk.nr_split + ranges.count
 
     def restore(self) -> None:
         """hugetlb_vmemmap_restore for the hugepages a shrink gives back."""
@@ -214,141 +235,26 @@ class _Window:
         if kept == self.count:
             return
         ranges = self.hugepage_ranges(kept, self.count - kept, self.opts.reserve_pages)
-        in_use = self.frames.counts.in_use_pages
         walk = vmemmap_remap_alloc(self.pt, ranges, ranges.start - self.page, self.frames)
-        self.check_conserved(in_use, walk, unmapped_pages=0)  # tails left a shared page: nothing to free
         self.stats.restored_hugepages += ranges.count
         self.stats.restore_pages_allocated += walk.nr_allocated
-
-    def check_conserved(self, in_use_before: int, walk: RemapWalk, unmapped_pages: int) -> None:
-        """Frames before = frames after + freed - frames allocated, where "freed" is what
-        the remap stopped mapping, counted from the ranges rather than from the walk's
-        own list, so a frame dropped from the list without being freed is caught."""
-        after = self.frames.counts.in_use_pages
-        if in_use_before != after + unmapped_pages - walk.nr_split - walk.nr_allocated:
-            raise VerificationError(
-                f"frames not conserved: {in_use_before} in use before, {after} after, "
-                f"{unmapped_pages} unmapped, {walk.nr_split + walk.nr_allocated} allocated")
-
-    def verify(self, cover: Ranges) -> None:
-        """Every struct page translates; tails map the kept page read-only; freed frames are gone.
-
-        Presence is checked within the comparisons below (kept pages, tails against a
-        present read-only entry, restored tails) rather than in a pass of its own.
-        """
-        if not self.opts.optimize:
-            check_translates(self.pt, cover)
-            return
-        v, reserve = self.geometry.vmemmap_pages, self.opts.reserve_pages
-        ptes = translate_ptes(self.pt, cover).reshape(self.count, v)
-        keep = self.optimized_hugepages()
-        kept = ptes[:, :reserve].copy()  # the kept pages' PTEs, gathered once for the checks below
-        if not all_present(kept):
-            raise VerificationError(NOT_PRESENT)
-        if not all_set(kept, WRITE):
-            raise VerificationError("a kept vmemmap page is read-only")
-        kept_ro = mk_entry(entry_pfn(kept[:keep, -1]), PRESENT)
-        if not tails_match(ptes[:keep], reserve, kept_ro):
-            self.explain_bad_tails(ptes[:keep])
-        self.verify_restored(ptes[keep:])
-        self.verify_freed_unmapped(keep, kept[:keep])
+        self.stats.memmap_pages += walk.nr_allocated
 
     def optimized_hugepages(self) -> int:
         """How many of the window's hugepages stay optimized (the rest a shrink restored)."""
         keep = self.opts.keep_hugepages
         return self.count if keep is None else min(self.count, max(0, keep - self.first))
 
-    def verify_restored(self, ptes: np.ndarray) -> None:
-        """Restored hugepages map every tail to a frame of its own again, present and writable."""
-        if not ptes.size:
-            return
-        reserve = self.opts.reserve_pages
-        if not all_present(ptes):
-            raise VerificationError(NOT_PRESENT)
-        pfns, writable = entry_pfn(ptes), (ptes & WRITE) != 0
-        if not (writable.all() and (pfns[:, reserve:] != pfns[:, reserve - 1 : reserve]).all()):
-            raise VerificationError("a restored hugepage's tails are not its own writable pages")
-
-    def explain_bad_tails(self, ptes: np.ndarray) -> None:
-        """Which rule a tail PTE breaks (the fast check compared whole entries)."""
-        reserve = self.opts.reserve_pages
-        if not all_present(ptes[:, reserve:]):
-            raise VerificationError(NOT_PRESENT)
-        pfns, writable = entry_pfn(ptes), (ptes & WRITE) != 0
-        if not (pfns[:, reserve:] == pfns[:, reserve - 1 : reserve]).all():
-            raise VerificationError("a tail vmemmap page does not map the kept page")
-        if writable[:, reserve:].any():
-            raise VerificationError("a tail vmemmap page is writable: HVO maps tails read-only")
-        raise VerificationError("a tail vmemmap PTE is not the kept page's read-only entry")
-
-    def verify_freed_unmapped(self, keep: int, kept: np.ndarray) -> None:
-        """No frame the walk freed is still mapped by the window's page tables.
-
-        The frames mapped are those of every PTE in the window's tables and every PMD
-        leaf. The tails of kept hugepages were just checked to map their kept page, whose
-        PTE is among the rest, so only the rest is scanned. Mapped frames inside the
-        freed frames' span [low, high] are then looked up in a bitmap of that span.
-        """
-        if not self.freed_spans:
-            return
-        freed = [pages for pages in self.freed if pages.size]
-        low, high = min(lo for lo, _ in self.freed_spans), max(hi for _, hi in self.freed_spans)
-        inside = [_pfns_within(piece, low, high) for piece in self.mapped_besides_tails(keep, kept)]
-        inside += self.leaf_pfns_within(low, high)
-        inside = [pfns for pfns in inside if pfns.size]
-        if not inside:
-            return
-        mapped = np.zeros(high - low + 1, dtype=bool)
-        for pfns in inside:
-            mapped[(pfns - np.uint64(low)).astype(np.int64)] = True
-        for pages in freed:
-            if np.take(mapped, (pages - np.uint64(low)).view(np.int64)).any():
-                raise VerificationError("a freed vmemmap frame is still mapped")
-
-    def mapped_besides_tails(self, keep: int, kept: np.ndarray) -> list[np.ndarray]:
-        """Views of every PTE in the window's tables except the tails of kept hugepages.
-
-        `kept` holds the kept pages' PTEs of those hugepages: where they are all that lies
-        between the tails (packed hugepages), it stands for them.
-        """
-        pt, reserve, slots = self.pt, self.opts.reserve_pages, self.slots
-        rows = pt.pte_rows(slots)
-        first_row = int(rows[0])
-        all_ptes = pt.pte.entries[: pt.pte.nr_tables]
-        outside = [all_ptes[:first_row].reshape(-1), all_ptes[first_row + len(rows) :].reshape(-1)]
-        flat = all_ptes[first_row : first_row + len(rows)].reshape(-1)
-        if keep == 0:
-            return outside + [flat]
-        tails = self.hugepage_ranges(0, keep, reserve)
-        first, step = table_positions(pt, slots.keys, tails)
-        end = first + (keep - 1) * step + tails.nr_pages  # just past the last tail
-        if first < 0 or step < tails.nr_pages or end > flat.size:
-            raise AssertionError("the kept hugepages' tails do not lie inside the window's tables")
-        if first == reserve and step == tails.nr_pages + reserve:
-            return outside + [kept.reshape(-1), flat[end:]]
-        pieces = outside + [flat[:first], flat[end:]]
-        if keep > 1 and step > tails.nr_pages:
-            gaps = np.lib.stride_tricks.as_strided(
-                flat[first + tails.nr_pages :], shape=(keep - 1, step - tails.nr_pages),
-                strides=(step * flat.itemsize, flat.itemsize))
-            pieces += [piece for piece, _ in column_slabs(gaps)]
-        return pieces
-
-    def leaf_pfns_within(self, low: int, high: int) -> list[np.ndarray]:
-        """Frames in [low, high] that the window's PMD leaves map."""
-        pmd = self.pt.pmd_entries(self.slots)
-        found = []
-        for block in entry_pfn(pmd[(pmd & LEAF) != 0]):
-            lo, hi = max(int(block), low), min(int(block) + self.pt.entries_per_table - 1, high)
-            if lo <= hi:
-                found.append(np.arange(lo, hi + 1, dtype=np.uint64))
-        return found
-
-
-def _pfns_within(ptes: np.ndarray, low: int, high: int) -> np.ndarray:
-    """Frames of the present entries that lie in [low, high]."""
-    if ptes.size == 0:
-        return np.empty(0, np.uint64)
-    lowest, highest = np.uint64(low) << PFN_SHIFT, (np.uint64(high) + np.uint64(1)) << PFN_SHIFT
-    near = ptes[(ptes >= lowest) & (ptes < highest)]
-    return entry_pfn(near[(near & PRESENT) != 0])
+    def check_claims(self, seen: Observed) -> None:
+        """What the engine counted must be what the verifier saw in the tables and the log."""
+        stats = self.stats
+        claims = {
+            "freed pages": (stats.freed_pages + stats.head_copies, seen.freed_pages),
+            "split page tables": (stats.pagetable_pages, seen.split_tables),
+            "vmemmap pages allocated": (stats.head_copies + stats.restore_pages_allocated, seen.vmemmap_allocated),
+            "shared tail pages": (stats.shared_tail_pages, seen.tail_pages_allocated),
+        }
+        for what, (claimed, observed) in claims.items():
+            if claimed != observed:
+                raise VerificationError(f"the engine counted {claimed} {what}; the model holds {observed}")
+        stats.reserved_pages = seen.reserved_pages

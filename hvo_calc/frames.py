@@ -6,6 +6,11 @@ frames go back the way they came (`free_bootmem_page` or `__free_page`). The mod
 the two sources in separate frame-number ranges, so `pfn < buddy_base` means "boot".
 Frame numbers are the model's own, drawn from above the memory the pools can occupy,
 so they never collide with hugepage pfns.
+
+The allocator also keeps what a verifier needs to observe a window's work without
+asking the code that did it: a log of every allocation and free, the copies made
+(`copy_page`: which frame now holds what another held) and the zones' shared tail
+pages (7.1's `zone->vmemmap_tails[]`).
 """
 
 from dataclasses import dataclass, field
@@ -13,6 +18,29 @@ from dataclasses import dataclass, field
 import numpy as np
 
 BOOT, BUDDY = "boot", "buddy"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One allocation, as logged: `nr_pages` frames from `first` on."""
+
+    first: int
+    nr_pages: int
+    purpose: str
+    source: str
+
+
+@dataclass
+class FrameLog:
+    """Every allocation, free and copy since the log was last cleared."""
+
+    allocations: list[Allocation] = field(default_factory=list)
+    freed: list[np.ndarray] = field(default_factory=list)
+    copies: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (to pfns, from pfns)
+
+    def allocated_pages(self, purpose: str, source: str | None = None) -> int:
+        return sum(a.nr_pages for a in self.allocations
+                   if a.purpose == purpose and (source is None or a.source == source))
 
 
 @dataclass
@@ -40,6 +68,13 @@ class FrameAllocator:
         self.buddy_base = first_pfn + boot_span_pages
         self.buddy_next = self.buddy_base
         self.counts = FrameCounts()
+        self.log = FrameLog()
+        self.vmemmap_tails: dict[tuple[int, str, int], int] = {}  # (node, zone, order) -> pfn
+
+    def clear_log(self) -> FrameLog:
+        """The log so far, and a fresh one from here on."""
+        log, self.log = self.log, FrameLog()
+        return log
 
     def alloc(self, nr_pages: int, purpose: str, source: str = BUDDY, align: int = 1) -> int:
         """First pfn of `nr_pages` contiguous frames aligned to `align` frames."""
@@ -52,6 +87,7 @@ class FrameAllocator:
             first = -(-self.buddy_next // align) * align
             self.buddy_next = first + nr_pages
         self.counts.allocated_pages[purpose] = self.counts.allocated_pages.get(purpose, 0) + nr_pages
+        self.log.allocations.append(Allocation(first, nr_pages, purpose, source))
         return first
 
     def alloc_array(self, nr_pages: int, purpose: str, source: str = BUDDY) -> np.ndarray:
@@ -66,9 +102,22 @@ class FrameAllocator:
         checks. Returns how many were boot frames, so callers need not count them again.
         """
         boot = self.count_boot(pfns, span)
+        self.log.freed.append(pfns)
         self.counts.freed_boot_pages += boot
         self.counts.freed_buddy_pages += int(pfns.size) - boot
         return boot
+
+    def copy_pages(self, to_pfns: np.ndarray, from_pfns: np.ndarray) -> None:
+        """copy_page: each frame of `to_pfns` now holds what the same place in `from_pfns` held."""
+        self.log.copies.append((to_pfns, np.broadcast_to(from_pfns, to_pfns.shape)))
+
+    def vmemmap_tail(self, key: tuple[int, str, int], source: str) -> tuple[int, bool]:
+        """The shared tail page of (node, zone, order), allocated (zeroed) on first use and
+        never freed; and whether this call allocated it."""
+        if key in self.vmemmap_tails:
+            return self.vmemmap_tails[key], False
+        self.vmemmap_tails[key] = self.alloc(1, "vmemmap_tail", source)
+        return self.vmemmap_tails[key], True
 
     def count_boot(self, pfns: np.ndarray, span: tuple[int, int]) -> int:
         """How many of `pfns` are boot frames; their span settles the usual all-one-source

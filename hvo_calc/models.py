@@ -6,7 +6,7 @@ removing one is a major bump.
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: zone, shared_tail_pages, memmap counters, known_issues, hvo_enable_hint
 
 
 class Model(BaseModel):
@@ -86,6 +86,32 @@ class PoolReport(Model):
     peak_vmemmap_bytes: int = Field(description="most vmemmap and split tables in use while the pool is allocated")
     transient_bytes: int = Field(description="peak_vmemmap_bytes above what stays after HVO")
     shrink: ShrinkReport | None
+    zone: str = Field(default="normal", description="the zone of its node the pool lives in")
+    shared_tail_pages: int = Field(
+        default=0, description="7.1+: shared read-only tail pages this pool allocated (one per node, zone and "
+        "hugepage order, charged to the first pool of its kind); 0 on older kernels")
+    preoptimized: bool = Field(
+        default=False, description="boot-time gigantic pages whose vmemmap was populated already optimized "
+        "(x86-64 6.15+): the freed pages never existed")
+    memmap_pages: int = Field(
+        default=0, description="vmemmap pages the pool holds from the buddy allocator, as /proc/vmstat "
+        "nr_memmap_pages counts them (6.11+): head copies and restored tails")
+    memmap_boot_pages_freed: int = Field(
+        default=0, description="boot-memory vmemmap pages the pool's HVO freed or never populated: what it takes "
+        "off /proc/vmstat nr_memmap_boot_pages (6.11+)")
+
+
+class KnownIssueReport(Model):
+    """A known kernel problem that the planned release is (or may be) in range of."""
+
+    id: str
+    first: str = Field(description="first affected release")
+    last: str = Field(description="last affected release")
+    applies: str = Field(description="yes: the planned point release is in range; maybe: only the mainline is known")
+    summary: str
+    detail: str
+    source: str
+    pools: list[str] = Field(description="pools of this plan it bites (for a shrink leak: pools with shrink_to)")
 
 
 class Totals(Model):
@@ -109,6 +135,7 @@ class Totals(Model):
     saved_pages: int
     saved_bytes: int
     saved_percent: float
+    shared_tail_pages: int = 0
 
 
 class NodeReport(Model):
@@ -126,6 +153,7 @@ class NodeReport(Model):
     pagetable_pages: int
     saved_pages: int
     saved_bytes: int
+    shared_tail_pages: int = 0
 
 
 class MemoryBudget(Model):
@@ -151,6 +179,9 @@ class HostReport(Model):
     placement: str
     memory_bytes: int | None = Field(default=None, description="host RAM, when the plan gives node memory")
     notes: list[str]
+    kernel_release: str = Field(default="", description="the release as given: mainline, stable or uname -r")
+    hvo_enable_hint: str | None = Field(
+        default=None, description="how to switch HVO on, where distribution kernels leave it off")
 
 
 class PlanReport(Model):
@@ -161,3 +192,4 @@ class PlanReport(Model):
     nodes: list[NodeReport]
     totals: Totals
     memory: MemoryBudget | None
+    known_issues: list[KnownIssueReport] = Field(default_factory=list)

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from hvo_calc.errors import WalkError
+from hvo_calc.errors import VerificationError, WalkError
 from hvo_calc.frames import BOOT, BUDDY, FrameAllocator
 from hvo_calc.profiles import ArchProfile
 
@@ -99,12 +99,13 @@ class PageTable:
     def __init__(self, profile: ArchProfile, frames: FrameAllocator):
         self.profile = profile
         self.frames = frames
-        self.entries_per_table = profile.entries_per_table
+        self.entries_per_table = profile.entries_per_table  # of a PTE table (PTRS_PER_PTE)
+        self.level_entries = {level: profile.entries(level) for level in profile.levels}
         self.upper_levels = profile.levels[:-1]
         self.shift = {level: profile.level_shift(level) for level in profile.levels}
         self.pmd_shift = self.shift["pmd"]
         self.page_shift = profile.page_shift
-        self.tables = {level: TableStore(self.entries_per_table, True) for level in self.upper_levels}
+        self.tables = {level: TableStore(self.level_entries[level], True) for level in self.upper_levels}
         # The PTE that maps page i of a split block differs from its leaf by i pages.
         self.block_offsets = np.arange(self.entries_per_table, dtype=np.uint64) << PFN_SHIFT
         self.pte = TableStore(self.entries_per_table, False)
@@ -116,7 +117,7 @@ class PageTable:
     def index(self, level: str, vaddrs: np.ndarray) -> np.ndarray:
         """pgd_index, pud_index, pmd_index, pte_index ... of each address."""
         shift = np.uint64(self.shift[level])
-        return ((vaddrs >> shift) & np.uint64(self.entries_per_table - 1)).astype(np.int64)
+        return ((vaddrs >> shift) & np.uint64(self.level_entries[level] - 1)).astype(np.int64)
 
     def pmd_keys(self, vstart: int, vend: int) -> np.ndarray:
         """The PMD blocks [vstart, vend) touches, as vaddr >> PMD_SHIFT."""
@@ -139,7 +140,7 @@ class PageTable:
         per PMD table (the first block of each run of sorted `keys` stands for the run).
         Without `create` a missing entry is the walk's BUG_ON(pXd_none) and a WalkError.
         """
-        per_table = np.uint64(self.entries_per_table.bit_length() - 1)
+        per_table = np.uint64(self.level_entries["pmd"].bit_length() - 1)
         new_table = np.ones(len(keys), dtype=bool)
         np.not_equal(keys[1:] >> per_table, keys[:-1] >> per_table, out=new_table[1:])
         vaddrs = keys[new_table] << np.uint64(self.pmd_shift)
@@ -154,16 +155,17 @@ class PageTable:
                 self._add_tables(store, self.tables[child_level], rows[missing], idx[missing], BOOT)
             rows = store.child[rows, idx]
         table_of_key = np.cumsum(new_table) - 1
-        return PmdSlots(keys, rows[table_of_key], (keys & np.uint64(self.entries_per_table - 1)).astype(np.int64))
+        return PmdSlots(keys, rows[table_of_key], (keys & np.uint64(self.level_entries["pmd"] - 1)).astype(np.int64))
 
     def _add_tables(self, parent: TableStore, child: TableStore, rows: np.ndarray,
                     idx: np.ndarray, source: str, empty: bool = True) -> np.ndarray:
         """New child tables under parent entries (rows, idx), in the order first given."""
-        slot = rows * self.entries_per_table + idx
+        per_table = parent.entries_per_table
+        slot = rows * per_table + idx
         if not (slot[1:] > slot[:-1]).all():  # repeats: keep each parent entry once, in order
             slot, first_seen = np.unique(slot, return_index=True)
             slot = slot[np.argsort(first_seen)]
-        rows, idx = slot // self.entries_per_table, slot % self.entries_per_table
+        rows, idx = slot // per_table, slot % per_table
         first = self.frames.alloc(len(slot), "pagetable", source)
         pfns = np.arange(first, first + len(slot), dtype=np.uint64)
         child_rows = child.add(pfns, empty)
@@ -200,7 +202,7 @@ class PageTable:
             self._add_tables(self.tables["pmd"], self.pte, slots.rows[missing], slots.index[missing], BOOT)
         view = range_view(self, slots, ranges)
         if view.any():
-            raise AssertionError("populating vmemmap pages that are already mapped")
+            raise VerificationError("populating vmemmap pages that are already mapped")
         pfns = self.frames.alloc_array(view.size, "vmemmap", BOOT)
         view[:] = mk_entry(pfns.reshape(view.shape), PRESENT | WRITE)
         return slots
@@ -215,24 +217,25 @@ class PageTable:
         """
         rows = self.pte_rows(slots)
         if len(rows) and (rows[0] < 0 or np.any(np.diff(rows) != 1)):
-            raise AssertionError("the window's PTE tables are not consecutive rows")
+            raise VerificationError("the window's PTE tables are not consecutive rows")
         first = int(rows[0]) if len(rows) else 0
         return self.pte.entries[first : first + len(rows)].reshape(-1)
 
-    def split_pmd(self, slots: PmdSlots, leaves: np.ndarray) -> int:
+    def split_pmd(self, slots: PmdSlots, leaves: np.ndarray, source: str = BUDDY) -> int:
         """vmemmap_split_pmd: replace PMD leaves by PTE tables mapping the same frames.
 
-        Each split costs one page-table frame from buddy; it is never undone.
+        Each split costs one page-table frame (from buddy; from boot memory where boot
+        pages are optimized before they are populated); it is never undone.
         """
         if not leaves.any():
             return 0
         pmd = self.tables["pmd"]
         rows, idx = slots.rows[leaves], slots.index[leaves]
         first_ptes = pmd.entries[rows, idx] & ~LEAF  # the PTE for the block's first page
-        child_rows = self._add_tables(pmd, self.pte, rows, idx, BUDDY, empty=False)
+        child_rows = self._add_tables(pmd, self.pte, rows, idx, source, empty=False)
         first = int(child_rows[0])
         if int(child_rows[-1]) - first + 1 != len(child_rows):
-            raise AssertionError("split PTE tables are not consecutive rows")
+            raise VerificationError("split PTE tables are not consecutive rows")
         tables = self.pte.entries[first : first + len(child_rows)]
         if (np.diff(first_ptes) == self.block_offsets.size << PFN_SHIFT).all():
             # Blocks populated together map consecutive frames: the tables are one run.
@@ -294,7 +297,7 @@ def range_view(pt: "PageTable", slots: PmdSlots, ranges: Ranges) -> np.ndarray:
     first, step = table_positions(pt, slots.keys, ranges)
     last = first + (ranges.count - 1) * step
     if first < 0 or step < 0 or last + ranges.nr_pages > flat.size:
-        raise AssertionError("vmemmap ranges do not lie at a fixed stride in the window's tables")
+        raise VerificationError("vmemmap ranges do not lie at a fixed stride in the window's tables")
     if step == ranges.nr_pages or ranges.count == 1:  # packed: a plain reshape, no strided view
         return flat[first : first + ranges.count * ranges.nr_pages].reshape(ranges.count, ranges.nr_pages)
     itemsize = flat.itemsize
@@ -311,14 +314,14 @@ def table_positions(pt: "PageTable", keys: np.ndarray, ranges: Ranges) -> tuple[
     if int(keys[-1] - keys[0]) + 1 == len(keys):
         base = int(keys[0]) << pt.pmd_shift
         if (ranges.start - base) % (1 << page_shift) or ranges.stride % (1 << page_shift):
-            raise AssertionError("vmemmap ranges are not page aligned")
+            raise VerificationError("vmemmap ranges are not page aligned")
         return (ranges.start - base) >> page_shift, ranges.stride >> page_shift
     starts = ranges.starts()
     rank = pt.key_rank(keys, starts >> np.uint64(pt.pmd_shift))
     pos = rank * pt.entries_per_table + pt.index("pte", starts)
     step = int(pos[1] - pos[0]) if ranges.count > 1 else 0
     if np.any(np.diff(pos) != step):
-        raise AssertionError("vmemmap ranges do not lie at a fixed stride in the window's tables")
+        raise VerificationError("vmemmap ranges do not lie at a fixed stride in the window's tables")
     return int(pos[0]), step
 
 

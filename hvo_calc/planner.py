@@ -12,11 +12,11 @@ from pydantic import Field, field_validator
 
 from hvo_calc import __version__
 from hvo_calc.engine import DEFAULT_WINDOW_PTES, Extent, HugepageGeometry, PoolStats, SimOptions, simulate_pool
-from hvo_calc.errors import InputError
+from hvo_calc.errors import InputError, VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.kernels import KernelBehaviour, behaviour, last_release_with_hvo, parse_version
-from hvo_calc.models import (HostReport, MemoryBudget, NodeReport, PerHugepage, PlanReport, PoolReport,
-                             ShrinkReport, Totals, WouldFree)
+from hvo_calc.kernels import KernelBehaviour, behaviour, parse_version, would_be_behaviour
+from hvo_calc.models import (HostReport, KnownIssueReport, MemoryBudget, NodeReport, PerHugepage, PlanReport,
+                             PoolReport, ShrinkReport, Totals, WouldFree)
 from hvo_calc.pagetable import PageTable
 from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile, Strict, find_profile
 from hvo_calc.units import human_size, parse_size, short_size
@@ -35,6 +35,7 @@ class PoolRequest(Strict):
     name: str | None = None
     boot: bool = False
     shrink_to: int | None = Field(default=None, ge=0)
+    zone: str = "normal"
 
     @field_validator("hugepage_size", mode="before")
     @classmethod
@@ -59,6 +60,8 @@ class PlanRequest(Strict):
 
     arch: str = DEFAULT_ARCH
     base_page: int | None = None
+    paging: int | None = None  # page-table levels, where an architecture has two (x86-64: 4 or 5)
+    mmu: str | None = None  # powerpc64: radix or hash
     kernel: str = "latest"
     struct_page_bytes: int = Field(default=64, ge=8, le=4096)
     hvo: bool = True
@@ -84,8 +87,9 @@ def planned_hugepages(request: PlanRequest) -> int:
 
 def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) -> PlanReport:
     """Simulate every pool of the plan and report what HVO reserves, frees and saves."""
-    profile = find_profile(request.arch, request.base_page)
+    profile = find_profile(request.arch, request.base_page, request.paging, request.mmu)
     kernel = behaviour(request.kernel, profile.arch)
+    check_struct_page(profile, request.struct_page_bytes)
     pools = request.pools or default_pools()
     for pool in pools:
         check_pool(profile, request, pool)
@@ -96,22 +100,64 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
     for index, (pool, extent) in enumerate(zip(pools, extents)):
         geometry = HugepageGeometry(pool.hugepage_size, profile.base_page, request.struct_page_bytes)
         reason = why_inactive(kernel, geometry, request.hvo)
-        options = sim_options(kernel, reason is None, request, pool.shrink_to)
+        preoptimized = is_preoptimized(profile, kernel, pool, reason)
+        options = sim_options(kernel, reason is None, request, pool, geometry, preoptimized)
         stats = simulate_pool(pt, frames, geometry, extent, options, progress)
-        would = would_free(profile, request, geometry, extent, kernel, reason)
-        reports.append(pool_report(profile, kernel, request, pool, index, geometry, stats, reason, would))
+        would = would_free(profile, request, geometry, extent, pool, kernel, reason)
+        reports.append(pool_report(profile, kernel, pool, index, geometry, stats, reason, would, preoptimized))
     reports = with_shrink_outcomes(request, kernel, reports)
     memory = sum(n.memory for n in request.nodes) if request.nodes else None
     host = HostReport(
         arch=profile.arch, base_page_bytes=profile.base_page, kernel=kernel.version,
-        kernel_requested=request.kernel, struct_page_bytes=request.struct_page_bytes,
+        kernel_requested=request.kernel, kernel_release=kernel.release, struct_page_bytes=request.struct_page_bytes,
         hvo_enabled=request.hvo, placement=request.placement, memory_bytes=memory,
         notes=[kernel.note] if kernel.note else [],
+        hvo_enable_hint=HVO_ENABLE_HINT if request.hvo and kernel.hvo_available else None,
     )
     return PlanReport(
         tool=f"hvo-calc {__version__}", host=host, pools=reports, nodes=node_reports(request, reports),
         totals=totals(profile, request, reports), memory=memory_budget(profile, request, reports),
+        known_issues=known_issues(kernel, request, reports),
     )
+
+
+# Distribution kernels (Debian's among them) build HVO but leave it off by default.
+HVO_ENABLE_HINT = ("distribution kernels leave HVO off: boot with hugetlb_free_vmemmap=on, or run "
+                   "`sysctl vm.hugetlb_optimize_vmemmap=1` before the pool is allocated")
+
+
+def check_struct_page(profile: ArchProfile, struct_page_bytes: int) -> None:
+    """The kernel refuses to build (BUILD_BUG_ON) with a struct page over a third of a page."""
+    most = profile.base_page // 3
+    if struct_page_bytes > most:
+        raise InputError(f"--struct-page-size {struct_page_bytes} is more than a third of a "
+                         f"{short_size(profile.base_page)} page; the kernel cannot be built so: accepted: 8 to {most}")
+
+
+def is_preoptimized(profile: ArchProfile, kernel: KernelBehaviour, pool: PoolRequest, reason: str | None) -> bool:
+    """Boot-time gigantic pages whose vmemmap the kernel populates already optimized (6.15+
+    on x86-64: only those aligned to 128 MiB and the section size, which PUD-sized pages are)."""
+    size = profile.hugepage_size(pool.hugepage_size)
+    return bool(pool.boot and kernel.boot_preoptimize and size and size.mapped_by == "pud" and reason is None)
+
+
+def known_issues(kernel: KernelBehaviour, request: PlanRequest, pools: list[PoolReport]) -> list[KnownIssueReport]:
+    """The known problems of the planned release, each with the pools it bites."""
+    found = []
+    for issue in kernel.known_issues:
+        bitten = [p.name for p in pools if issue_bites(issue.condition, p)]
+        found.append(KnownIssueReport(
+            id=issue.id, first=issue.first, last=issue.last, applies=issue.applies, summary=issue.summary,
+            detail=issue.detail, source=issue.source, pools=bitten,
+        ))
+    return found
+
+
+def issue_bites(condition: str, pool: PoolReport) -> bool:
+    """Whether a known issue's condition holds for this pool."""
+    if condition == "hvo-on-shrink":
+        return pool.hvo_active and pool.shrink is not None and pool.shrink.hugepages_released > 0
+    return pool.hvo_active
 
 
 def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) -> None:
@@ -119,6 +165,9 @@ def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) ->
     if pool.node >= max(1, len(request.nodes)):
         nodes = f"nodes 0 to {len(request.nodes) - 1}" if request.nodes else "no [[node]] entries: accepted: node 0"
         raise InputError(f"a pool is on node {pool.node}, but the plan has {nodes}")
+    zones = profile.zones
+    if pool.zone not in zones:
+        raise InputError(f"{profile.name} has no zone {pool.zone!r} for hugepages; accepted: {', '.join(zones)}")
     if pool.shrink_to is not None and pool.shrink_to > pool.count:
         raise InputError(f"shrink_to {pool.shrink_to} is more than the pool's {pool.count} hugepages; "
                          f"accepted: 0 to {pool.count}")
@@ -152,40 +201,56 @@ def new_model(profile: ArchProfile, struct_page_bytes: int) -> tuple[FrameAlloca
 def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, ...]) -> list[Extent]:
     """Lay the pools out in the model's physical address space, one after another, each
     starting where its vmemmap starts a PMD block, so no two pools share a page table.
-    `scattered` gives each hugepage a PMD block of its own.
 
-    A node's size limits how much memory its pools take, not where the model puts them:
-    the alignment gaps are the model's, not memory the pools use (on arm64 with 64K pages
-    a vmemmap PMD block describes 512 GiB)."""
+    What a user may plan is bounded by real memory: each node's size, and the physical
+    addresses the architecture has. The model's own layout is not: its alignment gaps
+    (on arm64 with 64K pages a vmemmap PMD block describes 512 GiB) live in an address
+    space as large as the model's vmemmap addresses reach. `scattered` gives each
+    hugepage a PMD block of its own where its node's memory has room for that, and
+    otherwise spreads the hugepages evenly over that memory."""
     limit = profile.max_memory_bytes(request.struct_page_bytes)
     memory = [n.memory for n in request.nodes] or [limit]
     if sum(memory) > limit:
         raise InputError(f"the nodes hold {human_size(sum(memory))}; {profile.name} can address at most "
-                         f"{human_size(limit)}")
-    block_pfns = vmemmap_block_pfns(profile, request.struct_page_bytes)
-    # Scattered: each hugepage's vmemmap in a block of its own; only PMD leaves get split.
+                         f"{human_size(limit)} of physical memory")
+    check_fits(profile, request, pools, memory, limit)
     page = profile.base_page
-    scatter_pfns = block_pfns if profile.vmemmap_leaf == "pmd" else page // gcd(page, request.struct_page_bytes)
-    used_pfns = [0] * len(memory)
+    block_pfns = vmemmap_block_pfns(profile, request.struct_page_bytes)
+    # Scattered hugepages start their vmemmap on a page; where it is PMD-mapped, each in a block of its own.
+    page_pfns = page // gcd(page, request.struct_page_bytes)
+    scatter_pfns = block_pfns if profile.vmemmap_leaf == "pmd" else page_pfns
     next_pfn, extents = 0, []
     for pool in pools:
         pages = pool.hugepage_size // page
         start = -(-next_pfn // lcm(pages, block_pfns)) * lcm(pages, block_pfns)
-        stride = pages if request.placement == "packed" else -(-pages // scatter_pfns) * scatter_pfns
+        stride = pages
+        if request.placement == "scattered":
+            align = lcm(pages, page_pfns)
+            spread = max(align, memory[pool.node] // page // pool.count // align * align)
+            stride = min(-(-pages // scatter_pfns) * scatter_pfns, spread)
         extents.append(Extent(start, stride, pool.count))
         next_pfn = start + stride * pool.count
-        used_pfns[pool.node] += stride * pool.count
-    for node, used in enumerate(used_pfns):
-        if used > memory[node] // page:
-            where = f"node {node} has {human_size(memory[node])}" if request.nodes else \
-                f"{profile.name} can address at most {human_size(limit)}"
-            raise InputError(f"the pools need {human_size(used * page)} of physical memory "
-                             f"({request.placement} placement); {where}")
-    if next_pfn * page > limit:
-        raise InputError(f"with each pool starting on a vmemmap PMD block ({human_size(block_pfns * page)} of "
-                         f"physical memory), the pools span {human_size(next_pfn * page)}; {profile.name} can "
-                         f"address at most {human_size(limit)}: plan fewer pools")
+    if next_pfn > model_span_pfns(profile, request.struct_page_bytes):
+        raise VerificationError("the model's layout of the pools runs past the top of its vmemmap addresses")
     return extents
+
+
+def check_fits(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, ...], memory: list[int],
+               limit: int) -> None:
+    """The hugepages of each node fit in its memory (or in what the architecture can address)."""
+    for node, room in enumerate(memory):
+        need = sum(p.count * p.hugepage_size for p in pools if p.node == node)
+        if need > room:
+            where = (f"node {node} has {human_size(room)}" if request.nodes else
+                     f"{profile.name} can address at most {human_size(limit)} of physical memory "
+                     f"({profile.max_physmem_bits}-bit physical addresses)")
+            raise InputError(f"the pools need {human_size(need)} of hugepages; {where}")
+
+
+def model_span_pfns(profile: ArchProfile, struct_page_bytes: int) -> int:
+    """Pages whose struct pages the model can address: from the vmemmap's start to the top
+    of the 64-bit address space (the real window is smaller; the model only indexes it)."""
+    return ((1 << 64) - profile.vmemmap_start) // struct_page_bytes
 
 
 def vmemmap_block_pfns(profile: ArchProfile, struct_page_bytes: int) -> int:
@@ -205,37 +270,37 @@ def why_inactive(kernel: KernelBehaviour, geometry: HugepageGeometry, hvo_on: bo
     return f"{reason[0].upper()}{reason[1:]}." if reason else None
 
 
-def sim_options(kernel: KernelBehaviour, optimize: bool, request: PlanRequest,
-                keep_hugepages: int | None = None) -> SimOptions:
+def sim_options(kernel: KernelBehaviour, optimize: bool, request: PlanRequest, pool: PoolRequest,
+                geometry: HugepageGeometry, preoptimized: bool = False, shrink: bool = True) -> SimOptions:
+    order = geometry.struct_pages.bit_length() - 1  # the hugepage's order, as zone->vmemmap_tails[] is indexed
     return SimOptions(
-        keep_hugepages=keep_hugepages,
+        keep_hugepages=pool.shrink_to if shrink else None,
         optimize=optimize,
         reserve_pages=kernel.reserve_pages,
         copy_reuse=kernel.head_page_copy,
-        populate_basepages=kernel.vmemmap_pmd == "populate-basepages",
         tlb_per_batch=kernel.tlb_flush == "per-batch",
+        shared_tail=(pool.node, pool.zone, order) if kernel.shared_tail_page else None,
+        preoptimized=preoptimized,
         window_ptes=request.window_ptes,
     )
 
 
 def would_free(profile: ArchProfile, request: PlanRequest, geometry: HugepageGeometry, extent: Extent,
-               kernel: KernelBehaviour, reason: str | None) -> WouldFree | None:
+               pool: PoolRequest, kernel: KernelBehaviour, reason: str | None) -> WouldFree | None:
     """Where this kernel has no HVO (or it is off), what a kernel with it would free."""
     if reason is None:
         return None
-    release = kernel.version if kernel.hvo_available else last_release_with_hvo(profile.arch)
-    if release is None:
-        return None
-    other = behaviour(release, profile.arch)
-    if geometry.why_not_optimizable(other.reserve_pages):
+    other = kernel if kernel.hvo_available else would_be_behaviour(profile.arch)
+    if other is None or geometry.why_not_optimizable(other.reserve_pages):
         return None
     frames, pt = new_model(profile, request.struct_page_bytes)
-    stats = simulate_pool(pt, frames, geometry, extent, sim_options(other, True, request))
-    return WouldFree(kernel=release, **savings(stats, profile.base_page))
+    stats = simulate_pool(pt, frames, geometry, extent, sim_options(other, True, request, pool, geometry, shrink=False))
+    return WouldFree(kernel=other.version, **savings(stats, profile.base_page))
 
 
 def savings(stats: PoolStats, page_bytes: int) -> dict[str, int]:
-    saved = stats.freed_pages - stats.pagetable_pages
+    """Net saving: what was freed, less split page tables and any shared tail page allocated."""
+    saved = stats.freed_pages - stats.pagetable_pages - stats.shared_tail_pages
     return dict(freed_pages=stats.freed_pages, pagetable_pages=stats.pagetable_pages,
                 saved_pages=saved, saved_bytes=saved * page_bytes)
 
@@ -256,25 +321,25 @@ def percent(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 4) if whole else 0.0
 
 
-def pool_report(profile: ArchProfile, kernel: KernelBehaviour, request: PlanRequest, pool: PoolRequest,
-                index: int, geometry: HugepageGeometry, stats: PoolStats, reason: str | None,
-                would: WouldFree | None) -> PoolReport:
+def pool_report(profile: ArchProfile, kernel: KernelBehaviour, pool: PoolRequest, index: int,
+                geometry: HugepageGeometry, stats: PoolStats, reason: str | None, would: WouldFree | None,
+                preoptimized: bool) -> PoolReport:
     if stats.freed_pages % stats.hugepages:
-        raise AssertionError("hugepages of one pool were freed unequally")
+        raise VerificationError("hugepages of one pool were freed unequally")
     freed_each = stats.freed_pages // stats.hugepages
     size = profile.hugepage_size(pool.hugepage_size)
+    page = profile.base_page
     pool_bytes = pool.count * pool.hugepage_size
-    money = savings(stats, profile.base_page)
-    kept_bytes = (stats.reserved_pages + stats.pagetable_pages) * profile.base_page
-    # The whole vmemmap exists before the tails are freed, split tables included; on
-    # kernels that optimize boot-time gigantic pages before populating them, it never does.
-    preoptimized = pool.boot and kernel.boot_preoptimize and size.mapped_by == "pud" and reason is None
-    peak = kept_bytes if preoptimized else (stats.vmemmap_pages + stats.pagetable_pages) * profile.base_page
+    money = savings(stats, page)
+    kept_bytes = (stats.reserved_pages + stats.pagetable_pages + stats.shared_tail_pages) * page
+    # The whole vmemmap exists before the tails are freed, split tables included; for
+    # boot pages the kernel populates already optimized, it never does.
+    peak = kept_bytes if preoptimized else (stats.vmemmap_pages + stats.pagetable_pages + stats.shared_tail_pages) * page
     return PoolReport(
         name=pool_name(pool, index),
-        arch=profile.arch, node=pool.node, base_page_bytes=profile.base_page,
+        arch=profile.arch, node=pool.node, zone=pool.zone, base_page_bytes=page,
         hugepage_bytes=pool.hugepage_size, hugepage_size=short_size(pool.hugepage_size),
-        mapped_by=size.mapping, hugepages=stats.hugepages, pool_bytes=pool_bytes,
+        mapped_by=size.mapping if size else "", hugepages=stats.hugepages, pool_bytes=pool_bytes,
         struct_page_bytes=geometry.struct_page_bytes, kernel=kernel.version,
         hvo_active=reason is None, reason=reason,
         per_hugepage=PerHugepage(
@@ -282,14 +347,18 @@ def pool_report(profile: ArchProfile, kernel: KernelBehaviour, request: PlanRequ
             vmemmap_pages=geometry.vmemmap_pages, reserved_pages=geometry.vmemmap_pages - freed_each,
             freed_pages=freed_each,
         ),
-        vmemmap_pages=stats.vmemmap_pages, vmemmap_bytes=stats.vmemmap_pages * profile.base_page,
-        reserved_pages=stats.reserved_pages, **money,
+        vmemmap_pages=stats.vmemmap_pages, vmemmap_bytes=stats.vmemmap_pages * page,
+        reserved_pages=stats.reserved_pages, **money, shared_tail_pages=stats.shared_tail_pages,
         saved_percent=percent(money["saved_bytes"], pool_bytes),
         split_pmds=stats.split_pmds, tlb_flushes=stats.tlb_flushes,
         boot_line=boot_line(kernel, geometry, freed_each), would_free=would,
-        boot_time=pool.boot, memtotal_gain_bytes=stats.boot_pages_freed * profile.base_page,
+        boot_time=pool.boot, preoptimized=preoptimized,
+        # MemTotal counts boot memory handed to the buddy allocator: the boot frames freed,
+        # less what boot memory had to give for pages populated already optimized.
+        memtotal_gain_bytes=(stats.boot_pages_freed - stats.boot_pages_allocated) * page,
         memfree_gain_bytes=money["saved_bytes"], peak_vmemmap_bytes=peak, transient_bytes=peak - kept_bytes,
-        shrink=shrink_needs(kernel, pool, stats, profile.base_page),
+        memmap_pages=stats.memmap_pages, memmap_boot_pages_freed=stats.boot_pages_freed,
+        shrink=shrink_needs(kernel, pool, stats, page),
     )
 
 
@@ -336,8 +405,8 @@ def node_free_bytes(request: PlanRequest, pools: list[PoolReport]) -> list[int]:
 
 
 def with_shrink_outcomes(request: PlanRequest, kernel: KernelBehaviour, pools: list[PoolReport]) -> list[PoolReport]:
-    """Decide each shrink under the restore policy: its node's free memory before 6.7,
-    any node's from 6.7. Shrinks draw on the same free memory in pool order; the
+    """Decide each shrink under the restore policy: its node's free memory before 6.7
+    (5.14-6.3 without retrying, 6.4-6.6 retrying harder), any node's from 6.7. Shrinks draw on the same free memory in pool order; the
     hugepages they release are not counted (each is freed only after its restore)."""
     if not request.nodes:
         return pools
@@ -349,7 +418,7 @@ def with_shrink_outcomes(request: PlanRequest, kernel: KernelBehaviour, pools: l
             decided.append(pool)
             continue
         per_hugepage = shrink.restore_bytes // shrink.hugepages_released
-        nodes = [pool.node] if shrink.policy == "same-node" else list(range(len(free)))
+        nodes = list(range(len(free))) if shrink.policy == "any-node" else [pool.node]
         available = sum(max(free[n], 0) for n in nodes)
         restorable = min(shrink.hugepages_released, available // per_hugepage if per_hugepage else shrink.hugepages_released)
         need = restorable * per_hugepage
@@ -368,7 +437,7 @@ def with_shrink_outcomes(request: PlanRequest, kernel: KernelBehaviour, pools: l
 
 # What pools add up to, per node and for the host.
 SUMMED = ("hugepages", "pool_bytes", "vmemmap_pages", "reserved_pages", "freed_pages", "pagetable_pages",
-          "saved_pages", "saved_bytes")
+          "saved_pages", "saved_bytes", "shared_tail_pages")
 
 
 def _sum(items: list, field: str) -> int:

@@ -10,6 +10,11 @@ the last kept one (the reuse page), read-only, freeing their frames:
               |     |     |          |     HVO       |  \\   |   ...  /
     frames: [ f0 ][ f1 ][ f2 ] ... [ f7 ]    ==>   [ f0 ] <-+--+-----+   f1..f7 freed
 
+What the tails map changed twice: the second kept page (5.14-5.17, reserve 2), the head
+page itself (5.18-6.1), a fresh copy of the head page that replaces it (6.2-7.0), and
+from 7.1 one shared, read-only tail page per (node, zone, hugepage order), while the
+head is still a fresh private copy.
+
 The walk follows the kernel's `vmemmap_remap_walk`: one walker (`vmemmap_remap_range`)
 descends pgd → .. → pmd, splits PMD leaves it meets (one new page-table frame each, never
 undone) and hands the PTEs to a leaf action: `remap_free_pte` for HVO, `restore_pte` for
@@ -23,9 +28,9 @@ from typing import Callable
 
 import numpy as np
 
-from hvo_calc.errors import VerificationError, WalkError
-from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges, range_keys, all_present,
+from hvo_calc.errors import WalkError
+from hvo_calc.frames import BUDDY, FrameAllocator
+from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, range_keys, all_present,
                                 column_slabs, entry_pfn, mk_entry, range_view, run_offsets)
 
 
@@ -37,12 +42,13 @@ class RemapWalk:
     frames: FrameAllocator
     split: bool = True
     copy_reuse: bool = False
+    tail_pfn: int | None = None  # 7.1+: the zone's shared tail page the tails map
+    table_source: str = BUDDY  # where split tables come from (boot memory for pre-optimized pages)
     reuse_pages: np.ndarray | None = None
     vmemmap_pages: list[np.ndarray] = field(default_factory=list)
     freed_spans: list[tuple[int, int]] = field(default_factory=list)  # lowest, highest pfn of each
     new_pages: np.ndarray | None = None
     nr_split: int = 0
-    nr_split_hugepages: int = 0
     nr_allocated: int = 0
     nr_boot_freed: int = 0
 
@@ -65,48 +71,38 @@ def vmemmap_remap_range(pt: PageTable, ranges: Ranges, walk: RemapWalk) -> None:
     if leaves.any():
         if not walk.split:
             raise WalkError("BUG_ON(pmd_leaf): the walk met a PMD leaf it may not split")
-        walk.nr_split += pt.split_pmd(slots, leaves)
-        walk.nr_split_hugepages += _hugepages_that_split(pt, slots.keys[leaves], ranges)
+        walk.nr_split += pt.split_pmd(slots, leaves, walk.table_source)
     ptes = range_view(pt, slots, ranges)
     if not all_present(ptes):
         raise WalkError("BUG_ON(pte_none): a vmemmap PTE in the walked range is empty")
     walk.remap_pte(ptes, walk)
 
 
-def _hugepages_that_split(pt: PageTable, split_keys: np.ndarray, ranges: Ranges) -> int:
-    """How many walks met a leaf first (each flushes the TLB after its split)."""
-    # Walk k ends at first_end + k * stride; the first walk into a block is the first
-    # whose end lies past the block's start: a searchsorted done with arithmetic.
-    # first_walker rises with the (sorted) keys, so counting its steps counts its values.
-    block_starts = split_keys << np.uint64(pt.pmd_shift)
-    first_end = np.uint64(ranges.start + ranges.nr_pages * (1 << pt.page_shift))
-    past = block_starts >= first_end
-    if ranges.count == 1 or ranges.stride == 0:
-        first_walker = np.where(past, ranges.count, 0)
-    else:
-        ended = (block_starts - first_end) // np.uint64(ranges.stride) + np.uint64(1)
-        first_walker = np.where(past, np.minimum(ended, np.uint64(ranges.count)), 0)
-    return 1 + int(np.count_nonzero(first_walker[1:] != first_walker[:-1]))
-
-
 def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
-    """vmemmap_remap_pte: point the tails at the reuse page read-only, collect their frames.
+    """vmemmap_remap_pte: point the tails read-only at what the kernel of the era points
+    them at, and collect the frames they stop mapping.
 
-    With `copy_reuse` (about 6.2+) the reuse page itself is replaced by a fresh copy
-    and its old frame collected too, so the whole range is collected in one pass.
-    Every row is filled with its read-only reuse entry, then the reuse page's own
-    entry is written back: whole rows are one contiguous write.
+    With `copy_reuse` (6.2+) the reuse page itself is replaced by a fresh copy and its
+    old frame collected too, so the whole range is collected in one pass. Tails map the
+    reuse page, or from 7.1 (`tail_pfn`) the zone's shared tail page. Every row is
+    filled with its tail entry, then the reuse page's own entry is written back: whole
+    rows are one contiguous write.
     """
+    old_reuse = entry_pfn(ptes[:, 0])
     if walk.copy_reuse:
         walk.vmemmap_pages.append(collect_pfns(ptes))
         walk.reuse_pages = walk.frames.alloc_array(ptes.shape[0], "vmemmap")
+        walk.frames.copy_pages(walk.reuse_pages, old_reuse)
         walk.nr_allocated += walk.reuse_pages.size
         reuse_entries = mk_entry(walk.reuse_pages, PRESENT | WRITE)
     else:
         walk.vmemmap_pages.append(collect_pfns(ptes[:, 1:]))
         reuse_entries = ptes[:, 0].copy()
-        walk.reuse_pages = entry_pfn(reuse_entries)
-    fill_rows(ptes, mk_entry(walk.reuse_pages, PRESENT))
+        walk.reuse_pages = old_reuse
+    if walk.tail_pfn is not None:
+        ptes[...] = mk_entry(walk.tail_pfn, PRESENT)
+    else:
+        fill_rows(ptes, mk_entry(walk.reuse_pages, PRESENT))
     ptes[:, 0] = reuse_entries
 
 
@@ -137,53 +133,22 @@ def fill_rows(ptes: np.ndarray, row_entries: np.ndarray) -> None:
         piece[...] = row_entries if piece.ndim == 1 else row_entries[:, None]
 
 
-def rows_equal(ptes: np.ndarray, row_entries: np.ndarray) -> bool:
-    """Whether every PTE of range k equals row_entries[k]."""
-    same = np.empty(ptes.shape[0], dtype=bool)
-    for piece, _ in column_slabs(ptes):
-        if piece.ndim == 1:
-            np.equal(piece, row_entries, out=same)
-            if not same.all():
-                return False
-        elif not (piece == row_entries[:, None]).all():
-            return False
-    return True
-
-
-def tails_match(ptes: np.ndarray, first: int, row_entries: np.ndarray) -> bool:
-    """Whether every PTE of row k from column `first` on equals row_entries[k].
-
-    A C-contiguous block is checked in one contiguous pass instead of a pass per column:
-    column `first` is compared with row_entries and every later PTE with its left
-    neighbour. The neighbour results of a row, one byte per PTE, are then read as 8-byte
-    words, so even 8-PTE rows (a 2 MiB hugepage) cost no per-row loop.
-    """
-    rows, cols = ptes.shape
-    if ptes.size == 0 or not ptes.flags.c_contiguous or cols % 8:
-        return rows_equal(ptes[:, first:], row_entries)
-    if not rows_equal(ptes[:, first : first + 1], row_entries):
-        return False
-    flat = ptes.reshape(-1)
-    same = np.empty(flat.size, dtype=bool)
-    np.equal(flat[1:], flat[:-1], out=same[1:])
-    must = np.zeros(cols, dtype=bool)
-    must[first + 1 :] = True  # the columns that must equal their left neighbour
-    must_words = must.view(np.uint64)
-    return bool(((same.view(np.uint64).reshape(rows, cols // 8) & must_words) == must_words).all())
-
-
 def restore_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
-    """vmemmap_restore_pte: map each tail to its own new frame (a copy), read-write."""
+    """vmemmap_restore_pte: map each tail to its own new frame, a copy of the page it
+    mapped, read-write."""
     tails = ptes[:, 1:]
-    tails[:] = mk_entry(walk.new_pages.reshape(tails.shape), PRESENT | WRITE)
+    new_pages = walk.new_pages.reshape(tails.shape)
+    walk.frames.copy_pages(new_pages, entry_pfn(tails))
+    tails[:] = mk_entry(new_pages, PRESENT | WRITE)
 
 
-def vmemmap_remap_free(pt: PageTable, ranges: Ranges, reuse: int, frames: FrameAllocator,
-                       copy_reuse: bool) -> RemapWalk:
-    """Remap [start, end) of every range to the page at `reuse` (the page before it)."""
+def vmemmap_remap_free(pt: PageTable, ranges: Ranges, reuse: int, frames: FrameAllocator, copy_reuse: bool,
+                       tail_pfn: int | None = None, table_source: str = BUDDY) -> RemapWalk:
+    """Remap [start, end) of every range to the page at `reuse` (the page before it),
+    or from 7.1 to the shared tail page `tail_pfn`."""
     if ranges.start - reuse != 1 << pt.page_shift:
         raise WalkError("BUG_ON(start - reuse != PAGE_SIZE): the reuse page must directly precede the range")
-    walk = RemapWalk(remap_free_pte, frames, copy_reuse=copy_reuse)
+    walk = RemapWalk(remap_free_pte, frames, copy_reuse=copy_reuse, tail_pfn=tail_pfn, table_source=table_source)
     vmemmap_remap_range(pt, _with_reuse(ranges, pt.page_shift), walk)
     for pages in walk.vmemmap_pages:
         if pages.size:
@@ -205,66 +170,3 @@ def vmemmap_remap_alloc(pt: PageTable, ranges: Ranges, reuse: int, frames: Frame
 def _with_reuse(ranges: Ranges, page_shift: int) -> Ranges:
     """The walked ranges: each range with its reuse page in front."""
     return Ranges(ranges.start - (1 << page_shift), ranges.stride, ranges.count, ranges.nr_pages + 1)
-
-
-NOT_PRESENT = "struct pages no longer translate: a vmemmap PTE is empty"
-
-
-def _pmds_that_translate(pt: PageTable, ranges: Ranges) -> tuple[PmdSlots, np.ndarray]:
-    """The PMD slots and entries over `ranges`; a missing level is a VerificationError."""
-    try:
-        slots = pt.pmd_slots(range_keys(pt, ranges), create=False)
-    except WalkError as exc:
-        raise VerificationError(f"struct pages no longer translate: {exc}") from None
-    pmd = pt.pmd_entries(slots)
-    if not (pmd & PRESENT).all():
-        raise VerificationError("struct pages no longer translate: a PMD entry is empty")
-    return slots, pmd
-
-
-def translate(pt: PageTable, ranges: Ranges) -> tuple[np.ndarray, np.ndarray]:
-    """Frame and writability of every page of `ranges` (a lookup; it splits nothing).
-
-    A page not mapped at every level is a VerificationError: its struct pages are gone.
-    """
-    slots, pmd = _pmds_that_translate(pt, ranges)
-    if _leaf_mapped(pmd):
-        addrs = ranges.starts()[:, None] + np.arange(ranges.nr_pages, dtype=np.uint64) * np.uint64(1 << pt.page_shift)
-        block = pmd[pt.key_rank(slots.keys, addrs >> np.uint64(pt.pmd_shift))]
-        pfns = entry_pfn(block) + pt.index("pte", addrs).astype(np.uint64)
-        return pfns, (block & WRITE) != 0
-    ptes = translate_ptes(pt, ranges, slots)
-    if not all_present(ptes):
-        raise VerificationError(NOT_PRESENT)
-    return entry_pfn(ptes), (ptes & WRITE) != 0
-
-
-def check_translates(pt: PageTable, ranges: Ranges) -> None:
-    """The check `translate` makes, without building frame and flag arrays: every page
-    lies under a PMD leaf or has a present PTE (a VerificationError otherwise)."""
-    slots, pmd = _pmds_that_translate(pt, ranges)
-    if not _leaf_mapped(pmd) and not all_present(translate_ptes(pt, ranges, slots)):
-        raise VerificationError(NOT_PRESENT)
-
-
-def _leaf_mapped(pmd: np.ndarray) -> bool:
-    """Whether PMD leaves map these blocks (else PTE tables do; a window never mixes them)."""
-    leaves = (pmd & LEAF) != 0
-    if leaves.any() and not leaves.all():
-        raise AssertionError("a window mixes PMD leaves and PTE tables")
-    return bool(leaves.all())
-
-
-def translate_ptes(pt: PageTable, ranges: Ranges, slots: PmdSlots | None = None) -> np.ndarray:
-    """The PTE of every page of PTE-mapped `ranges`, as a (count, nr_pages) view.
-
-    The same lookup as `translate`, for callers that check whole entries (frame and
-    flags in one comparison) instead of building frame and flag arrays. Those
-    comparisons include the present bit, so whether each PTE is present (NOT_PRESENT
-    otherwise) is the caller's to check.
-    """
-    if slots is None:
-        slots, pmd = _pmds_that_translate(pt, ranges)
-        if ((pmd & LEAF) != 0).any():
-            raise AssertionError("translate_ptes needs PTE-mapped ranges")
-    return range_view(pt, slots, ranges)

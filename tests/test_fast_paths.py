@@ -6,7 +6,8 @@ import pytest
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, Ranges, mk_entry
 from hvo_calc.planner import new_model
 from hvo_calc.profiles import find_profile
-from hvo_calc.vmemmap import fill_rows, tails_match, translate
+from hvo_calc.verify import walk_entries
+from hvo_calc.vmemmap import fill_rows
 
 RO = PRESENT
 
@@ -39,29 +40,6 @@ def test_fill_rows_equals_a_plain_broadcast(cols, step, in_order):
     assert not storage[:, 0].any() and not storage[:, cols + 1 :].any()
 
 
-@pytest.mark.parametrize("cols", [8, 16, 4096, 12])
-@pytest.mark.parametrize("first", [1, 2])
-def test_tails_match_finds_every_wrong_tail(cols, first):
-    rows = 9 if cols < 4096 else 3
-    ptes, kept_ro = block(rows, cols)
-    assert tails_match(ptes, first, kept_ro)
-    assert tails_match(ptes[:, :], first, kept_ro) and tails_match(ptes[::2], first, kept_ro[::2])
-    for row in (0, rows // 2, rows - 1):
-        for col in sorted({first, first + 1, cols // 2, cols - 1}):
-            for wrong in (ptes[row, col] | WRITE, ptes[row, col] + (np.uint64(1) << PFN_SHIFT)):
-                damaged = ptes.copy()
-                damaged[row, col] = wrong
-                assert not tails_match(damaged, first, kept_ro), (row, col)
-    for start in (first, first + 1):  # a run of wrong tails that agree with each other
-        damaged = ptes.copy()
-        damaged[rows // 2, start:] |= WRITE
-        assert not tails_match(damaged, first, kept_ro), start
-    # What lies before `first` is not a tail: a different kept page there is fine.
-    other = ptes.copy()
-    other[:, 0] = mk_entry(np.arange(rows, dtype=np.uint64), PRESENT | WRITE)
-    assert tails_match(other, first, kept_ro)
-
-
 @pytest.mark.parametrize("keys", [
     np.arange(1000, 2600, dtype=np.uint64),  # consecutive, across four PMD tables
     np.arange(1000, 2600, 97, dtype=np.uint64),  # one block here and there
@@ -88,7 +66,7 @@ def test_split_keeps_every_page_where_it_was(in_order):
     slots = pt.populate_pmd_leaves(ranges)
     if not in_order:  # block 2 maps frames of its own: the blocks are no longer one run
         pt.tables["pmd"].entries[slots.rows[2], slots.index[2]] = mk_entry(7 << 20, PRESENT | WRITE | LEAF)
-    before = translate(pt, ranges)
+    _, before = walk_entries(pt, slots.keys, copy=True)
     assert pt.split_pmd(slots, np.ones(4, dtype=bool)) == 4
-    after = translate(pt, ranges)
-    assert (before[0] == after[0]).all() and (before[1] == after[1]).all()
+    _, after = walk_entries(pt, slots.keys, copy=True)
+    assert np.array_equal(before, after)

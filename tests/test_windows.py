@@ -23,11 +23,11 @@ from hvo_calc.units import parse_size
 WHOLE = 1 << 40  # one window for any pool here
 STRUCT_PAGE = 64
 
-# What the kernels do (kernels.py): latest (6.7+), 6.1 (no head copy, per-hugepage
-# flushes), 5.14 (reserve 2, vmemmap remapped to base pages at boot).
-LATEST = SimOptions(optimize=True, reserve_pages=1, copy_reuse=True)
+# What the kernels do (kernels.py): latest (7.1+: shared tail page), 6.1 (no head copy,
+# per-split flushes), 5.14 (reserve 2).
+LATEST = SimOptions(optimize=True, reserve_pages=1, copy_reuse=True, shared_tail=(0, "normal", 9))
 LINUX_6_1 = SimOptions(optimize=True, reserve_pages=1, tlb_per_batch=False)
-LINUX_5_14 = SimOptions(optimize=True, reserve_pages=2, populate_basepages=True, tlb_per_batch=False)
+LINUX_5_14 = SimOptions(optimize=True, reserve_pages=2, tlb_per_batch=False)
 NO_HVO = SimOptions(optimize=False)
 
 
@@ -137,9 +137,9 @@ def freed_frame_mapped(ptes, walk):
 @pytest.mark.parametrize("opts", [LATEST, LINUX_5_14])
 @pytest.mark.parametrize("corrupt,message", [
     (tail_writable, "writable"),
-    (tail_elsewhere, "does not map the kept page"),
+    (tail_elsewhere, "does not map the page the kernel points tails at"),
     (tail_empty, "PTE is empty"),
-    (freed_frame_mapped, "freed vmemmap frame is still mapped"),
+    (freed_frame_mapped, "still mapped|no longer maps its original frame|not mapped writable|does not map"),
 ])
 def test_windowed_run_catches_corruption(monkeypatch, opts, corrupt, message):
     corrupt_on_call(monkeypatch, 3, corrupt)

@@ -1,0 +1,389 @@
+"""The verifier: what the page tables and the frame allocator hold after the engine has
+acted on a window, held against what HVO promises.
+
+It shares no code path with the work it checks. It walks the page tables itself (from
+the top-level table down, following each entry to its table), reads the frame
+allocator's log (what was allocated, freed and copied since the window began) and
+compares what it sees with the kernel's rules, given as `WindowRules` (which pages are
+kept, what the tails map, which hugepages were given back). Figures the engine claims
+are then held against what it observed. Every broken rule is a `VerificationError`
+(exit 3) with one line saying which.
+
+    before (snapshot after populate)          after (HVO, 6.2-7.0)
+    [head][ t1 ] ... [ t7 ]  -> f0 .. f7       [copy][ t1 ] ... [ t7 ] -> c, c RO .. c RO
+                                               freed: f0 .. f7, each once; c holds f0's data
+    7.1+: tails -> the zone's shared tail page (one per node, zone, order), read-only.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hvo_calc.errors import VerificationError
+from hvo_calc.frames import FrameAllocator, FrameLog
+from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, mk_entry
+
+FLAGS = np.uint64((1 << int(PFN_SHIFT)) - 1)
+
+
+@dataclass(frozen=True)
+class WindowRules:
+    """What the kernel does to one window of a pool: the rules, not the figures."""
+
+    head_vaddr: int       # vmemmap address of the first hugepage's first struct page
+    cover_start: int      # first vmemmap page (address) holding the window's struct pages
+    stride: int           # bytes of vmemmap from one hugepage's head to the next
+    count: int            # hugepages in the window
+    vmemmap_pages: int    # vmemmap pages of one hugepage (v)
+    cover_pages: int      # vmemmap pages holding the window's struct pages
+    optimized: bool       # HVO acts on this pool
+    reserve: int = 1      # pages kept per hugepage; the last one is the reuse page
+    copy_head: bool = False            # the reuse page is replaced by a fresh copy (6.2+)
+    tail_key: tuple[int, str, int] | None = None  # 7.1+: tails map this zone's shared tail page
+    keep: int = 0         # hugepages still optimized; the rest were restored (a shrink)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The window's vmemmap as the verifier saw it before the remap."""
+
+    keys: np.ndarray      # PMD blocks, sorted
+    pmd: np.ndarray       # their PMD entries
+    ptes: np.ndarray      # every page of those blocks: its entry (a PMD leaf's expanded), flat
+    had_tail: bool        # the shared tail page existed already
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Figures counted from the state the verifier saw."""
+
+    reserved_pages: int
+    freed_pages: int
+    split_tables: int
+    vmemmap_allocated: int
+    tail_pages_allocated: int
+
+
+def fail(message: str) -> None:
+    raise VerificationError(message)
+
+
+def window_keys(pt: PageTable, rules: WindowRules) -> np.ndarray:
+    """The PMD blocks the window's struct pages lie in, sorted and unique."""
+    page = 1 << pt.page_shift
+    starts = rules.head_vaddr + rules.stride * np.arange(rules.count, dtype=np.uint64)
+    if rules.stride * rules.count <= rules.cover_pages * page:  # packed: one span
+        first = rules.cover_start >> pt.pmd_shift
+        last = (rules.cover_start + rules.cover_pages * page - 1) >> pt.pmd_shift
+        return np.arange(first, last + 1, dtype=np.uint64)
+    span = rules.cover_pages // rules.count * page
+    first, last = starts >> np.uint64(pt.pmd_shift), (starts + np.uint64(span - 1)) >> np.uint64(pt.pmd_shift)
+    return np.unique(np.concatenate([first, last]))
+
+
+def walk_entries(pt: PageTable, keys: np.ndarray, copy: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The PMD entry of each block and the entry mapping each page of it (a PMD leaf
+    expanded page by page), read by descending the tables from the top. Without `copy`
+    the PTEs may be a view of the tables (to read now, not to keep)."""
+    vaddrs = keys << np.uint64(pt.pmd_shift)
+    per_table = pt.entries_per_table
+    row = np.zeros(len(keys), dtype=np.int64)
+    for level in pt.upper_levels:
+        mask = np.uint64(pt.tables[level].entries_per_table - 1)
+        idx = ((vaddrs >> np.uint64(pt.shift[level])) & mask).astype(np.int64)
+        store = pt.tables[level]
+        entry = store.entries[row, idx]
+        if not (entry & PRESENT).all():
+            fail(f"struct pages no longer translate: a {level} entry over the vmemmap is empty")
+        if level == "pmd":
+            break
+        row = store.child[row, idx]
+        if (row < 0).any():
+            fail(f"a {level} entry points at no table")
+    pmd, child = entry, store.child[row, idx]
+    leaf = (pmd & LEAF) != 0
+    offsets = np.arange(per_table, dtype=np.uint64) << PFN_SHIFT
+    if leaf.all():
+        return pmd, ((pmd & ~LEAF)[:, None] + offsets).reshape(-1)
+    if (child[~leaf] < 0).any():
+        fail("a PMD entry over the window points at no PTE table")
+    if not leaf.any() and (np.diff(child) == 1).all():  # the tables sit in consecutive rows
+        tables = pt.pte.entries[int(child[0]) : int(child[-1]) + 1]
+        return pmd, (tables.copy() if copy else tables).reshape(-1)
+    ptes = np.empty((len(keys), per_table), dtype=np.uint64)
+    ptes[leaf] = (pmd[leaf] & ~LEAF)[:, None] + offsets
+    ptes[~leaf] = pt.pte.entries[child[~leaf]]
+    return pmd, ptes.reshape(-1)
+
+
+def snapshot(pt: PageTable, frames: FrameAllocator, rules: WindowRules) -> Snapshot:
+    """What the window maps before the remap; the allocator's log starts afresh here."""
+    frames.clear_log()
+    keys = window_keys(pt, rules)
+    pmd, ptes = walk_entries(pt, keys, copy=True)
+    return Snapshot(keys, pmd, ptes, rules.tail_key in frames.vmemmap_tails)
+
+
+def pool_view(flat: np.ndarray, keys: np.ndarray, pt: PageTable, rules: WindowRules, pages: int) -> np.ndarray:
+    """(count, pages) view of the flat per-page entries: page j of hugepage k."""
+    if int(keys[-1] - keys[0]) + 1 == len(keys):  # consecutive blocks: address arithmetic
+        base = int(keys[0]) << pt.pmd_shift
+        pos = np.array([rules.head_vaddr - base, rules.head_vaddr + (rules.count - 1) * rules.stride - base])
+        pos >>= pt.page_shift
+        step = rules.stride >> pt.page_shift
+    else:
+        page_shift, pmd_shift = np.uint64(pt.page_shift), np.uint64(pt.pmd_shift)
+        starts = np.uint64(rules.head_vaddr) + np.uint64(rules.stride) * np.arange(rules.count, dtype=np.uint64)
+        in_block = ((starts & ((np.uint64(1) << pmd_shift) - np.uint64(1))) >> page_shift).astype(np.int64)
+        pos = np.searchsorted(keys, starts >> pmd_shift).astype(np.int64) * pt.entries_per_table + in_block
+        step = int(pos[1] - pos[0]) if rules.count > 1 else pages
+        if (np.diff(pos) != step).any():  # blocks apart by uneven gaps: gather (a copy, to read)
+            if pos.min() < 0 or pos.max() + pages > flat.size:
+                fail("the pool's vmemmap pages do not lie where their addresses say")
+            return flat[pos[:, None] + np.arange(pages)]
+    if pos[0] < 0 or pos[-1] + pages > flat.size:
+        fail("the pool's vmemmap pages do not lie where their addresses say")
+    return np.lib.stride_tricks.as_strided(flat[int(pos[0]):], shape=(rules.count, pages),
+                                           strides=(step * flat.itemsize, flat.itemsize))
+
+
+def _cover(flat: np.ndarray, keys: np.ndarray, pt: PageTable, rules: WindowRules) -> np.ndarray:
+    """Every vmemmap page holding the window's struct pages (hugepages may share one)."""
+    page = 1 << pt.page_shift
+    if rules.stride * rules.count <= rules.cover_pages * page:  # packed: one run
+        first = (rules.cover_start - (int(keys[0]) << pt.pmd_shift)) // page
+        return flat[first : first + rules.cover_pages]
+    return pool_view(flat, keys, pt, rules, rules.cover_pages // rules.count)
+
+
+def mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: sums of it tell multisets apart (a double free and a leak
+    that keep the count and the plain sum still change it)."""
+    z = values.astype(np.uint64, copy=True)
+    with np.errstate(over="ignore"):
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z
+
+
+def fingerprint(pieces: list[np.ndarray]) -> tuple[int, int]:
+    """How many values, and the sum of their mixes: equal for equal multisets."""
+    count, total = 0, np.uint64(0)
+    with np.errstate(over="ignore"):
+        for piece in pieces:
+            count += int(piece.size)
+            total += np.add.reduce(mix(piece.reshape(-1)), dtype=np.uint64) if piece.size else np.uint64(0)
+    return count, int(total)
+
+
+def pairs(to_pfns: np.ndarray, from_pfns: np.ndarray) -> np.ndarray:
+    """A copy (to, from) as one value, for fingerprints of copies."""
+    with np.errstate(over="ignore"):
+        return mix(to_pfns.reshape(-1)) ^ from_pfns.reshape(-1)
+
+
+def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, before: Snapshot) -> Observed:
+    """Hold the window's page tables and the allocator's log against the rules."""
+    log = frames.clear_log()
+    pmd_after, after = walk_entries(pt, before.keys, copy=False)
+    v, reserve = rules.vmemmap_pages, rules.reserve
+    if not rules.optimized:
+        if not np.array_equal(after, before.ptes):
+            fail("a pool without HVO had its vmemmap changed")
+        cover = _cover(after, before.keys, pt, rules)
+        if not (cover & PRESENT).all():
+            fail("struct pages no longer translate: a vmemmap PTE is empty")
+        return Observed(reserved_pages=_count_writable(cover), freed_pages=0, split_tables=0,
+                        vmemmap_allocated=0, tail_pages_allocated=0)
+    b_view = pool_view(before.ptes, before.keys, pt, rules, v)
+    a_view = pool_view(after, before.keys, pt, rules, v)
+    b_pfns = _check_populated(b_view, before.pmd, pt.entries_per_table)
+    _check_outside_unchanged(after, before, a_view, b_view)
+    _check_kept(a_view, b_view, rules, log)
+    _check_tails(a_view[: rules.keep], frames, rules)
+    fresh = _check_restored(a_view[rules.keep :], rules, log)
+    _check_copies(a_view, b_view, frames, rules, log)
+    freed = _check_freed(b_pfns, a_view, rules, log)
+    split = int(np.count_nonzero(((before.pmd & LEAF) != 0) & ((pmd_after & LEAF) == 0)))
+    if log.allocated_pages("pagetable") != split:
+        fail(f"{log.allocated_pages('pagetable')} page-table pages were allocated for {split} PMD splits")
+    tail_allocated = log.allocated_pages("vmemmap_tail")
+    if tail_allocated != (1 if rules.tail_key and not before.had_tail else 0):
+        fail(f"{tail_allocated} shared tail pages were allocated in a window that needed "
+             f"{1 if rules.tail_key and not before.had_tail else 0}")
+    copies = rules.count if rules.copy_head else 0
+    if log.allocated_pages("vmemmap") != copies + fresh:
+        fail(f"{log.allocated_pages('vmemmap')} vmemmap pages were allocated for {copies} head copies "
+             f"and {fresh} restored tails")
+    # Tails of optimized hugepages were seen read-only above; what else is writable is kept.
+    reserved = _count_writable(a_view[:, :reserve]) + _count_writable(a_view[rules.keep :, reserve:])
+    return Observed(reserved_pages=reserved, freed_pages=freed, split_tables=split,
+                    vmemmap_allocated=copies + fresh, tail_pages_allocated=tail_allocated)
+
+
+def _count_writable(view: np.ndarray) -> int:
+    """Pages a pool keeps to itself: mapped writable (tails HVO shares are read-only)."""
+    return int(np.count_nonzero((view & (PRESENT | WRITE)) == (PRESENT | WRITE)))
+
+
+def _check_populated(b_view: np.ndarray, pmd: np.ndarray, per_table: int) -> np.ndarray:
+    """Before the remap every vmemmap page had a frame of its own, mapped writable, the
+    frames rising with the addresses (as populate hands them out). Returns the frames.
+
+    Where PMD leaves mapped the window, that holds for its pages when it holds for the
+    leaves: writable blocks, each starting past the end of the one before."""
+    if ((pmd & LEAF) != 0).all():
+        if not ((pmd & FLAGS) == (PRESENT | WRITE | LEAF)).all():
+            fail("a vmemmap PMD leaf was not mapped writable before HVO")
+        if not (np.diff(pmd >> PFN_SHIFT) >= np.uint64(per_table)).all():
+            fail("vmemmap PMD leaves overlapped before HVO")
+        return b_view >> PFN_SHIFT
+    if not ((b_view & FLAGS) == (PRESENT | WRITE)).all():
+        fail("a vmemmap page was not mapped writable before HVO")
+    pfns = b_view >> PFN_SHIFT
+    flat = pfns.reshape(-1)
+    if not (flat[1:] > flat[:-1]).all():
+        fail("the vmemmap pages did not have frames of their own, in address order, before HVO")
+    return pfns
+
+
+def _check_outside_unchanged(after: np.ndarray, before: Snapshot, a_view: np.ndarray, b_view: np.ndarray) -> None:
+    """Entries of the window's tables outside the pool's vmemmap are as they were."""
+    rows, pages = a_view.shape
+    start = (a_view.__array_interface__["data"][0] - after.__array_interface__["data"][0]) // after.itemsize
+    if a_view.strides[0] == pages * after.itemsize:  # packed: the pool is one run of the tables
+        end = start + rows * pages
+        if not (np.array_equal(after[:start], before.ptes[:start]) and np.array_equal(after[end:], before.ptes[end:])):
+            fail("a page-table entry outside the pool's vmemmap changed")
+        return
+    changed = after != before.ptes
+    inside = int(np.count_nonzero(a_view != b_view))
+    if int(np.count_nonzero(changed)) != inside:
+        fail("a page-table entry outside the pool's vmemmap changed")
+
+
+def _check_kept(a_view: np.ndarray, b_view: np.ndarray, rules: WindowRules, log: FrameLog) -> None:
+    """Kept pages map their own frame, writable; the reuse page, where the kernel copies
+    it, a fresh frame holding what the original held."""
+    reserve = rules.reserve
+    same = reserve - 1 if rules.copy_head else reserve
+    if not np.array_equal(a_view[:, :same], b_view[:, :same]):
+        fail("a kept vmemmap page no longer maps its original frame")
+    if not rules.copy_head:
+        return
+    reuse_after, reuse_before = a_view[:, reserve - 1].copy(), b_view[:, reserve - 1]
+    if not ((reuse_after & FLAGS) == (PRESENT | WRITE)).all():
+        fail("a kept vmemmap page is not mapped writable (or has stray flags)")
+    if (reuse_after >> PFN_SHIFT == reuse_before >> PFN_SHIFT).any():
+        fail("a head page the kernel copies still maps its original frame")
+
+
+def _check_tails(a_view: np.ndarray, frames: FrameAllocator, rules: WindowRules) -> np.ndarray:
+    """Every tail of an optimized hugepage maps its target read-only: the zone's shared
+    tail page (7.1+) or the hugepage's reuse page. Returns each hugepage's target pfn."""
+    reserve = rules.reserve
+    if rules.tail_key is not None:
+        if rules.tail_key not in frames.vmemmap_tails:
+            fail("tails were remapped but the zone has no shared tail page")
+        shared = frames.vmemmap_tails[rules.tail_key]
+        targets = np.full(a_view.shape[0], shared, dtype=np.uint64)
+        expected = mk_entry(shared, PRESENT)
+        tails_ok = bool((a_view[:, reserve:] == expected).all())
+    else:
+        targets = a_view[:, reserve - 1] >> PFN_SHIFT
+        expected_rows = mk_entry(targets, PRESENT)
+        tails_ok = bool((a_view[:, reserve:] == expected_rows[:, None]).all())
+    if not tails_ok:
+        _explain_tails(a_view[:, reserve:], targets)
+    return targets
+
+
+def _explain_tails(tails: np.ndarray, targets: np.ndarray) -> None:
+    if not (tails & PRESENT).all():
+        fail("struct pages no longer translate: a tail vmemmap PTE is empty")
+    if ((tails & WRITE) != 0).any():
+        fail("a tail vmemmap page is writable: HVO maps tails read-only")
+    if ((tails >> PFN_SHIFT) != targets[:, None]).any():
+        fail("a tail vmemmap page does not map the page the kernel points tails at")
+    fail("a tail vmemmap PTE has stray flags")
+
+
+def _check_restored(a_view: np.ndarray, rules: WindowRules, log: FrameLog) -> int:
+    """A hugepage given back maps every tail to a frame of its own again: freshly
+    allocated, writable, each used once. Returns how many frames that took."""
+    if not a_view.size:
+        return 0
+    tails = a_view[:, rules.reserve :]
+    if not ((tails & FLAGS) == (PRESENT | WRITE)).all():
+        fail("a restored hugepage's tails are not present and writable")
+    pfns = np.ascontiguousarray(tails >> PFN_SHIFT).reshape(-1)
+    fresh = [a for a in log.allocations if a.purpose == "vmemmap"]
+    lowest = min((a.first for a in fresh), default=0)
+    highest = max((a.first + a.nr_pages for a in fresh), default=0)
+    if pfns.min() < lowest or pfns.max() >= highest:
+        fail("a restored tail maps a frame that was not allocated for it")
+    if np.unique(pfns).size != pfns.size:
+        fail("restored tails share a frame: each needs its own")
+    return int(pfns.size)
+
+
+def _check_copies(a_view: np.ndarray, b_view: np.ndarray, frames: FrameAllocator, rules: WindowRules,
+                  log: FrameLog) -> None:
+    """Each copy made holds what the kernel copies: a head copy its original head page,
+    a restored tail the page that tail mapped (the reuse page or the shared tail page)."""
+    reserve = rules.reserve
+    restored = a_view[rules.keep :]
+    if rules.copy_head and not restored.size and len(log.copies) == 1:  # the usual case, in the usual order
+        to, source = log.copies[0]
+        if (np.array_equal(to, a_view[:, reserve - 1] >> PFN_SHIFT)
+                and np.array_equal(source, b_view[:, reserve - 1] >> PFN_SHIFT)):
+            return
+    expected = []
+    if rules.copy_head:
+        expected.append(pairs(a_view[:, reserve - 1] >> PFN_SHIFT, b_view[:, reserve - 1] >> PFN_SHIFT))
+    if restored.size:
+        if rules.tail_key is not None:
+            sources = np.full(restored.shape[0], frames.vmemmap_tails[rules.tail_key], dtype=np.uint64)
+        else:
+            sources = restored[:, reserve - 1] >> PFN_SHIFT
+        tails = restored[:, reserve:] >> PFN_SHIFT
+        expected.append(pairs(tails, np.broadcast_to(sources[:, None], tails.shape)))
+    if fingerprint(expected) != fingerprint([pairs(to, source) for to, source in log.copies]):
+        fail("a copied vmemmap page does not hold what the kernel copies into it")
+
+
+def _check_freed(b_pfns: np.ndarray, a_view: np.ndarray, rules: WindowRules, log: FrameLog) -> int:
+    """The frames freed are exactly those that stopped being mapped, each once: every
+    tail's original frame, and the original head where the kernel copies it. Nothing
+    mapped now is among them."""
+    first = rules.reserve - 1 if rules.copy_head else rules.reserve
+    unmapped = b_pfns[:, first:]
+    freed = [pieces for pieces in log.freed if pieces.size]
+    nr_freed = sum(int(p.size) for p in freed)
+    if nr_freed != unmapped.size:
+        fail(f"{nr_freed} frames were freed where {unmapped.size} stopped being mapped")
+    if not unmapped.size:
+        return 0
+    flat = np.ascontiguousarray(unmapped).reshape(-1)
+    if not (len(freed) == 1 and np.array_equal(freed[0], flat)):  # else: the same frames in another order?
+        low, high = int(flat.min()), int(flat.max())
+        marked = np.zeros(high - low + 1, dtype=bool)
+        for pieces in freed:
+            if int(pieces.min()) < low or int(pieces.max()) > high:
+                fail("a frame was freed that no tail or copied head had mapped")
+            marked[(pieces - np.uint64(low)).view(np.int64)] = True
+        if int(np.count_nonzero(marked)) != nr_freed:
+            fail("a frame was freed twice (and another never)")
+        if not marked[(flat - np.uint64(low)).view(np.int64)].all():
+            fail("a frame that stopped being mapped was never freed (and another freed in its place)")
+    # The frames mapped now that were not before (copies, restored tails, shared pages)
+    # and the kept originals must all lie outside `unmapped` (sorted: distinct and rising).
+    mapped = np.concatenate([(a_view[:, rules.reserve - 1] >> PFN_SHIFT).reshape(-1),
+                             (a_view[rules.keep :] >> PFN_SHIFT).reshape(-1)])
+    at = np.minimum(np.searchsorted(flat, mapped), flat.size - 1)  # `flat` rises: _check_populated
+    if (flat[at] == mapped).any():
+        fail("a freed vmemmap frame is still mapped")
+    return int(unmapped.size)
