@@ -1,22 +1,29 @@
 """Architecture profiles: the data in `configs/arch/*.toml`, validated.
 
-A profile says everything the model needs to know about one architecture and base page
-size: page-table levels, where the vmemmap lives, how it is populated (PMD leaves or
-base-page PTEs) and which hugepage sizes exist. Adding an architecture is a new file.
+A profile says everything the model needs to know about one architecture with one base
+page size and one paging mode: page-table levels and how many entries each table holds,
+where the vmemmap lives, how it is populated (PMD leaves or base-page PTEs), which
+hugepage sizes exist and which zones a pool may live in. Adding an architecture, or
+another paging mode of one, is a new file; no code names an architecture.
+
+Profiles are keyed by (arch, base page, variant): x86-64 has a 4-level and a 5-level 4K
+profile, powerpc64 a radix and a hash 64K one. The profile marked `default` is the one
+chosen when only the architecture is given.
 """
 
 from functools import cached_property, lru_cache
 from importlib.resources import files
 from pathlib import Path
 import tomllib
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hvo_calc.errors import InputError
 from hvo_calc.units import parse_size, short_size
 
 DEFAULT_ARCH = "x86-64"
+DEFAULT_ZONE = "normal"  # where hugepages come from unless a pool says otherwise
 PTE_BYTES = 8  # every supported architecture is 64-bit: 8-byte page-table entries
 LevelName = Literal["pgd", "p4d", "pud", "pmd", "pte"]
 
@@ -29,6 +36,10 @@ class Strict(BaseModel):
 
 def _size(value: str | int) -> int:
     return parse_size(value)
+
+
+def _is_power_of_two(value: int) -> bool:
+    return value > 0 and value & (value - 1) == 0
 
 
 class HugepageSize(Strict):
@@ -48,12 +59,18 @@ class HugepageSize(Strict):
 
 
 class ArchProfile(Strict):
-    """One architecture with one base page size."""
+    """One architecture with one base page size and one paging mode (MMU, levels)."""
 
     arch: str
     base_page: int
+    variant: str = ""  # what tells it from the arch's other profiles of this page size; defaults to mmu
+    mmu: str = ""  # "radix" or "hash" where an architecture has both (powerpc64)
+    default: bool = False  # the profile chosen when only the architecture is given
+    uname_machine: tuple[str, ...] = ()  # what `uname -m` prints on it (x86_64, aarch64, ...)
+    zones: tuple[str, ...] = (DEFAULT_ZONE, "movable")  # zones a hugepage pool may be in
     va_bits: int = Field(ge=32, le=64)
     levels: tuple[LevelName, ...]
+    table_entries: dict[LevelName, int] = Field(default_factory=dict)  # where not base_page / 8
     max_physmem_bits: int = Field(ge=32, le=64)
     vmemmap_start: int
     vmemmap_bytes: int
@@ -62,10 +79,17 @@ class ArchProfile(Strict):
 
     _parse_sizes = field_validator("base_page", "vmemmap_bytes", mode="before")(_size)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _variant_defaults_to_mmu(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "variant" not in data and data.get("mmu"):
+            return {**data, "variant": data["mmu"]}
+        return data
+
     @field_validator("base_page")
     @classmethod
     def _power_of_two(cls, value: int) -> int:
-        if value < 4096 or value & (value - 1):
+        if value < 4096 or not _is_power_of_two(value):
             raise ValueError("base_page must be a power of two of at least 4K")
         return value
 
@@ -76,23 +100,66 @@ class ArchProfile(Strict):
             raise ValueError("levels must end with 'pmd', 'pte'")
         return value
 
+    @field_validator("table_entries")
+    @classmethod
+    def _entries_power_of_two(cls, value: dict[str, int]) -> dict[str, int]:
+        for level, entries in value.items():
+            if entries < 2 or not _is_power_of_two(entries):
+                raise ValueError(f"{level}: a table holds a power of two of at least 2 entries, not {entries}")
+        return value
+
+    @field_validator("zones")
+    @classmethod
+    def _has_default_zone(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if DEFAULT_ZONE not in value:
+            raise ValueError(f"zones must include {DEFAULT_ZONE!r}, where pools go by default")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ArchProfile":
+        unknown = sorted(set(self.table_entries) - set(self.levels))
+        if unknown:
+            raise ValueError(f"table_entries names levels the profile does not have: {', '.join(unknown)}")
+        covered = self.level_shift(self.levels[0]) + self.entries(self.levels[0]).bit_length() - 1
+        if covered < self.va_bits:
+            raise ValueError(f"the levels translate {covered} address bits, fewer than va_bits {self.va_bits}")
+        if self.vmemmap_start % (1 << self.level_shift("pmd")):
+            raise ValueError("vmemmap_start must be aligned to the PMD block (the kernel maps it by blocks)")
+        return self
+
     @property
     def name(self) -> str:
-        """The profile's key, as `profiles` lists it: "arm64 64K"."""
-        return f"{self.arch} {short_size(self.base_page)}"
+        """The profile's key, as `profiles` lists it: "arm64 64K", "x86-64 4K 5-level"."""
+        base = f"{self.arch} {short_size(self.base_page)}"
+        return f"{base} {self.variant}" if self.variant else base
+
+    @property
+    def paging(self) -> int:
+        """Page-table levels in use (4 or 5 on x86-64), as `find_profile(paging=)` takes them."""
+        return len(self.levels)
 
     @cached_property
     def page_shift(self) -> int:
         return self.base_page.bit_length() - 1
 
     @cached_property
+    def entries_by_level(self) -> dict[str, int]:
+        """Entries per table at each level, top first."""
+        return {level: self.table_entries.get(level, self.base_page // PTE_BYTES) for level in self.levels}
+
+    def entries(self, level: str) -> int:
+        """PTRS_PER_PTE, PTRS_PER_PMD, ...: entries in one table of `level`."""
+        return self.entries_by_level[level]
+
+    @cached_property
     def entries_per_table(self) -> int:
-        return self.base_page // PTE_BYTES
+        """Entries of a PTE table (PTRS_PER_PTE): what a split PMD leaf becomes."""
+        return self.entries("pte")
 
     def level_shift(self, level: str) -> int:
         """Address bits below the entries of `level` (PAGE_SHIFT, PMD_SHIFT, ...)."""
-        depth = len(self.levels) - 1 - self.levels.index(level)
-        return self.page_shift + depth * (self.page_shift - 3)
+        below = self.levels[self.levels.index(level) + 1 :]
+        return self.page_shift + sum(self.entries(lower).bit_length() - 1 for lower in below)
 
     def hugepage_size(self, size_bytes: int) -> HugepageSize | None:
         return next((h for h in self.hugepage if h.size == size_bytes), None)
@@ -108,7 +175,7 @@ def config_dir() -> Path:
     return Path(str(files("hvo_calc") / "configs"))
 
 
-def read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict[str, Any]:
     """A TOML file's data, or an InputError naming the file and the problem."""
     try:
         return tomllib.loads(path.read_text())
@@ -132,24 +199,68 @@ def load_profile(path: Path) -> ArchProfile:
 
 @lru_cache(maxsize=1)
 def all_profiles() -> tuple[ArchProfile, ...]:
-    """Every shipped profile, sorted by architecture and base page."""
+    """Every shipped profile, sorted by architecture, base page, then default first."""
     paths = sorted((config_dir() / "arch").glob("*.toml"))
-    return tuple(sorted((load_profile(p) for p in paths), key=lambda p: (p.arch, p.base_page)))
+    profiles = sorted((load_profile(p) for p in paths), key=lambda p: (p.arch, p.base_page, not p.default, p.name))
+    check_profile_set(profiles)
+    return tuple(profiles)
 
 
-def find_profile(arch: str, base_page: int | None = None) -> ArchProfile:
-    """The profile for `arch` and `base_page` (its smallest base page when not given)."""
-    profiles = all_profiles()
-    arches = sorted({p.arch for p in profiles})
-    matching = [p for p in profiles if p.arch == arch]
-    if not matching:
-        raise InputError(f"unknown architecture {arch!r}; accepted: {', '.join(arches)}")
-    if base_page is None:
-        return matching[0]
-    for profile in matching:
-        if profile.base_page == base_page:
-            return profile
-    pages = ", ".join(short_size(p.base_page) for p in matching)
-    raise InputError(
-        f"{arch} has no {short_size(base_page)} base page; accepted: {pages}"
-    )
+def check_profile_set(profiles: list[ArchProfile]) -> None:
+    """Names are unique and every architecture has exactly one default profile."""
+    names = [p.name for p in profiles]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"configs/arch: more than one profile is named {twice[0]!r}; give each a variant")
+    for arch in sorted({p.arch for p in profiles}):
+        defaults = [p.name for p in profiles if p.arch == arch and p.default]
+        if len(defaults) != 1:
+            raise InputError(f"configs/arch: {arch} needs exactly one profile with default = true, "
+                             f"has {len(defaults)}: {', '.join(defaults) or 'none'}")
+
+
+def arch_names() -> tuple[str, ...]:
+    """The architectures the profiles describe, sorted."""
+    return tuple(sorted({p.arch for p in all_profiles()}))
+
+
+def resolve_arch(name: str) -> str:
+    """The architecture a name means: its own name, or what `uname -m` prints on it."""
+    wanted = name.strip().lower()
+    for profile in all_profiles():
+        if wanted == profile.arch.lower() or wanted in profile.uname_machine:
+            return profile.arch
+    aliases = sorted({m for p in all_profiles() for m in p.uname_machine} - set(arch_names()))
+    raise InputError(f"unknown architecture {name!r}; accepted: {', '.join(arch_names())} "
+                     f"(or {', '.join(aliases)} as uname -m prints them)")
+
+
+def _pick(candidates: list[ArchProfile]) -> ArchProfile:
+    """Among matching profiles: the arch's default, else the smallest page, fewest levels."""
+    return min(candidates, key=lambda p: (not p.default, p.base_page, p.paging, p.name))
+
+
+def find_profile(arch: str, base_page: int | None = None, paging: int | None = None,
+                 mmu: str | None = None) -> ArchProfile:
+    """The profile for `arch` (or its `uname -m` name), narrowed by base page, page-table
+    levels and MMU where given; the arch's default among what is left."""
+    canonical = resolve_arch(arch)
+    matching = [p for p in all_profiles() if p.arch == canonical]
+    if base_page is not None:
+        pages = ", ".join(dict.fromkeys(short_size(p.base_page) for p in matching))
+        matching = [p for p in matching if p.base_page == base_page]
+        if not matching:
+            raise InputError(f"{canonical} has no {short_size(base_page)} base page; accepted: {pages}")
+    what = canonical if base_page is None else f"{canonical} {short_size(base_page)}"
+    if paging is not None:
+        levels = ", ".join(str(n) for n in sorted({p.paging for p in matching}))
+        matching = [p for p in matching if p.paging == paging]
+        if not matching:
+            raise InputError(f"{what} has no {paging}-level paging; accepted: {levels}")
+    if mmu is not None:
+        mmus = sorted({p.mmu for p in matching if p.mmu})
+        matching = [p for p in matching if p.mmu == mmu.strip().lower()]
+        if not matching:
+            accepted = ", ".join(mmus) if mmus else f"none ({what} has one MMU; leave the MMU out)"
+            raise InputError(f"{what} has no {mmu!r} MMU; accepted: {accepted}")
+    return _pick(matching)
