@@ -1,20 +1,34 @@
 """Kernel behaviour by release: the data in `configs/kernel.toml`, resolved for one release.
 
 Every behaviour is a table keyed by the first mainline release it holds in, so a new
-kernel change is one line of data. `behaviour(version, arch)` answers the questions the
-engine asks ("how many pages are kept?", "is HVO there at all?") for one release.
+kernel change is one line of data. A release is given as a mainline release ("6.12"), a
+stable point release ("6.12.58"), a distribution `uname -r` string
+("6.12.118+deb13-amd64") or "latest": the mainline decides behaviour, the point release
+decides what a stable series later backported (an architecture losing HVO, a known bug).
+`behaviour(release, arch)` answers the questions the engine and the reports ask ("how
+many pages are kept?", "is HVO there at all?", "what is known to go wrong?").
 """
 
+from collections.abc import Mapping
 from functools import lru_cache
+import re
 from typing import Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hvo_calc.errors import InputError
 from hvo_calc.profiles import Strict, config_dir, read_toml, validation_message
 
 T = TypeVar("T")
 Version = tuple[int, int]
+StableVersion = tuple[int, int, int]
+RestorePolicyName = Literal["same-node", "same-node-retry", "any-node"]
+IssueCondition = Literal["hvo-on-shrink"]  # HVO on and optimized hugepages freed (a pool shrinks)
+Applies = Literal["yes", "maybe"]
+
+# MAJOR.MINOR, an optional .POINT, an optional distribution suffix (+deb13-amd64, -56-cloud-amd64).
+RELEASE_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+)([-+~][0-9A-Za-z._+~-]*)?)?")
+STABLE_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
 
 def parse_version(text: str) -> Version:
@@ -30,10 +44,37 @@ def version_text(version: Version) -> str:
     return f"{version[0]}.{version[1]}"
 
 
-def at(changes: dict[str, T], version: Version) -> T | None:
+def parse_stable(text: str) -> StableVersion:
+    """"6.12.58" -> (6, 12, 58), for the data's stable release bounds."""
+    match = STABLE_RE.fullmatch(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a stable release MAJOR.MINOR.POINT, e.g. 6.12.58")
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def at(changes: Mapping[str, T], version: Version) -> T | None:
     """The value in force at `version`: the one under the newest key not after it."""
     keys = sorted((k for k in changes if parse_version(k) <= version), key=parse_version)
     return changes[keys[-1]] if keys else None
+
+
+class Release(Strict):
+    """A kernel release as given: the mainline decides behaviour, the point release what
+    stable backported (None where only the mainline is known, as in Debian 6.1's ABI form
+    6.1.0-56-cloud-amd64, whose .0-56 is not a stable point release)."""
+
+    mainline: tuple[int, int]
+    point: int | None = None
+    text: str
+
+    @property
+    def version(self) -> str:
+        """The mainline release, "6.12"."""
+        return version_text(self.mainline)
+
+    @property
+    def stable(self) -> StableVersion | None:
+        return None if self.point is None else (*self.mainline, self.point)
 
 
 class Availability(Strict):
@@ -44,35 +85,132 @@ class Availability(Strict):
     note: str = ""
 
 
+class RestorePolicy(Strict):
+    """What the restore path asks of the page allocator for the frames it maps back."""
+
+    gfp: str
+    same_node: bool  # only the hugepage's own node (__GFP_THISNODE)
+
+
+class StableRemoval(Strict):
+    """Stable series that dropped an architecture's HVO: the first point release without it."""
+
+    why: str
+    first_point: dict[str, int]
+
+    @field_validator("first_point")
+    @classmethod
+    def _series_are_versions(cls, value: dict[str, int]) -> dict[str, int]:
+        for series in value:
+            parse_version(series)
+        return value
+
+
+class KnownIssueEntry(Strict):
+    """A known problem of released kernels, as `[[known_issue]]` in kernel.toml says it."""
+
+    id: str
+    first: str  # first affected stable release, "6.12.115"
+    last: str  # last affected stable release, "6.12.118"
+    arches: tuple[str, ...]
+    condition: IssueCondition
+    summary: str
+    detail: str
+    source: str
+
+    @field_validator("first", "last")
+    @classmethod
+    def _stable_release(cls, value: str) -> str:
+        parse_stable(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "KnownIssueEntry":
+        if parse_stable(self.first) > parse_stable(self.last):
+            raise ValueError(f"first {self.first} is after last {self.last}")
+        return self
+
+    def applies_to(self, release: Release, arch: str) -> Applies | None:
+        """"yes" when the point release is in [first, last]; "maybe" when only the mainline
+        is known and the range lies in it; else None."""
+        if arch not in self.arches:
+            return None
+        first, last = parse_stable(self.first), parse_stable(self.last)
+        if release.stable is not None:
+            return "yes" if first <= release.stable <= last else None
+        return "maybe" if first[:2] <= release.mainline <= last[:2] else None
+
+
+class KnownIssue(KnownIssueEntry):
+    """A known problem of the release in question, and whether it surely applies."""
+
+    applies: Applies
+
+
 class KernelData(Strict):
     """`configs/kernel.toml` as read."""
 
     releases: tuple[str, ...]
     reserve_pages: dict[str, int]
     head_page_copy: dict[str, bool]
-    vmemmap_pmd: dict[str, Literal["populate-basepages", "split-on-demand"]]
+    head_copy_mandatory: dict[str, bool]
+    shared_tail_page: dict[str, bool]
+    vmemmap_pmd: dict[str, Literal["split-on-demand"]]
     tlb_flush: dict[str, Literal["per-hugepage", "per-batch"]]
-    restore_policy: dict[str, Literal["same-node", "any-node"]]
+    restore_policy: dict[str, RestorePolicyName]
+    restore_policies: dict[RestorePolicyName, RestorePolicy]
     boot_line: dict[str, str]
     boot_preoptimize: dict[str, dict[str, bool]]
     hvo: dict[str, dict[str, Availability]]
+    stable_removal: dict[str, StableRemoval] = Field(default_factory=dict)
+    known_issue: tuple[KnownIssueEntry, ...] = ()
+
+    @model_validator(mode="after")
+    def _keys_are_releases(self) -> "KernelData":
+        """Every table is keyed by releases the data lists; every policy used is described."""
+        known = set(self.releases)
+        tables: dict[str, Mapping[str, object]] = {
+            "reserve_pages": self.reserve_pages, "head_page_copy": self.head_page_copy,
+            "head_copy_mandatory": self.head_copy_mandatory, "shared_tail_page": self.shared_tail_page,
+            "vmemmap_pmd": self.vmemmap_pmd, "tlb_flush": self.tlb_flush, "restore_policy": self.restore_policy,
+            "boot_line": self.boot_line,
+            **{f"boot_preoptimize.{arch}": table for arch, table in self.boot_preoptimize.items()},
+            **{f"hvo.{arch}": table for arch, table in self.hvo.items()},
+            **{f"stable_removal.{arch}": r.first_point for arch, r in self.stable_removal.items()},
+        }
+        for name, table in tables.items():
+            unknown = sorted(set(table) - known)
+            if unknown:
+                raise ValueError(f"{name}: {', '.join(unknown)} is not in releases")
+        missing = sorted(set(self.restore_policy.values()) - set(self.restore_policies))
+        if missing:
+            raise ValueError(f"restore_policies: no entry for {', '.join(missing)}")
+        return self
 
 
 class KernelBehaviour(Strict):
     """What one kernel release does, for one architecture."""
 
-    version: str
+    version: str  # the mainline release, "7.3"
+    release: str  # the release as given, normalised: "6.12.118+deb13-amd64", "7.3"
+    point: int | None  # the stable point release, where known
     arch: str
     hvo_available: bool
     why_unavailable: str
     note: str
+    hypothetical: bool = False  # HVO assumed where the architecture never had it (what it would free)
     reserve_pages: int
     head_page_copy: bool
-    vmemmap_pmd: Literal["populate-basepages", "split-on-demand"]
+    head_copy_mandatory: bool
+    shared_tail_page: bool
+    vmemmap_pmd: Literal["split-on-demand"]
     tlb_flush: Literal["per-hugepage", "per-batch"]
-    restore_policy: Literal["same-node", "any-node"]
+    restore_policy: RestorePolicyName
+    restore_gfp: str
+    restore_same_node: bool
     boot_line: str
     boot_preoptimize: bool
+    known_issues: tuple[KnownIssue, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -84,52 +222,155 @@ def kernel_data() -> KernelData:
         raise InputError(validation_message(path, exc)) from None
 
 
-def resolve_version(text: str) -> str:
-    """A release the data knows, with "latest" meaning the newest; else InputError."""
+def accepted_releases() -> str:
+    """The forms --kernel takes, for error messages."""
     releases = kernel_data().releases
-    if text == "latest":
-        return releases[-1]
-    if text not in releases:
-        raise InputError(
-            f"unknown kernel version {text!r}; accepted: {releases[0]} to {releases[-1]} "
-            "(mainline MAJOR.MINOR) or latest"
-        )
-    return text
+    return (f"{releases[0]} to {releases[-1]} (MAJOR.MINOR), a stable release such as 6.12.58, "
+            "a uname -r string such as 6.12.118+deb13-amd64, or latest")
 
 
-def _at(changes: dict[str, T], version: Version) -> T:
+def parse_release(text: str) -> Release:
+    """A release as given: "6.12", "6.12.58", "6.12.118+deb13-amd64", "6.1.0-56-cloud-amd64"
+    or "latest"; an InputError naming the value and the accepted forms otherwise."""
+    releases = kernel_data().releases
+    given = text.strip()
+    if not given:
+        raise InputError(f"kernel version is empty; accepted: {accepted_releases()}")
+    if given.lower() == "latest":
+        return Release(mainline=parse_version(releases[-1]), text=releases[-1])
+    match = RELEASE_RE.fullmatch(given)
+    mainline = (int(match[1]), int(match[2])) if match else None
+    if match is None or mainline is None or version_text(mainline) not in releases:
+        raise InputError(f"unknown kernel version {text!r}; accepted: {accepted_releases()}")
+    point_text, suffix = match[3], match[4] or ""
+    if point_text is None:
+        return Release(mainline=mainline, text=version_text(mainline))
+    point: int | None = int(point_text)
+    if point == 0 and suffix.startswith("-"):
+        point = None  # X.Y.0-N (Debian 6.1, Ubuntu, RHEL): an ABI number, not a stable release
+    return Release(mainline=mainline, point=point, text=given)
+
+
+def resolve_version(text: str) -> str:
+    """The mainline release a release string means ("latest" the newest); else InputError."""
+    return parse_release(text).version
+
+
+def _at(changes: Mapping[str, T], version: Version) -> T:
     """Like `at`, but releases before the first key take its value (the earliest we model)."""
     value = at(changes, version)
     return value if value is not None else changes[min(changes, key=parse_version)]
 
 
-def behaviour(version_or_latest: str, arch: str) -> KernelBehaviour:
-    """The behaviour of one release on one architecture."""
-    data = kernel_data()
-    version_str = resolve_version(version_or_latest)
-    version = parse_version(version_str)
-    availability = at(data.hvo.get(arch, {}), version)
+def mainline_availability(mainline: Version, arch: str) -> Availability:
+    """HVO on `arch` in a mainline release, by the `hvo` table alone."""
+    availability = at(kernel_data().hvo.get(arch, {}), mainline)
     if availability is None:
-        availability = Availability(available=False, why=f"the kernel data has no HVO entry for {arch}")
+        return Availability(available=False, why=f"the kernel data has no HVO entry for {arch}")
+    return availability
+
+
+def hvo_availability(release: Release, arch: str) -> Availability:
+    """HVO on `arch` in this release: the mainline's, less what its stable series dropped."""
+    availability = mainline_availability(release.mainline, arch)
+    removal = kernel_data().stable_removal.get(arch)
+    first = removal.first_point.get(release.version) if removal else None
+    if removal is None or first is None or not availability.available:
+        return availability
+    dropped = f"{release.version}.{first}"
+    why = (f"{removal.why} was backported to stable {dropped}: {release.version} kernels from {dropped} on "
+           f"have no HVO on {arch}")
+    if release.point is not None:
+        return availability if release.point < first else Availability(available=False, why=why)
+    note = f"{why}; this models {release.version} as released (give the point release, e.g. {dropped}, for those)"
+    return availability.model_copy(update={"note": " ".join(filter(None, [availability.note, note]))})
+
+
+def known_issues(release: Release, arch: str) -> tuple[KnownIssue, ...]:
+    """The known problems that apply (or may) to this release on `arch`."""
+    found = []
+    for entry in kernel_data().known_issue:
+        applies = entry.applies_to(release, arch)
+        if applies is not None:
+            found.append(KnownIssue(**entry.model_dump(), applies=applies))
+    return tuple(found)
+
+
+def behaviour(version_or_latest: str, arch: str) -> KernelBehaviour:
+    """The behaviour of one release (any accepted form) on one architecture."""
+    data = kernel_data()
+    release = parse_release(version_or_latest)
+    version = release.mainline
+    availability = hvo_availability(release, arch)
+    policy: RestorePolicyName = _at(data.restore_policy, version)
     return KernelBehaviour(
-        version=version_str,
+        version=release.version,
+        release=release.text,
+        point=release.point,
         arch=arch,
         hvo_available=availability.available,
         why_unavailable=availability.why,
         note=availability.note,
         reserve_pages=_at(data.reserve_pages, version),
         head_page_copy=_at(data.head_page_copy, version),
+        head_copy_mandatory=_at(data.head_copy_mandatory, version),
+        shared_tail_page=_at(data.shared_tail_page, version),
         vmemmap_pmd=_at(data.vmemmap_pmd, version),
         tlb_flush=_at(data.tlb_flush, version),
-        restore_policy=_at(data.restore_policy, version),
+        restore_policy=policy,
+        restore_gfp=data.restore_policies[policy].gfp,
+        restore_same_node=data.restore_policies[policy].same_node,
         boot_line=_at(data.boot_line, version),
         boot_preoptimize=bool(at(data.boot_preoptimize.get(arch, {}), version)),
+        known_issues=known_issues(release, arch),
     )
 
 
 def last_release_with_hvo(arch: str) -> str | None:
-    """The newest known release in which `arch` has HVO (for "what it would free")."""
+    """The newest mainline release in which `arch` has HVO (for "what it would free")."""
     for release in reversed(kernel_data().releases):
-        if behaviour(release, arch).hvo_available:
+        if mainline_availability(parse_version(release), arch).available:
             return release
     return None
+
+
+def would_be_behaviour(arch: str) -> KernelBehaviour | None:
+    """A kernel with HVO on `arch`, for "what HVO would free": the newest release that has
+    it; for an architecture that never had it (powerpc64), the latest release with HVO
+    assumed, marked hypothetical. None for an architecture the data does not know."""
+    if arch not in kernel_data().hvo:
+        return None
+    release = last_release_with_hvo(arch)
+    if release is not None:
+        return behaviour(release, arch)
+    latest = behaviour("latest", arch)
+    note = (f"hypothetical: {latest.why_unavailable}; as for arm64 today, this is what HVO would free "
+            f"if {arch} had it, modelled on Linux {latest.version}")
+    return latest.model_copy(update={"hvo_available": True, "why_unavailable": "", "hypothetical": True,
+                                     "note": note})
+
+
+def hvo_releases(arch: str) -> str:
+    """The mainline releases with HVO on `arch`, as spans: "5.14+", "5.19-6.2", "never"."""
+    releases = kernel_data().releases
+    spans: list[list[str]] = []
+    previous = False
+    for release in releases:
+        available = mainline_availability(parse_version(release), arch).available
+        if available and not previous:
+            spans.append([release, release])
+        elif available:
+            spans[-1][1] = release
+        previous = available
+    if not spans:
+        return "never"
+    return ", ".join(f"{a}+" if b == releases[-1] else (a if a == b else f"{a}-{b}") for a, b in spans)
+
+
+def stable_releases_without_hvo(arch: str) -> tuple[str, ...]:
+    """The first stable point release of each series that dropped HVO on `arch`: "6.12.58"."""
+    removal = kernel_data().stable_removal.get(arch)
+    if removal is None:
+        return ()
+    series = sorted(removal.first_point, key=parse_version)
+    return tuple(f"{s}.{removal.first_point[s]}" for s in series)
