@@ -1,36 +1,58 @@
-"""`hvo-calc profiles`: the architectures, base pages and hugepage sizes the tool knows."""
+"""`hvo-calc profiles`: the architectures, base pages, paging modes and hugepage sizes the
+tool knows, and in which mainline releases each architecture has HVO."""
 
 import json
+from typing import Any
 
 import click
 
 from hvo_calc.cli import cli
-from hvo_calc.profiles import all_profiles
+from hvo_calc.kernels import hvo_releases, stable_releases_without_hvo
+from hvo_calc.profiles import ArchProfile, all_profiles
 from hvo_calc.units import short_size
+
+
+def profile_row(profile: ArchProfile) -> dict[str, Any]:
+    """One profile as `profiles --format json` prints it."""
+    return {
+        "name": profile.name, "arch": profile.arch, "base_page": short_size(profile.base_page),
+        "variant": profile.variant, "mmu": profile.mmu, "default": profile.default,
+        "uname_machine": list(profile.uname_machine), "va_bits": profile.va_bits,
+        "levels": list(profile.levels), "table_entries": dict(profile.entries_by_level),
+        "vmemmap_start": f"{profile.vmemmap_start:#x}", "vmemmap_leaf": profile.vmemmap_leaf,
+        "zones": list(profile.zones),
+        "hugepage_sizes": {short_size(h.size): h.mapping for h in profile.hugepage},
+        "hvo": hvo_releases(profile.arch),
+        "hvo_dropped_in_stable": list(stable_releases_without_hvo(profile.arch)),
+    }
+
+
+def table_row(row: dict[str, Any]) -> list[str]:
+    """One profile as a line of the table."""
+    dropped = row["hvo_dropped_in_stable"]
+    hvo = row["hvo"] + (f" (dropped in stable {', '.join(f'{d}+' for d in dropped)})" if dropped else "")
+    return [row["arch"], row["base_page"], row["variant"] or "-", "yes" if row["default"] else "",
+            f'{row["va_bits"]}-bit, {len(row["levels"])} levels', f'{row["vmemmap_leaf"].upper()} leaves',
+            ", ".join(f"{size} ({how})" for size, how in row["hugepage_sizes"].items()), hvo]
 
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table for people, json for scripts. Example: --format json")
 def profiles(fmt: str) -> None:
-    """List architecture profiles: base page, levels, vmemmap mapping, hugepage sizes.
+    """List architecture profiles: base page, paging variant, levels, vmemmap mapping,
+    hugepage sizes, and the mainline releases with HVO on each architecture.
+
+    The default profile of an architecture is the one --arch alone selects.
 
     Example: hvo-calc profiles
     """
-    rows = [
-        {
-            "arch": p.arch, "base_page": short_size(p.base_page), "va_bits": p.va_bits,
-            "levels": list(p.levels), "vmemmap_leaf": p.vmemmap_leaf,
-            "hugepage_sizes": {short_size(h.size): h.mapping for h in p.hugepage},
-        }
-        for p in all_profiles()
-    ]
+    rows = [profile_row(p) for p in all_profiles()]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    from tabulate import tabulate
+    from tabulate import tabulate  # type: ignore[import-untyped]
 
-    table = [[r["arch"], r["base_page"], f'{r["va_bits"]}-bit, {len(r["levels"])} levels',
-              f'{r["vmemmap_leaf"].upper()} leaves',
-              ", ".join(f"{size} ({how})" for size, how in r["hugepage_sizes"].items())] for r in rows]
-    click.echo(tabulate(table, headers=["arch", "base page", "paging", "vmemmap mapped by", "hugepage sizes"]))
+    headers = ["arch", "base page", "variant", "default", "paging", "vmemmap mapped by", "hugepage sizes",
+               "HVO (mainline)"]
+    click.echo(tabulate([table_row(r) for r in rows], headers=headers))
