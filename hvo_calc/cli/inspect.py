@@ -1,0 +1,72 @@
+"""`hvo-calc inspect`: read the host it runs on (or a captured tree), plan its pools with
+the same engine as `plan`, and compare the model with the kernel's own counters."""
+
+from pathlib import Path
+
+import click
+
+from hvo_calc.cli import cli
+from hvo_calc.errors import InputError
+from hvo_calc.output import emit, format_option, output_option, write_atomic
+from hvo_calc.reports import MACHINE_FORMATS
+
+
+@cli.command()
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="Read a captured tree instead of the running host: DIR/proc/..., DIR/sys/..., DIR/uname.txt "
+                   "(as --capture writes them). Example: --root captures/db-host")
+@click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Kernel log to take the HugeTLB boot lines from (dmesg output, whole or grepped); by default "
+                   "/dev/kmsg when readable, or DIR/dmesg-hugetlb.txt with --root. Example: --dmesg boot.log")
+@click.option("--write-config", "write_config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Also write the host's plan as a plan file ([host], [[node]], [[pool]]) that "
+                                   "`plan --config` and `check --config` read. Example: --write-config host.toml")
+@click.option("--capture", "capture", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="Also copy the files inspect read into DIR (same paths, plus uname.txt and "
+                                  "dmesg-hugetlb.txt), for --root elsewhere or a bug report. Example: --capture host-tree")
+@format_option
+@output_option
+def inspect(root: Path | None, dmesg: Path | None, write_config: Path | None, capture: Path | None, fmt: str,
+            output: str | None) -> None:
+    """Inspect this host: hugepage pools, HVO's state, the plan of its pools, and the
+    model's figures against the kernel's counters (nr_memmap_pages, nr_memmap_boot_pages,
+    MemTotal, HugePages_*). Needs no root; what it cannot read it says and goes on.
+
+    \b
+    Examples:
+      hvo-calc inspect
+      hvo-calc inspect --format json --capture /tmp/host-tree
+      hvo-calc inspect --root /tmp/host-tree --write-config host.toml
+      hvo-calc plan --config host.toml --kernel 7.3
+    """
+    from hvo_calc.cli.progress import simulation_progress
+    from hvo_calc.heap import keep_freed_memory
+    from hvo_calc.host.capture import write_capture
+    from hvo_calc.host.inspector import inspect_host
+    from hvo_calc.host.planfile import plan_file_text
+    from hvo_calc.host.render import RENDER
+    from hvo_calc.host.resolve import CannotPlan
+
+    if root is not None and not root.is_dir():
+        raise InputError(f"--root {str(root)!r} is not a directory")
+    keep_freed_memory()
+    try:
+        inspection = inspect_host(root or Path("/"), live=root is None, dmesg=dmesg, progress=simulation_progress)
+    except CannotPlan as exc:
+        if capture is not None and exc.fs is not None and exc.found is not None:
+            write_capture(exc.fs, exc.found, capture)
+        for problem in exc.problems:
+            click.echo(f"hvo-calc: error: {problem}", err=True)
+        raise InputError("nothing can be planned from this host's files (one line above for each problem)") from None
+    report = inspection.report
+    if capture is not None:
+        write_capture(inspection.fs, inspection.found, capture)
+    emit(RENDER[fmt](report), output, human=fmt not in MACHINE_FORMATS)
+    if fmt in MACHINE_FORMATS or output not in (None, "-"):
+        for problem in report.problems:
+            click.echo(f"hvo-calc: warning: {problem.source}: {problem.message}", err=True)
+    if write_config is not None:
+        if inspection.request is None:
+            raise InputError(f"--write-config {str(write_config)!r}: no hugepages are allocated on this host, and a "
+                             "plan file needs at least one [[pool]]: not written")
+        write_atomic(write_config, plan_file_text(inspection.request, report))

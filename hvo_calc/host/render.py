@@ -1,0 +1,194 @@
+"""The inspect report in each `--format`. The plan inside is rendered by the plan's own
+renderers (`hvo_calc.reports.RENDERERS`); these add the host and the comparison.
+
+- table: the summary (HVO's state first), the host, its hugepages, the plan's table, the
+  comparison, notes and problems. Colour only on a terminal.
+- json: `InspectReport` as is (`schema_version` of its own; the plan keeps its own).
+- csv: the plan's CSV with the comparison's columns added at the end, and a row
+  `comparison` for each comparison (its plan columns empty), the convention the plan's CSV
+  has for node rows.
+- markdown: summary, host, the plan's markdown, then the comparison as a pipe table.
+- prometheus: the plan's metrics, then `hvo_calc_inspect_*` gauges: predicted, observed,
+  difference and explained (1/0) with labels counter, scope, hugepage_size, unit; and
+  the HVO state.
+Machine formats are deterministic: the same tree gives the same bytes.
+"""
+
+import csv
+import io
+import os
+import sys
+
+from hvo_calc.host.models import ComparisonRow, HostFacts, InspectReport
+from hvo_calc.reports import RENDERERS
+from hvo_calc.reports.prometheus import _family
+from hvo_calc.units import human_size, short_size
+
+COMPARISON_COLUMNS = ("counter", "scope", "hugepage_size", "unit", "basis", "predicted", "observed", "difference",
+                      "status", "explained", "explanation")
+
+
+def host_line(host: HostFacts) -> str:
+    page = short_size(host.base_page_bytes) if host.base_page_bytes else "?"
+    kernel = host.kernel_release or "?"
+    if host.kernel_version and host.kernel_version != kernel:
+        kernel += f" ({host.kernel_version})"
+    nodes = f"{len(host.nodes)} NUMA node{'s' if len(host.nodes) != 1 else ''}"
+    memory = f", MemTotal {human_size(host.memory_bytes)}" if host.memory_bytes else ""
+    return (f"host: {host.machine} ({host.arch} {page} pages), Linux {kernel}, modelled as Linux "
+            f"{host.kernel_modelled}, {nodes}{memory}")
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _signed(value: int | None) -> str:
+    return "-" if value is None else f"{value:+,}" if value else "0"
+
+
+def render_table(report: InspectReport) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    buffer = io.StringIO()
+    tty = sys.stdout.isatty()
+    console = Console(file=buffer, force_terminal=tty, no_color=bool(os.environ.get("NO_COLOR")) or not tty,
+                      width=None if tty else 160)
+    host = report.host
+    for line in report.summary:
+        console.print(line, highlight=False)
+    console.print(host_line(host), highlight=False)
+    if host.cmdline is not None:
+        console.print(f"command line: {host.cmdline}", highlight=False)
+    grid = Table(title="hugepages on this host (sysfs)", title_justify="left")
+    for column in ("size", "node", "memory", "hugepages", "free", "surplus", "at boot"):
+        grid.add_column(column, justify="left" if column == "size" else "right")
+    for node in host.nodes:
+        for counts in node.hugepages:
+            grid.add_row(counts.hugepage_size, str(node.node),
+                         human_size(node.memory_bytes) if node.memory_bytes else "-",
+                         _count(counts.total), _count(counts.free), _count(counts.surplus), _count(counts.boot))
+    console.print(grid)
+    text = buffer.getvalue()
+    if report.plan is not None:
+        text += RENDERERS["table"](report.plan)
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=tty, no_color=bool(os.environ.get("NO_COLOR")) or not tty,
+                      width=None if tty else 160)
+    grid = Table(title="model against the kernel's counters", title_justify="left")
+    for column in ("counter", "scope", "predicted", "observed", "difference", "status", "why"):
+        grid.add_column(column, justify="right" if column in ("predicted", "observed", "difference") else "left",
+                        overflow="fold")
+    for r in report.comparison:
+        scope = f"{r.scope} {r.hugepage_size}" if r.hugepage_size else r.scope
+        grid.add_row(r.counter, scope, _count(r.predicted), _count(r.observed), _signed(r.difference), r.status,
+                     r.explanation)
+    console.print(grid)
+    for line in host.dmesg:
+        console.print(f"dmesg: {line}", highlight=False)
+    for note in report.notes:
+        console.print(f"note: {note}", highlight=False)
+    for problem in report.problems:
+        console.print(f"problem: {problem.source}: {problem.message}", highlight=False)
+    return text + buffer.getvalue()
+
+
+def render_json(report: InspectReport) -> str:
+    return report.model_dump_json(indent=2) + "\n"
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def render_csv(report: InspectReport) -> str:
+    if report.plan is not None:
+        rows = list(csv.reader(io.StringIO(RENDERERS["csv"](report.plan))))
+    else:
+        rows = [["row"]]
+    header, body = rows[0], rows[1:]
+    added = [c if c not in header else f"comparison_{c}" for c in COMPARISON_COLUMNS]
+    width = len(header)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*header, *added])
+    for cells in body:
+        writer.writerow([*cells, *([""] * len(added))])
+    for r in report.comparison:
+        values = r.model_dump()
+        writer.writerow(["comparison", *([""] * (width - 1)), *(_cell(values[c]) for c in COMPARISON_COLUMNS)])
+    return out.getvalue()
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(report: InspectReport) -> str:
+    from tabulate import tabulate
+
+    host = report.host
+    lines = [f"**hvo-calc inspect**: {_escape(host_line(host))}", ""]
+    lines += [f"- {_escape(line)}" for line in report.summary] + [""]
+    rows = [[c.hugepage_size, str(n.node), _count(c.total), _count(c.free), _count(c.surplus), _count(c.boot)]
+            for n in host.nodes for c in n.hugepages]
+    if rows:
+        lines += [tabulate(rows, headers=("size", "node", "hugepages", "free", "surplus", "at boot"),
+                           tablefmt="pipe", disable_numparse=True), ""]
+    if report.plan is not None:
+        lines.append(RENDERERS["markdown"](report.plan).rstrip("\n"))
+        lines.append("")
+    if report.comparison:
+        table = [[r.counter, f"{r.scope} {r.hugepage_size}" if r.hugepage_size else r.scope, _count(r.predicted),
+                  _count(r.observed), _signed(r.difference), r.status, _escape(r.explanation)]
+                 for r in report.comparison]
+        lines += ["**model against the kernel's counters**", "",
+                  tabulate(table, headers=("counter", "scope", "predicted", "observed", "difference", "status", "why"),
+                           tablefmt="pipe", disable_numparse=True), ""]
+    items = [f"- note: {_escape(n)}" for n in report.notes]
+    items += [f"- problem: `{p.source}`: {_escape(p.message)}" for p in report.problems]
+    if items:
+        lines += [*items, ""]
+    return "\n".join(lines)
+
+
+INSPECT_METRICS = (
+    ("predicted", "inspect_predicted", "What the model predicts (or the plan assumed) for a kernel counter."),
+    ("observed", "inspect_observed", "What the kernel's counter shows."),
+    ("difference", "inspect_difference", "Observed minus predicted."),
+    ("explained", "inspect_explained", "1 when the counter agrees or its difference is accounted for, 0 when not; "
+                                       "absent when not checked."),
+)
+
+
+def _labels(r: ComparisonRow) -> dict[str, str]:
+    return {"counter": r.counter, "scope": r.scope, "hugepage_size": r.hugepage_size or "", "unit": r.unit}
+
+
+def render_prometheus(report: InspectReport) -> str:
+    text = RENDERERS["prometheus"](report.plan) if report.plan is not None else ""
+    lines: list[str] = []
+    host = report.host
+    _family(lines, "inspect_info", "The inspected host: machine, kernel release, modelled release, HVO state; "
+            "always 1.", [({"machine": host.machine or "", "release": host.kernel_release or "",
+                             "kernel": host.kernel_modelled or "", "hvo": host.hvo.state,
+                             "schema_version": report.schema_version}, 1)])
+    if host.hvo.sysctl is not None:
+        _family(lines, "inspect_hvo_sysctl", "vm.hugetlb_optimize_vmemmap: the current setting.",
+                [({"arch": host.arch or ""}, host.hvo.sysctl)])
+    for field, name, help_text in INSPECT_METRICS:
+        samples = [(_labels(r), getattr(r, field)) for r in report.comparison if getattr(r, field) is not None]
+        if samples:
+            _family(lines, name, help_text, samples)
+    _family(lines, "inspect_problems", "Files inspect could not read or understand.",
+            [({"arch": host.arch or ""}, len(report.problems))])
+    return text + "\n".join(lines) + "\n"
+
+
+RENDER = {"table": render_table, "json": render_json, "csv": render_csv, "markdown": render_markdown,
+          "prometheus": render_prometheus}
