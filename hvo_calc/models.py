@@ -36,6 +36,9 @@ class WouldFree(Savings):
     """What HVO would free where the kernel has it, when this plan's kernel does not."""
 
     kernel: str
+    hypothetical: bool = Field(
+        default=False, description="no release has HVO on this architecture: these are the figures of "
+        "the named release's HVO, as if the architecture had it")
 
 
 class ShrinkReport(Model):
@@ -45,7 +48,7 @@ class ShrinkReport(Model):
     hugepages_released: int
     restore_pages: int = Field(description="frames the restore allocates (vmemmap_remap_alloc)")
     restore_bytes: int
-    policy: str = Field(description="same-node (before 6.7) or any-node (6.7+)")
+    policy: str = Field(description="same-node (5.14-6.3), same-node-retry (6.4-6.6) or any-node (6.7+)")
     available_bytes: int | None = Field(description="free memory the policy may use; null without node memory")
     succeeds: bool | None
     surplus_hugepages: int = Field(description="hugepages that cannot be restored and stay as surplus")

@@ -263,7 +263,7 @@ def vmemmap_block_pfns(profile: ArchProfile, struct_page_bytes: int) -> int:
 def why_inactive(kernel: KernelBehaviour, geometry: HugepageGeometry, hvo_on: bool) -> str | None:
     """The one sentence saying why HVO frees nothing for this pool, or None."""
     if not kernel.hvo_available:
-        return f"Linux {kernel.version} on {kernel.arch}: {kernel.why_unavailable}."
+        return f"Linux {kernel.release} on {kernel.arch}: {kernel.why_unavailable}."
     if not hvo_on:
         return "HVO is switched off (hugetlb_free_vmemmap=off / vm.hugetlb_optimize_vmemmap=0)."
     reason = geometry.why_not_optimizable(kernel.reserve_pages)
@@ -295,7 +295,7 @@ def would_free(profile: ArchProfile, request: PlanRequest, geometry: HugepageGeo
         return None
     frames, pt = new_model(profile, request.struct_page_bytes)
     stats = simulate_pool(pt, frames, geometry, extent, sim_options(other, True, request, pool, geometry, shrink=False))
-    return WouldFree(kernel=other.version, **savings(stats, profile.base_page))
+    return WouldFree(kernel=other.version, hypothetical=other.hypothetical, **savings(stats, profile.base_page))
 
 
 def savings(stats: PoolStats, page_bytes: int) -> dict[str, int]:
@@ -418,7 +418,7 @@ def with_shrink_outcomes(request: PlanRequest, kernel: KernelBehaviour, pools: l
             decided.append(pool)
             continue
         per_hugepage = shrink.restore_bytes // shrink.hugepages_released
-        nodes = list(range(len(free))) if shrink.policy == "any-node" else [pool.node]
+        nodes = [pool.node] if kernel.restore_same_node else list(range(len(free)))
         available = sum(max(free[n], 0) for n in nodes)
         restorable = min(shrink.hugepages_released, available // per_hugepage if per_hugepage else shrink.hugepages_released)
         need = restorable * per_hugepage
