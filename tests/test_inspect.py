@@ -8,10 +8,13 @@ import json
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hvo_calc.host.fs import HostFS
+from hvo_calc.host.models import InspectReport
+from hvo_calc.host.render import RENDER
 from hvo_calc.host.readers import (kernel_size, kstrtobool, parse_cmdline, parse_dmesg, parse_id_list, parse_meminfo,
                                    parse_zoneinfo, point_release)
 
@@ -149,7 +152,8 @@ def test_boot_and_runtime_parts_of_a_grown_pool(run):
 def test_shrunk_pool_in_use_counts_surplus(run):
     facts = inspect_json(run, "x86-64_7.3.4_1node_hvo-on_shrunk-inuse")["host"]
     (size,) = [c for c in facts["hugepages"] if c["hugepage_size"] == "2M"]
-    assert (size["total"], size["free"], size["surplus"], size["reserved"], size["overcommit"]) == (632, 32, 120, 32, 200)
+    counts = (size["total"], size["free"], size["surplus"], size["reserved"], size["overcommit"])
+    assert counts == (632, 32, 120, 32, 200)
 
 
 # -- the model against the kernel's counters ---------------------------------------------------
@@ -271,6 +275,12 @@ def test_arm64_says_the_kernel_cannot_have_hvo(run):
     assert sizes == {"64K", "2M", "32M", "1G"}
 
 
+def test_known_issue_of_the_release_said(run):
+    summary = inspect_json(run, "x86-64_6.12.117_1node_hvo-on")["summary"]
+    assert any(line.startswith("Known issue: this kernel has hvo-bad-page-state-6.12.115") for line in summary)
+    assert not any("Known issue" in line for line in inspect_json(run, "x86-64_7.3.4_2node_hvo-on")["summary"])
+
+
 def test_hvo_on_summary(run):
     summary = inspect_json(run, "x86-64_7.3.4_2node_hvo-on")["summary"]
     assert summary[0] == "HVO: on (vm.hugetlb_optimize_vmemmap = 1; hugetlb_free_vmemmap=on on the command line)."
@@ -278,6 +288,17 @@ def test_hvo_on_summary(run):
 
 
 # -- formats ------------------------------------------------------------------------------------
+
+def test_every_format_has_an_inspect_renderer():
+    from hvo_calc.reports import RENDERERS
+
+    assert set(RENDER) == set(RENDERERS)
+
+
+@pytest.mark.parametrize("host", ["x86-64_7.3.4_2node_hvo-on", "x86-64_6.1.192_1node_hvo-on"])
+def test_json_validates_against_the_inspect_schema(run, host):
+    jsonschema.validate(inspect_json(run, host), InspectReport.model_json_schema())
+
 
 def test_table_reports_state_first_and_the_plan(run):
     result = run("inspect", "--root", str(HOSTS / "x86-64_7.3.4_1node_hvo-on_shrunk"))

@@ -23,7 +23,8 @@ from hvo_calc.reports import MACHINE_FORMATS
                                    "`plan --config` and `check --config` read. Example: --write-config host.toml")
 @click.option("--capture", "capture", type=click.Path(file_okay=False, path_type=Path), default=None,
               metavar="DIR", help="Also copy the files inspect read into DIR (same paths, plus uname.txt and "
-                                  "dmesg-hugetlb.txt), for --root elsewhere or a bug report. Example: --capture host-tree")
+                                  "dmesg-hugetlb.txt), for --root elsewhere or a bug report. "
+                                  "Example: --capture host-tree")
 @format_option
 @output_option
 def inspect(root: Path | None, dmesg: Path | None, write_config: Path | None, capture: Path | None, fmt: str,
@@ -51,7 +52,8 @@ def inspect(root: Path | None, dmesg: Path | None, write_config: Path | None, ca
         raise InputError(f"--root {str(root)!r} is not a directory")
     keep_freed_memory()
     try:
-        inspection = inspect_host(root or Path("/"), live=root is None, dmesg=dmesg, progress=simulation_progress)
+        live = root is None or root.resolve() == Path("/")
+        inspection = inspect_host(root or Path("/"), live=live, dmesg=dmesg, progress=simulation_progress)
     except CannotPlan as exc:
         if capture is not None and exc.fs is not None and exc.found is not None:
             write_capture(exc.fs, exc.found, capture)

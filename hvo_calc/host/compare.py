@@ -20,6 +20,7 @@ for one cause (or two) from `causes`, within what the host holds. Anything else 
 *unexplained*, and a counter the kernel lacks is *not available*: never "agrees".
 """
 
+import re
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -70,10 +71,10 @@ def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list
             name = f"{short_size(size)}{' boot' if boot else ''}"
             found.append(Cause(
                 -(memmap // count), freed // count, count,
-                f"{{k}} of the {count} {name} hugepages were allocated while HVO was off and are not optimized "
+                f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was off and are not optimized "
                 f"(the sysctl is the current setting, not the pool's state): {{k}} x {memmap // count} "
                 f"head-page copies fewer = {{total}} pages",
-                f"the same {{k}} unoptimized {name} hugepages keep their boot-memory vmemmap: {{k}} x "
+                f"the same {{k}} unoptimized {name} hugepage{{s}} keep{{s_verb}} their boot-memory vmemmap: {{k}} x "
                 f"{freed // count} = {{total}} pages"))
     else:
         for size, boot, group in pool_classes(pools, active=False):
@@ -84,10 +85,10 @@ def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list
             name = f"{short_size(size)}{' boot' if boot else ''}"
             found.append(Cause(
                 unit.memmap, -unit.boot_freed, count,
-                f"{{k}} of the {count} {name} hugepages were allocated while HVO was on and stay optimized "
+                f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was on and stay optimized "
                 f"(the sysctl now reads 0; it is the current setting, not the pool's state): {{k}} x "
                 f"{unit.memmap} head-page copies = {{total}} pages",
-                f"the same {{k}} optimized {name} hugepages freed their boot-memory vmemmap: {{k}} x "
+                f"the same {{k}} optimized {name} hugepage{{s}} freed their boot-memory vmemmap: {{k}} x "
                 f"{unit.boot_freed} = {{total}} pages"))
     sizes_with_pools = {p.hugepage_bytes for p in pools}
     ordered = sorted(units, key=lambda u: (u.size not in sizes_with_pools, u.boot, u.size))
@@ -98,9 +99,9 @@ def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list
         name = f"{short_size(unit.size)}{' boot' if unit.boot else ''}"
         found.append(Cause(
             held, -unit.boot_freed, None,
-            f"{{k}} {name} hugepages optimized earlier and since released keep their restored vmemmap in buddy "
-            f"pages: {{k}} x ({unit.memmap} head copy + {unit.freed} restored) = {{total}} pages",
-            f"the same {{k}} released {name} hugepages freed their boot-memory vmemmap when they were "
+            f"{{k}} {name} hugepage{{s}} optimized earlier and since released keep{{s_verb}} their restored "
+            f"vmemmap in buddy pages: {{k}} x ({unit.memmap} head copy + {unit.freed} restored) = {{total}} pages",
+            f"the same {{k}} released {name} hugepage{{s}} freed their boot-memory vmemmap when they were "
             f"optimized: {{k}} x {unit.boot_freed} = {{total}} pages"))
     return dedupe(found)
 
@@ -129,15 +130,21 @@ class Solution:
     parts: tuple[tuple[Cause, int], ...]
 
     def memmap_text(self) -> str:
-        return "; ".join(c.memmap_story.format(k=k, total=abs(k * c.memmap)) for c, k in self.parts if c.memmap)
+        return "; ".join(c.memmap_story.format(**words(k), total=abs(k * c.memmap)) for c, k in self.parts if c.memmap)
 
     def boot_text(self) -> str:
-        return "; ".join(c.boot_story.format(k=k, total=abs(k * c.boot)) for c, k in self.parts if c.boot)
+        return "; ".join(c.boot_story.format(**words(k), total=abs(k * c.boot)) for c, k in self.parts if c.boot)
 
     def short(self) -> str:
         """The causes without their arithmetic: "512 2M hugepages optimized earlier and since released"."""
-        return " and ".join(c.memmap_story.split(" keep ")[0].split(" and are ")[0].split(" and stay ")[0]
-                            .format(k=k) for c, k in self.parts)
+        return " and ".join(re.split(r" keep| and are | and stay ", c.memmap_story)[0].format(**words(k))
+                            for c, k in self.parts)
+
+
+def words(k: int) -> dict[str, object]:
+    """Number agreement for the stories: 1 hugepage was / keeps; 2 hugepages were / keep."""
+    one = k == 1
+    return {"k": k, "s": "" if one else "s", "were": "was" if one else "were", "s_verb": "s" if one else ""}
 
 
 def solve(d_memmap: int | None, d_boot: int | None, found: list[Cause]) -> list[Solution]:
@@ -296,8 +303,7 @@ def memory_rows(i: Inputs) -> list[ComparisonRow]:
     size = i.default_size
     if size is None:
         return rows
-    name = short_size(size)
-    planned = {}
+    planned: dict[int, int] = {}
     for pool in i.plan.pools if i.plan else []:
         if pool.hugepage_bytes == size:
             planned[pool_host_node(pool)] = planned.get(pool_host_node(pool), 0) + pool.hugepages

@@ -122,8 +122,11 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
     return Inspection(report=report_model, request=request, fs=fs, found=found, identity=identity)
 
 
+BootRequests = dict[int, tuple[int, dict[int, int] | None]]
+
+
 def host_pools(found: Collected, identity: Identity,
-               requests: dict[int, tuple[int, dict[int, int] | None]]) -> tuple[list[HostPool], dict[int, int], list[int]]:
+               requests: BootRequests) -> tuple[list[HostPool], dict[int, int], list[int]]:
     """The pools to plan, the host node -> plan node index map, and the plan's node memory."""
     memory = node_memory(found)
     with_memory = [n for n in found.node_ids if memory.get(n)]

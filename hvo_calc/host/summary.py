@@ -52,7 +52,18 @@ def summary_lines(facts: HostFacts, plan: PlanReport | None, rules: KernelBehavi
     else:
         lines.append(f"HVO: state unknown (vm.hugetlb_optimize_vmemmap not read; {cmdline_setting(facts)}); "
                      f"planned as {'on' if facts.hvo.planned_on else 'off'}.")
+    lines += known_issue_lines(plan)
     lines.append(comparison_line(rows))
+    return lines
+
+
+def known_issue_lines(plan: PlanReport | None) -> list[str]:
+    """The plan's known kernel problems that this host's release is in range of."""
+    lines = []
+    for issue in plan.known_issues if plan else []:
+        verb = "has" if issue.applies == "yes" else "may have"
+        lines.append(f"Known issue: this kernel {verb} {issue.id} (Linux {issue.first} to {issue.last}): "
+                     f"{issue.summary}.")
     return lines
 
 
