@@ -379,6 +379,14 @@ def _check_copies(a_view: np.ndarray, b_view: np.ndarray, frames: FrameAllocator
         fail("a copied vmemmap page does not hold what the kernel copies into it")
 
 
+def _same_in_some_order(freed: list[np.ndarray], unmapped: np.ndarray, flat: np.ndarray) -> bool:
+    """Whether the frames freed are `unmapped` in row or column order (an exact shortcut;
+    any other order is checked frame by frame)."""
+    if len(freed) != 1:
+        return False
+    return np.array_equal(freed[0], flat) or np.array_equal(freed[0], unmapped.T.reshape(-1))
+
+
 def _check_freed(b_pfns: np.ndarray, a_view: np.ndarray, rules: WindowRules, log: FrameLog) -> int:
     """The frames freed are exactly those that stopped being mapped, each once: every
     tail's original frame, and the original head where the kernel copies it. Nothing
@@ -392,8 +400,8 @@ def _check_freed(b_pfns: np.ndarray, a_view: np.ndarray, rules: WindowRules, log
     if not unmapped.size:
         return 0
     flat = np.ascontiguousarray(unmapped).reshape(-1)
-    if not (len(freed) == 1 and np.array_equal(freed[0], flat)):  # else: the same frames in another order?
-        low, high = int(flat.min()), int(flat.max())
+    if not _same_in_some_order(freed, unmapped, flat):
+        low, high = int(flat[0]), int(flat[-1])  # `flat` rises: _check_populated
         marked = np.zeros(high - low + 1, dtype=bool)
         for pieces in freed:
             if int(pieces.min()) < low or int(pieces.max()) > high:
@@ -403,12 +411,14 @@ def _check_freed(b_pfns: np.ndarray, a_view: np.ndarray, rules: WindowRules, log
             fail("a frame was freed twice (and another never)")
         if not marked[(flat - np.uint64(low)).view(np.int64)].all():
             fail("a frame that stopped being mapped was never freed (and another freed in its place)")
-    # The frames mapped now that were not before (copies, restored tails, shared pages)
-    # and the kept originals must all lie outside `unmapped` (sorted: distinct and rising).
-    mapped = np.concatenate([(a_view[:, rules.reserve - 1] >> PFN_SHIFT).reshape(-1),
-                             (a_view[rules.keep :] >> PFN_SHIFT).reshape(-1)])
+    # Frames mapped now that were not before (head copies, restored tails) must lie
+    # outside `unmapped`; kept pages still map their own frames (checked), which differ
+    # from every tail's.
+    new = [(a_view[:, rules.reserve - 1] >> PFN_SHIFT).reshape(-1)] if rules.copy_head else []
+    new.append((a_view[rules.keep :, rules.reserve :] >> PFN_SHIFT).reshape(-1))
+    mapped = np.concatenate(new)
     if mapped.size and not (int(mapped.min()) > int(flat[-1]) or int(mapped.max()) < int(flat[0])):
-        at = np.minimum(np.searchsorted(flat, mapped), flat.size - 1)  # `flat` rises: _check_populated
+        at = np.minimum(np.searchsorted(flat, mapped), flat.size - 1)
         if (flat[at] == mapped).any():
             fail("a freed vmemmap frame is still mapped")
     return int(unmapped.size)

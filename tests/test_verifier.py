@@ -245,3 +245,17 @@ def test_kept_page_remapped_to_another_hugepages_head(monkeypatch):
     after_leaf(monkeypatch, shares_heads)
     with caught("no longer maps its original frame"):
         simulate("6.1")
+
+
+def test_head_copy_placed_in_a_frame_the_walk_freed(monkeypatch):
+    """Everything else consistent (the copy logged, tails pointing at it): only the check that
+    no freed frame is still mapped can see it."""
+    def copies_into_a_freed_frame(ptes, walk):
+        freed = walk.vmemmap_pages[-1][5]
+        to, source = walk.frames.log.copies[-1]
+        to[0] = freed
+        ptes[0, 0] = mk_entry(freed, PRESENT | WRITE)
+        ptes[0, 1:] = mk_entry(freed, PRESENT)
+    after_leaf(monkeypatch, copies_into_a_freed_frame)
+    with caught("still mapped"):
+        simulate("6.12")
