@@ -183,6 +183,9 @@ class HostReport(Model):
     memory_bytes: int | None = Field(default=None, description="host RAM, when the plan gives node memory")
     notes: list[str]
     kernel_release: str = Field(default="", description="the release as given: mainline, stable or uname -r")
+    head_copy_mandatory: bool = Field(
+        default=False, description="7.1+: each optimized hugepage needs its head copy allocated, or it stays "
+        "unoptimized (6.2-7.0 fell back to keeping the old frame)")
     hvo_enable_hint: str | None = Field(
         default=None, description="how to switch HVO on, where distribution kernels leave it off")
 

@@ -112,6 +112,7 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
         kernel_requested=request.kernel, kernel_release=kernel.release, struct_page_bytes=request.struct_page_bytes,
         hvo_enabled=request.hvo, placement=request.placement, memory_bytes=memory,
         notes=[kernel.note] if kernel.note else [],
+        head_copy_mandatory=kernel.head_copy_mandatory and kernel.hvo_available and request.hvo,
         hvo_enable_hint=HVO_ENABLE_HINT if request.hvo and kernel.hvo_available else None,
     )
     return PlanReport(
