@@ -54,7 +54,9 @@ class TableStore:
     def __init__(self, entries_per_table: int, with_children: bool):
         self.entries_per_table = entries_per_table
         self.entries = np.zeros((8, entries_per_table), dtype=np.uint64)
-        self.child = np.full((8, entries_per_table), -1, dtype=np.int64) if with_children else None
+        # Upper levels follow each entry to its table's row; PTE tables have no children.
+        self.with_children = with_children
+        self.child = np.full((8 if with_children else 0, entries_per_table), -1, dtype=np.int64)
         self.pfn = np.zeros(8, dtype=np.uint64)
         self.nr_tables = 0
 
@@ -74,7 +76,7 @@ class TableStore:
         size = max(needed, 2 * len(self.pfn))
         grow = size - len(self.pfn)
         self.entries = np.concatenate([self.entries, np.zeros((grow, self.entries_per_table), np.uint64)])
-        if self.child is not None:
+        if self.with_children:
             self.child = np.concatenate([self.child, np.full((grow, self.entries_per_table), -1, np.int64)])
         self.pfn = np.concatenate([self.pfn, np.zeros(grow, np.uint64)])
 
@@ -100,9 +102,9 @@ class PageTable:
         self.profile = profile
         self.frames = frames
         self.entries_per_table = profile.entries_per_table  # of a PTE table (PTRS_PER_PTE)
-        self.level_entries = {level: profile.entries(level) for level in profile.levels}
+        self.level_entries: dict[str, int] = {level: profile.entries(level) for level in profile.levels}
         self.upper_levels = profile.levels[:-1]
-        self.shift = {level: profile.level_shift(level) for level in profile.levels}
+        self.shift: dict[str, int] = {level: profile.level_shift(level) for level in profile.levels}
         self.pmd_shift = self.shift["pmd"]
         self.page_shift = profile.page_shift
         self.tables = {level: TableStore(self.level_entries[level], True) for level in self.upper_levels}

@@ -77,7 +77,7 @@ class PlanRequest(Strict):
 
 
 def default_pools() -> tuple[PoolRequest, ...]:
-    return tuple(PoolRequest(hugepage_size=size, count=count) for size, count in DEFAULT_POOLS)
+    return tuple(PoolRequest(hugepage_size=parse_size(size), count=count) for size, count in DEFAULT_POOLS)
 
 
 def planned_hugepages(request: PlanRequest) -> int:

@@ -77,8 +77,8 @@ def window_keys(pt: PageTable, rules: WindowRules) -> np.ndarray:
         last = (rules.cover_start + rules.cover_pages * page - 1) >> pt.pmd_shift
         return np.arange(first, last + 1, dtype=np.uint64)
     span = rules.cover_pages // rules.count * page
-    first, last = starts >> np.uint64(pt.pmd_shift), (starts + np.uint64(span - 1)) >> np.uint64(pt.pmd_shift)
-    return np.unique(np.concatenate([first, last]))
+    firsts, lasts = starts >> np.uint64(pt.pmd_shift), (starts + np.uint64(span - 1)) >> np.uint64(pt.pmd_shift)
+    return np.unique(np.concatenate([firsts, lasts]))
 
 
 def walk_entries(pt: PageTable, keys: np.ndarray, copy: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -137,6 +137,8 @@ def restore_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
     """vmemmap_restore_pte: map each tail to its own new frame, a copy of the page it
     mapped, read-write."""
     tails = ptes[:, 1:]
+    if walk.new_pages is None:
+        raise WalkError("the restore walk was given no pages to map")
     new_pages = walk.new_pages.reshape(tails.shape)
     walk.frames.copy_pages(new_pages, entry_pfn(tails))
     tails[:] = mk_entry(new_pages, PRESENT | WRITE)
