@@ -242,10 +242,13 @@ def check_fits(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequ
     for node, room in enumerate(memory):
         need = sum(p.count * p.hugepage_size for p in pools if p.node == node)
         if need > room:
-            where = (f"node {node} has {human_size(room)}" if request.nodes else
-                     f"{profile.name} can address at most {human_size(limit)} of physical memory "
+            need_text, room_text = human_size(need), human_size(room)
+            if need_text == room_text:  # apart by less than the rounding: say it in bytes
+                need_text, room_text = f"{need:,} bytes", f"{room:,} bytes"
+            where = (f"node {node} has {room_text}" if request.nodes else
+                     f"{profile.name} can address at most {room_text} of physical memory "
                      f"({profile.max_physmem_bits}-bit physical addresses)")
-            raise InputError(f"the pools need {human_size(need)} of hugepages; {where}")
+            raise InputError(f"the pools need {need_text} of hugepages; {where}")
 
 
 def model_span_pfns(profile: ArchProfile, struct_page_bytes: int) -> int:

@@ -7,7 +7,7 @@ from hvo_calc import vmemmap
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
 from hvo_calc.errors import VerificationError, WalkError
 from hvo_calc.pagetable import PRESENT, WRITE, PageTable, Ranges, entry_pfn
-from hvo_calc.planner import PlanRequest, PoolRequest, new_model, plan
+from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest, new_model, place, plan
 from hvo_calc.profiles import find_profile
 from hvo_calc.units import GiB, KiB, MiB
 from hvo_calc.verify import walk_entries
@@ -116,8 +116,26 @@ def test_tlb_flushes_per_split_and_per_hugepage_before_6_7_and_per_batch_after()
 def test_scale_checks_refuse_a_pool_larger_than_the_address_space():
     from hvo_calc.errors import InputError
 
-    with pytest.raises(InputError, match="can address at most 64.00 TiB"):
+    # 64 TiB and one 1G page: apart by less than the rounding, so the message says bytes.
+    with pytest.raises(InputError, match="need 70,369,817,919,488 bytes .* at most 70,368,744,177,664 bytes"):
         run(huge="1G", count=64 * 1024 + 1)
+    with pytest.raises(InputError, match="need 80.00 TiB of hugepages; x86-64 4K can address at most 64.00 TiB"):
+        run(huge="1G", count=80 * 1024, placement="scattered")
+    # 5-level paging addresses 52 bits: the same pool is laid out there (not simulated: 80 TiB).
+    request = PlanRequest(paging=5, pools=(PoolRequest(hugepage_size=GiB, count=80 * 1024),))
+    five_level = find_profile("x86-64", paging=5)
+    assert place(five_level, request, request.pools)[0].count == 80 * 1024
+
+
+def test_scattered_pools_spread_over_what_the_node_has():
+    """Each 2M page in a vmemmap PMD block (128 MiB of memory) of its own while the node has
+    room for that; past it, spread evenly: 1000 pages on a 64 GiB node are 64 MiB apart, two
+    to a block."""
+    request = PlanRequest(placement="scattered", nodes=(NodeRequest(memory=64 * GiB),),
+                          pools=(PoolRequest(hugepage_size=2 * MiB, count=1000),))
+    pool = plan(request).pools[0]
+    assert pool.split_pmds == 500 and pool.freed_pages == 1000 * 7
+    assert run(huge="2M", count=1000, placement="scattered").split_pmds == 1000  # 64 TiB: room for all
 
 
 # -- the walk's rules and the verification -------------------------------------------------
