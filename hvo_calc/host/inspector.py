@@ -86,7 +86,8 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
     report: PlanReport | None = None
     if pools:
         request = PlanRequest(
-            arch=profile.arch, base_page=profile.base_page, kernel=identity.kernel, hvo=planned_on,
+            arch=profile.arch, base_page=profile.base_page, paging=identity.paging, kernel=identity.kernel,
+            hvo=planned_on,
             nodes=tuple(NodeRequest(memory=m) for m in plan_nodes),
             pools=tuple(PoolRequest(hugepage_size=p.size, count=p.count, node=node_index[p.host_node], name=p.name,
                                     boot=p.boot) for p in pools),
@@ -177,7 +178,8 @@ def unit_figures(identity: Identity, sizes: list[int]) -> list[Unit]:
         if profile.hugepage_size(size) is None:
             continue
         for boot in (False, True):
-            request = PlanRequest(arch=profile.arch, base_page=profile.base_page, kernel=identity.kernel, hvo=True,
+            request = PlanRequest(arch=profile.arch, base_page=profile.base_page, paging=identity.paging,
+                                  kernel=identity.kernel, hvo=True,
                                   pools=(PoolRequest(hugepage_size=size, count=1, boot=boot, name="unit"),))
             try:
                 pool = plan(request).pools[0]
@@ -236,6 +238,7 @@ def host_facts(found: Collected, identity: Identity, state: str, planned_on: boo
     return HostFacts(
         machine=identity.machine, machine_source=identity.machine_source, arch=identity.profile.arch,
         base_page_bytes=identity.profile.base_page, base_page_source=identity.base_page_source,
+        paging=identity.paging,
         kernel_release=identity.release, kernel_version=identity.version, kernel_modelled=identity.behaviour.version,
         cmdline=found.cmdline.text if found.cmdline else None,
         hvo=HvoFacts(built=found.hvo_built, sysctl=found.hvo_sysctl,

@@ -82,6 +82,8 @@ class HostFacts(Model):
     arch: str | None = Field(description="the hvo-calc profile's architecture")
     base_page_bytes: int | None
     base_page_source: str
+    paging: int | None = Field(default=None, description="page-table levels where the architecture has two: "
+                               "x86-64 from VmallocTotal (32 TiB with 4 levels, 12800 TiB with 5)")
     kernel_release: str | None = Field(description="uname -r")
     kernel_version: str | None = Field(description="the upstream point release, where it can be told")
     kernel_modelled: str | None = Field(description="the release whose rules the plan uses")

@@ -31,6 +31,8 @@ def plan_file_text(request: PlanRequest, report: InspectReport) -> str:
     ]
     if request.base_page:
         lines.append(f"base_page = {_toml_string(short_size(request.base_page))}")
+    if request.paging:
+        lines.append(f"paging = {request.paging}")
     lines += [f"kernel = {_toml_string(request.kernel)}", f"hvo = {'true' if request.hvo else 'false'}"]
     host_nodes = [n for n in host.nodes if n.memory_bytes]
     for index, node in enumerate(request.nodes):

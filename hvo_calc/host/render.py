@@ -35,7 +35,8 @@ def host_line(host: HostFacts) -> str:
         kernel += f" ({host.kernel_version})"
     nodes = f"{len(host.nodes)} NUMA node{'s' if len(host.nodes) != 1 else ''}"
     memory = f", MemTotal {human_size(host.memory_bytes)}" if host.memory_bytes else ""
-    return (f"host: {host.machine} ({host.arch} {page} pages), Linux {kernel}, modelled as Linux "
+    paging = f", {host.paging}-level paging" if host.paging else ""
+    return (f"host: {host.machine} ({host.arch} {page} pages{paging}), Linux {kernel}, modelled as Linux "
             f"{host.kernel_modelled}, {nodes}{memory}")
 
 

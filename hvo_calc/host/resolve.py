@@ -61,6 +61,7 @@ class Identity:
     machine: str
     machine_source: str
     profile: ArchProfile
+    paging: int | None             # page-table levels, where the architecture has two (x86-64)
     base_page_source: str
     release: str
     version: str | None            # upstream point release
@@ -112,16 +113,35 @@ def derived_page_bytes(found: Collected) -> int | None:
     return page if page >= 4096 and page & (page - 1) == 0 else None
 
 
-def host_profile(machine: str, page: int) -> ArchProfile:
-    """The profile for uname -m and the page size, trying the machine name as given first."""
+def host_profile(machine: str, page: int, paging: int | None = None) -> ArchProfile:
+    """The profile for uname -m, the page size and the page-table levels, trying the machine
+    name as given first."""
     try:
-        return find_profile(machine, page)
+        profile = find_profile(machine, page)
     except InputError as first:
         alias = MACHINE_ARCH.get(machine)
         if alias is None or alias == machine:
             known = ", ".join(sorted({p.arch for p in all_profiles()}))
             raise InputError(f"unknown architecture {machine!r}; hvo-calc has profiles for: {known}") from first
-        return find_profile(alias, page)
+        machine = alias
+        profile = find_profile(alias, page)
+    if paging is None or getattr(profile, "paging", paging) == paging:
+        return profile
+    return find_profile(machine, page, paging)
+
+
+# x86-64's vmalloc area: 32 TiB with 4-level paging, 12800 TiB with 5 (Documentation/arch/x86/x86_64/mm.rst)
+FIVE_LEVEL_VMALLOC_BYTES = 1 << 50
+
+
+def paging_of(found: Collected, machine: str) -> int | None:
+    """Page-table levels on x86-64, told by /proc/meminfo's VmallocTotal; None elsewhere."""
+    if MACHINE_ARCH.get(machine, machine) != "x86-64" or found.meminfo is None:
+        return None
+    vmalloc = found.meminfo.get("VmallocTotal")
+    if vmalloc is None:
+        return None
+    return 5 if vmalloc >= FIVE_LEVEL_VMALLOC_BYTES else 4
 
 
 def kernel_candidates(release: str, version: str | None) -> list[str]:
@@ -171,11 +191,18 @@ def identify(found: Collected) -> tuple[Identity, list[str]]:
         fatal.append(Problem("kernel release", "cannot tell the kernel release: proc/sys/kernel/osrelease "
                                                "and uname.txt release= are missing"))
     profile = None
+    paging = paging_of(found, machine) if machine else None
     if machine and page:
         try:
             profile = host_profile(machine, page)
         except InputError as exc:
             fatal.append(Problem(f"machine {machine} ({machine_source})", str(exc)))
+    if profile and paging:
+        try:
+            profile = host_profile(machine, page, paging)  # type: ignore[arg-type]
+        except InputError as exc:
+            notes.append(f"{exc}: planned with the {profile.name} profile's default")
+            paging = None
     kernel = rules = version = None
     if profile and found.release:
         version = point_release(found.release, found.proc_version, found.version_signature)
@@ -187,7 +214,7 @@ def identify(found: Collected) -> tuple[Identity, list[str]]:
             fatal.append(Problem(f"kernel {found.release}", str(exc)))
     if fatal or profile is None or kernel is None or rules is None:
         raise CannotPlan(found.problems + fatal)
-    return Identity(machine=machine, machine_source=machine_source, profile=profile,  # type: ignore[arg-type]
+    return Identity(machine=machine, machine_source=machine_source, profile=profile, paging=paging,  # type: ignore[arg-type]
                     base_page_source=page_source, release=found.release, version=version,  # type: ignore[arg-type]
                     kernel=kernel, behaviour=rules), notes
 
