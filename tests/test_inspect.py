@@ -227,6 +227,34 @@ def test_sysctl_switched_on_midway_explained(run):
     assert "256 x 8 = 2048" in row["explanation"]
 
 
+def set_counters(tree: Path, memmap: int, boot: int) -> None:
+    vmstat = tree / "proc/vmstat"
+    lines = [line for line in vmstat.read_text().splitlines() if not line.startswith("nr_memmap")]
+    vmstat.write_text("\n".join(lines + [f"nr_memmap_pages {memmap}", f"nr_memmap_boot_pages {boot}"]) + "\n")
+
+
+def test_switched_off_after_optimizing_explained(run, tmp_path):
+    """The sysctl reads 0, but 300 of the 512 hugepages were allocated while it read 1."""
+    tree = copy_host(tmp_path, "x86-64_7.3.4_1node_hvo-default")
+    set_counters(tree, 300, 32768 - 300 * 8)
+    report = inspect_json(run, tree)
+    row = memmap_row(report, "nr_memmap_pages")
+    assert (row["predicted"], row["difference"], row["status"]) == (0, 300, "explained")
+    assert "300 of the 512 2M hugepages were allocated while HVO was on and stay optimized" in row["explanation"]
+    assert memmap_row(report, "nr_memmap_boot_pages")["status"] == "explained"
+
+
+def test_two_causes_at_once_explained(run, tmp_path):
+    """sysctl-on-midway, and 100 more hugepages optimized and released since: 256 + 100 x 8 buddy pages."""
+    tree = copy_host(tmp_path, "x86-64_7.3.4_1node_sysctl-on-midway")
+    set_counters(tree, 256 + 100 * 8, 30720 - 100 * 8)
+    report = inspect_json(run, tree)
+    row = memmap_row(report, "nr_memmap_pages")
+    assert row["status"] == "explained", row
+    assert "256 of the 512 2M hugepages were allocated while HVO was off" in row["explanation"]
+    assert "100 2M hugepages optimized earlier and since released" in row["explanation"]
+
+
 def test_unaccounted_difference_is_unexplained(run, tmp_path):
     tree = copy_host(tmp_path, "x86-64_7.3.4_2node_hvo-on")
     vmstat = tree / "proc/vmstat"
@@ -527,6 +555,35 @@ def test_hugepage_size_the_profile_lacks(run, tmp_path):
     (problem,) = report["problems"]
     assert problem["source"] == "hugepages-4096kB" and "has no 4M hugepages" in problem["message"]
     assert problem["message"].startswith("x86-64 4K")
+
+
+def test_kernel_older_than_the_data_has_no_hvo(run, tmp_path):
+    tree = copy_host(tmp_path, "x86-64_6.1.192_1node_hvo-on")
+    (tree / "uname.txt").write_text("machine=x86_64\nrelease=4.19.0-27-amd64\npage_size=4096\n")
+    (tree / "proc/sys/kernel/osrelease").write_text("4.19.0-27-amd64\n")
+    (tree / "proc/version").write_text("Linux version 4.19.0-27-amd64 #1 SMP Debian 4.19.316-1 (2024-06-25)\n")
+    (tree / "proc/sys/vm/hugetlb_optimize_vmemmap").unlink()
+    report = inspect_json(run, tree)
+    assert report["host"]["kernel_version"] == "4.19.316"
+    assert report["summary"][0].startswith("HVO: not available: Linux 5.10 on x86-64")
+    assert any("older than the model's data" in note for note in report["notes"])
+
+
+def test_node_ids_with_gaps(run, tmp_path):
+    """A host whose only node with memory is node 1: planned as the plan's node 0, named for node 1."""
+    tree = copy_host(tmp_path, "x86-64_7.3.4_1node_hvo-on_shrunk")
+    nodes = tree / "sys/devices/system/node"
+    (nodes / "node0").rename(nodes / "node1")
+    (nodes / "online").write_text("1\n")
+    meminfo = nodes / "node1/meminfo"
+    meminfo.write_text(meminfo.read_text().replace("Node 0 ", "Node 1 "))
+    zoneinfo = tree / "proc/zoneinfo"
+    zoneinfo.write_text(zoneinfo.read_text().replace("Node 0,", "Node 1,"))
+    report = inspect_json(run, tree)
+    (pool,) = report["plan"]["pools"]
+    assert (pool["name"], pool["node"], pool["hugepages"]) == ("2M-node1", 0, 512)
+    assert [n["node"] for n in report["host"]["nodes"]] == [1]
+    assert report["problems"] == []
 
 
 def test_live_host_never_tracebacks(run):

@@ -164,8 +164,13 @@ def kernel_rules(release: str, version: str | None, arch: str) -> tuple[str, Ker
     releases = kernel_data().releases
     known = [r for r in releases if parse_version(r) <= major_minor]
     if not known:
-        raise InputError(f"Linux {major_minor[0]}.{major_minor[1]} is older than the model's data "
-                         f"({releases[0]} to {releases[-1]})")
+        oldest = behaviour(releases[0], arch)
+        if oldest.hvo_available:
+            raise InputError(f"Linux {major_minor[0]}.{major_minor[1]} is older than the model's data "
+                             f"({releases[0]} to {releases[-1]})")
+        return releases[0], oldest, (f"Linux {major_minor[0]}.{major_minor[1]} is older than the model's data "
+                                     f"({releases[0]} to {releases[-1]}); {arch} has no HVO in Linux "
+                                     f"{releases[0]} or before: planned with Linux {releases[0]}'s rules")
     newest = known[-1]
     note = (f"Linux {major_minor[0]}.{major_minor[1]} is newer than the model's data ({releases[0]} to "
             f"{releases[-1]}): planned with Linux {newest}'s rules")
