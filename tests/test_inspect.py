@@ -569,6 +569,21 @@ def test_kernel_older_than_the_data_has_no_hvo(run, tmp_path):
     assert any("older than the model's data" in note for note in report["notes"])
 
 
+@pytest.mark.parametrize("host", ["x86-64_7.3.4_2node_hvo-on", "riscv64_7.2.13_1node_hvo-on_synthetic",
+                                  "arm64_7.3.4_1node_no-hvo_synthetic"])
+def test_tree_without_uname_txt(run, tmp_path, host):
+    """Machine from the release's flavour suffix, page size from MemTotal / managed pages."""
+    tree = copy_host(tmp_path, host)
+    (tree / "uname.txt").unlink()
+    report = inspect_json(run, tree)
+    original = inspect_json(run, host)
+    assert report["host"]["machine_source"].startswith("the release's suffix")
+    assert report["host"]["base_page_source"].startswith("MemTotal / managed pages")
+    for facts in (report["host"], original["host"]):
+        del facts["machine_source"], facts["base_page_source"]
+    assert report == original
+
+
 def test_node_ids_with_gaps(run, tmp_path):
     """A host whose only node with memory is node 1: planned as the plan's node 0, named for node 1."""
     tree = copy_host(tmp_path, "x86-64_7.3.4_1node_hvo-on_shrunk")
