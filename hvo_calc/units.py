@@ -15,17 +15,24 @@ GiB = 1 << 30
 TiB = 1 << 40
 
 _UNITS = {"": 1, "K": KiB, "M": MiB, "G": GiB, "T": TiB, "P": 1 << 50}
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
+# ASCII digits only, and few enough of them (int() refuses over 4300 digits): 30 is past 2**64 bytes.
+_SIZE_RE = re.compile(r"^\s*(\d{1,30})\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE | re.ASCII)
 
 
 def parse_size(text: str | int, what: str = "size") -> int:
     """Bytes in `text` ("64K", "64KiB", "2M", "1G", "16G" or a plain byte count)."""
+    if isinstance(text, bool) or not isinstance(text, (int, str)):
+        raise InputError(f"{what} {text!r} is not a size: use a whole number with a binary unit, "
+                         "e.g. 64K, 64KiB, 2M, 1G, 16G")
     if isinstance(text, int):
+        if text < 0:
+            raise InputError(f"{what} {text} is negative: use a whole number of bytes, or a size such as 2M")
         return text
     match = _SIZE_RE.match(text)
     if not match:
+        shown = text if len(text) <= 40 else text[:40] + "..."
         raise InputError(
-            f"{what} {text!r} is not a size: use a whole number with a binary unit, "
+            f"{what} {shown!r} is not a size: use a whole number with a binary unit, "
             "e.g. 64K, 64KiB, 2M, 1G, 16G"
         )
     return int(match.group(1)) * _UNITS[match.group(2).upper()]
