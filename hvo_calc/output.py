@@ -1,13 +1,27 @@
-"""Where a rendered report goes: stdout, or a file replaced atomically.
+"""Where a rendered report goes: stdout, a file replaced atomically, or a device written in place.
 
-`write_atomic` writes the whole text to a temporary file in the target's directory and
-then `os.replace`s it over the target, so a reader (node_exporter's textfile collector,
-a dashboard poller) sees either the old file or the new one, never half of one. The
-temporary name starts with a dot and ends in `.tmp`, which the textfile collector
-ignores (it reads only `*.prom`).
+`--output` decides by what the path names now:
+
+* nothing, or a regular file: `write_atomic` writes the whole text to a temporary file in
+  the target's directory and `os.replace`s it over the target, so a reader (node_exporter's
+  textfile collector, a dashboard poller) sees the old file or the new one, never half of
+  one. The temporary name starts with a dot and ends in `.tmp`, which the textfile
+  collector ignores (it reads only `*.prom`). An existing file keeps its mode (and, when
+  run as root, its owner).
+* a symlink: it is followed and its target replaced the same way; the link stays a link.
+* anything else that exists (a character or block device such as /dev/null or /dev/full,
+  a FIFO, a socket, /dev/stdout or /proc/self/fd/N): written in place, never replaced.
+  A device node is never renamed over, whoever runs the tool.
+* a directory: refused.
+
+Every failure (ENOSPC on /dev/full, EACCES, a missing directory, ...) is an `InputError`:
+one line, exit code 2.
 """
 
+import errno
 import os
+import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +31,25 @@ from hvo_calc.errors import InputError
 
 STDOUT = "-"
 
+# Box-drawing characters (U+2500-U+257F) as ASCII, for a terminal whose encoding lacks them.
+_BOX = {
+    **{code: "-" for code in range(0x2500, 0x2580)},
+    **{ord(c): "|" for c in "│┃┆┇┊┋║╎╏"},
+    **{ord(c): "+" for c in "┌┍┎┏┐┑┒┓└┕┖┗┘┙┚┛├┝┞┟┠┡┢┣┤┥┦┧┨┩┪┫┬┭┮┯┰┱┲┳┴┵┶┷┸┹┺┻┼┽┾┿╀╁╂╃╄╅╆╇╈╉╊╋"
+                         "╒╓╔╕╖╗╘╙╚╛╜╝╞╟╠╡╢╣╤╥╦╧╨╩╪╫╬╭╮╯╰"},
+    **{ord(c): "=" for c in "═"},
+}
+
+
+class StdoutClosed(BaseException):
+    """The reader of our stdout went away (`hvo-calc plan | head -1`). A BaseException, so
+    click does not turn it into its own exit code 1: `main` ends quietly with 141."""
+
+
+def _cannot(path: str | os.PathLike[str], exc: OSError | str) -> InputError:
+    reason = exc if isinstance(exc, str) else (exc.strerror or str(exc))
+    return InputError(f"cannot write --output {str(path)!r}: {reason}")
+
 
 def _new_file_mode() -> int:
     """The mode `open()` would give a new file: 0o666 less the umask (mkstemp uses 0o600)."""
@@ -25,41 +58,145 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Replace `path` with `text` (UTF-8) in one step; keep an existing file's mode."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+def _same_file(status: os.stat_result, stream: object) -> bool:
+    """Whether `status` is the file behind `stream` (our stdout or stderr)."""
     try:
-        mode = target.stat().st_mode & 0o7777 if target.exists() else _new_file_mode()
+        return os.path.samestat(status, os.fstat(stream.fileno()))  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Replace the regular file `path` (or, for a symlink, its target) with `text` (UTF-8) in
+    one step; keep an existing file's mode and owner. Never replaces anything but a regular
+    file: `write_output` sends devices, FIFOs and sockets to `write_in_place`."""
+    target = Path(os.path.realpath(path))  # a symlink stays a link: its target is replaced
+    directory = target.parent
+    try:
+        try:
+            status: os.stat_result | None = os.stat(target)
+        except FileNotFoundError:
+            status = None
+        if status is not None and not stat.S_ISREG(status.st_mode):
+            raise _cannot(path, "not a regular file (it is written in place, never replaced)")
+        mode = stat.S_IMODE(status.st_mode) if status is not None else _new_file_mode()
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise InputError(f"cannot write --output {str(path)!r}: {exc.strerror or exc}") from exc
+        raise _cannot(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
+        if status is not None and os.geteuid() == 0:  # root rewriting another user's file
+            try:
+                os.chown(temporary, status.st_uid, status.st_gid)
+            except OSError:
+                pass
+        # Last look before the rename: whatever took the name since must be a regular file.
+        try:
+            if not stat.S_ISREG(os.lstat(target).st_mode):
+                raise _cannot(path, "it is no longer a regular file; not replaced")
+        except FileNotFoundError:
+            pass
         os.replace(temporary, target)
     except BaseException as exc:
         try:
             os.unlink(temporary)
         except OSError:
             pass
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write --output {str(path)!r}: {exc.strerror or exc}") from exc
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            raise _cannot(path, exc) from None
         raise
 
 
+def write_in_place(path: str | os.PathLike[str], text: str, regular: bool = False) -> None:
+    """Write `text` into what `path` already is (a device, FIFO, /dev/stdout), without
+    replacing it. A regular file reached this way (/dev/fd/N, /proc/self/fd/N) is appended
+    to, as the shell that opened it asked for, never truncated behind its back."""
+    flags = os.O_WRONLY | os.O_NOCTTY | (os.O_APPEND if regular else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket, or a FIFO nobody reads (O_NONBLOCK only)
+            raise _cannot(path, "nothing reads it (a socket or a closed FIFO)") from None
+        raise _cannot(path, exc) from None
+    data = text.encode("utf-8")
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as handle:
+            view = memoryview(data)
+            while view:
+                written = handle.write(view)
+                view = view[written or 0:]
+                if not written:
+                    raise OSError(errno.EIO, "the device took no more")
+    except BrokenPipeError:  # the FIFO's reader went away: as for a closed stdout
+        raise StdoutClosed from None
+    except OSError as exc:
+        raise _cannot(path, exc) from None
+
+
+def _is_fd_alias(path: str) -> bool:
+    """/dev/stdout, /dev/fd/1, /proc/self/fd/1 and the like: names of open files, not files."""
+    absolute = os.path.abspath(path)
+    return (absolute in ("/dev/stdin", "/dev/stdout", "/dev/stderr")
+            or absolute.startswith(("/dev/fd/", "/proc/")))
+
+
+def write_output(path: str, text: str) -> None:
+    """Write `text` to `--output path`, by what the path names now (see the module doc)."""
+    try:
+        status: os.stat_result | None = os.stat(path)  # follows symlinks
+    except FileNotFoundError:
+        status = None  # a new file, or a dangling symlink: created where it points
+    except OSError as exc:  # ELOOP, ENOTDIR, EACCES on the way, ...
+        raise _cannot(path, exc) from None
+    if status is not None:
+        if stat.S_ISDIR(status.st_mode):
+            raise _cannot(path, "it is a directory; give a file name")
+        for stream in (sys.stdout, sys.stderr):
+            if _same_file(status, stream):  # -o /dev/stdout: the same file as our own stream
+                _echo(text, stream)
+                return
+        regular = stat.S_ISREG(status.st_mode)
+        if not regular or _is_fd_alias(path):
+            write_in_place(path, text, regular=regular)
+            return
+    elif _is_fd_alias(path):
+        raise _cannot(path, "no such open file")
+    write_atomic(path, text)
+
+
+def _encodable(text: str, stream: object) -> str:
+    """`text` as the stream's encoding can carry it: box-drawing lines become ASCII where the
+    encoding has no box-drawing characters; anything else it lacks is replaced (by the
+    stream's error handler) rather than crashing. Text it can encode is left byte-exact."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        return text.translate(_BOX)
+
+
+def _echo(text: str, stream: object) -> None:
+    try:
+        click.echo(_encodable(text, stream), file=stream, nl=False)  # type: ignore[arg-type]
+        stream.flush()  # type: ignore[attr-defined]
+    except BrokenPipeError:
+        raise StdoutClosed from None
+
+
 def emit(text: str, output: str | None, *, human: bool = False) -> None:
-    """Print `text` to stdout, or write it atomically to `output` ("-" is stdout).
+    """Print `text` to stdout, or write it to `output` ("-" is stdout).
 
     A human format written to a file loses any colour codes: a file is not a terminal.
     """
     if output is None or output == STDOUT:
-        click.echo(text, nl=False)
+        _echo(text, sys.stdout)
         return
-    write_atomic(output, click.unstyle(text) if human else text)
+    write_output(output, click.unstyle(text) if human else text)
 
 
 def format_option(command):  # type: ignore[no-untyped-def]
@@ -73,9 +210,13 @@ def format_option(command):  # type: ignore[no-untyped-def]
 
 
 def output_option(command):  # type: ignore[no-untyped-def]
-    """`--output FILE`, written atomically (temp file + rename); "-" is stdout."""
+    """`--output FILE`: a file replaced atomically; a device or FIFO written in place; "-" is stdout."""
+    from hvo_calc.cli.options import not_blank
+
     return click.option(
-        "--output", "-o", metavar="FILE", default=None,
+        "--output", "-o", metavar="FILE", default=None, callback=not_blank,
         help="Write the report to FILE atomically (temporary file in the same directory, then "
-             "rename), e.g. for node_exporter's textfile collector. Default: stdout. "
+             "rename; a symlink's target is replaced, the link kept), e.g. for node_exporter's "
+             "textfile collector. A device or FIFO (/dev/null, /dev/stdout) is written in place, "
+             "never replaced. Default and -: stdout. "
              "Example: --output /var/lib/node_exporter/textfile/hvo.prom")(command)
