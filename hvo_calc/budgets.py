@@ -7,8 +7,15 @@ and the CLI prints the failed ones. The figures come from the report's totals:
 * kept vmemmap: what stays mapped after HVO, `(totals.reserved_pages +
   totals.pagetable_pages) * totals.base_page_bytes`;
 * overhead: kept vmemmap as a share of host RAM (`host.memory_bytes`) when the plan
-  gives it, otherwise of the pools' bytes (`totals.pool_bytes`).
+  gives it, otherwise of the pools' bytes (`totals.pool_bytes`);
+* known issues: each of `report.known_issues` that applies ("yes") to the planned release
+  and bites pools of the plan fails, unless allowed by id (`--allow-known-issue ID`): on
+  6.12.115-6.12.118 with HVO on, a pool with shrink_to leaks memory instead of saving it.
+  Those that only may apply ("maybe") are warnings (`known_issue_warnings`), never failures.
 """
+
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,8 +32,10 @@ class Budgets(BaseModel):
     max_vmemmap_bytes: int | None = Field(default=None, ge=0)
     max_overhead_percent: float | None = Field(default=None, ge=0)
     require_hvo: bool = False
+    allowed_issues: frozenset[str] = Field(default=frozenset(), description="known issues accepted, by id")
 
     def empty(self) -> bool:
+        """No limit given (known issues are checked all the same)."""
         return (self.min_saved_bytes is None and self.max_vmemmap_bytes is None
                 and self.max_overhead_percent is None and not self.require_hvo)
 
@@ -96,7 +105,57 @@ def evaluate(report: PlanReport, budgets: Budgets) -> list[BudgetResult]:
             budget="--require-hvo", passed=not off, value=len(off), limit=0,
             message=(f"--require-hvo: {len(off)} of {len(report.pools)} pools not optimized: {details}" if off
                      else f"--require-hvo: all {len(report.pools)} pools optimized")))
+    results.extend(known_issue_results(report, budgets.allowed_issues))
     return results
+
+
+def _issues(report: PlanReport) -> list[Any]:
+    return list(getattr(report, "known_issues", None) or [])
+
+
+def _pools(issue: Any) -> str:
+    return ", ".join(issue.pools)
+
+
+def known_issue_results(report: PlanReport, allowed: Iterable[str] = ()) -> list[BudgetResult]:
+    """One result per known issue that applies to the planned release and bites pools of the
+    plan: failed, unless its id is allowed."""
+    allowed = set(allowed)
+    results = []
+    for issue in _issues(report):
+        if issue.applies != "yes" or not issue.pools:
+            continue
+        ok = issue.id in allowed
+        where = f"pool{'s' if len(issue.pools) > 1 else ''} {_pools(issue)}"
+        message = (f"known issue {issue.id} on Linux {_release(report)}: {issue.summary}; it bites {where}; "
+                   + ("allowed by --allow-known-issue" if ok else f"to accept it: --allow-known-issue {issue.id}"))
+        results.append(BudgetResult(budget=f"known issue {issue.id}", passed=ok, value=len(issue.pools), limit=0,
+                                    message=message))
+    return results
+
+
+def known_issue_warnings(report: PlanReport) -> list[str]:
+    """One line per known issue that may apply (only the mainline release is known) and would
+    bite pools of the plan."""
+    lines = []
+    for issue in _issues(report):
+        if issue.applies != "maybe" or not issue.pools:
+            continue
+        span = f" (releases {issue.first} to {issue.last})" if getattr(issue, "first", None) else ""
+        pools = f"; it would bite pool{'s' if len(issue.pools) > 1 else ''} {_pools(issue)}"
+        lines.append(f"known issue {issue.id} may apply to Linux {_release(report)}{span}: {issue.summary}"
+                     f"{pools}; give the exact release (--kernel, e.g. uname -r) to know")
+    return lines
+
+
+def unknown_allowed(report: PlanReport, allowed: Iterable[str]) -> list[str]:
+    """Ids given to --allow-known-issue that no known issue of this plan has."""
+    known = {issue.id for issue in _issues(report)}
+    return sorted(set(allowed) - known)
+
+
+def _release(report: PlanReport) -> str:
+    return getattr(report.host, "kernel_release", "") or report.host.kernel
 
 
 def failed(results: list[BudgetResult]) -> list[BudgetResult]:

@@ -2,8 +2,8 @@
 
 import click
 
-from hvo_calc.cli import cli
-from hvo_calc.cli.options import plan_options, simulate
+from hvo_calc.cli import cli, say
+from hvo_calc.cli.options import not_blank, plan_options, simulate
 from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit, format_option, output_option
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
@@ -56,19 +56,27 @@ class PercentType(click.ParamType):
 @click.option("--require-hvo", is_flag=True, default=False,
               help="Fail if any pool is not optimized by HVO (the kernel lacks it, it is off, or the "
                    "hugepage is too small).")
+@click.option("--allow-known-issue", "allowed_issues", multiple=True, metavar="ID", callback=not_blank,
+              help="Do not fail on the known kernel issue ID (repeatable). Without it, a known issue that "
+                   "applies to the release and bites a pool (e.g. the shrink leak of 6.12.115-6.12.118) "
+                   "fails the check. Example: --allow-known-issue ID")
 @format_option
 @output_option
 def check(fmt: str, output: str | None, min_saved: int | None, max_vmemmap: int | None,
-          max_overhead: float | None, require_hvo: bool, **options: object) -> None:
+          max_overhead: float | None, require_hvo: bool, allowed_issues: tuple[str, ...],
+          **options: object) -> None:
     """Plan like `plan`, print the report, and check it against budgets (for CI).
 
     The report goes to stdout (or --output FILE) in --format; each failed budget is one
     line on stderr naming the budget, the figure and the limit. Sizes are binary.
+    A known kernel issue that applies to the planned release and bites a pool fails
+    too (one line naming it and the pools) unless --allow-known-issue ID accepts it;
+    one that only may apply is a warning.
 
     \b
     Exit codes:
       0  every budget holds (or none was given)
-      1  at least one budget failed
+      1  at least one budget failed (or a known issue bites)
       2  bad input (an option, a size, a plan that cannot exist)
       3  the simulation failed its own verification (a bug)
 
@@ -77,20 +85,27 @@ def check(fmt: str, output: str | None, min_saved: int | None, max_vmemmap: int 
       hvo-calc check --huge 1G --count 16 --min-saved 200M --require-hvo
       hvo-calc check --max-vmemmap 32M --max-overhead 0.1 --format json -o plan.json
     """
-    from hvo_calc.budgets import Budgets, evaluate, failed
+    from hvo_calc.budgets import Budgets, evaluate, failed, known_issue_warnings, unknown_allowed
 
     budgets = Budgets(min_saved_bytes=min_saved, max_vmemmap_bytes=max_vmemmap,
-                      max_overhead_percent=max_overhead, require_hvo=require_hvo)
+                      max_overhead_percent=max_overhead, require_hvo=require_hvo,
+                      allowed_issues=frozenset(allowed_issues))
     report = simulate(options)
     emit(RENDERERS[fmt](report), output, human=fmt not in MACHINE_FORMATS)
+    for line in known_issue_warnings(report):
+        say(f"hvo-calc: warning: {line}")
+    for issue in unknown_allowed(report, allowed_issues):
+        say(f"hvo-calc: note: --allow-known-issue {issue}: no known issue of that id on this plan's kernel")
     if budgets.empty():
-        click.echo("hvo-calc: note: no budgets given (--min-saved, --max-vmemmap, --max-overhead, "
-                   "--require-hvo); nothing to check", err=True)
-        return
+        say("hvo-calc: note: no budgets given (--min-saved, --max-vmemmap, --max-overhead, "
+            "--require-hvo); only known issues checked")
     results = evaluate(report, budgets)
+    for result in results:
+        if result.passed and result.budget.startswith("known issue"):
+            say(f"hvo-calc: note: {result.message}")
     broken = failed(results)
     for result in broken:
-        click.echo(f"hvo-calc: budget failed: {result.message}", err=True)
+        say(f"hvo-calc: budget failed: {result.message}")
     if broken:
         raise BudgetError(f"{len(broken)} of {len(results)} budgets failed: "
                           + ", ".join(result.budget for result in broken))
