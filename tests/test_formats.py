@@ -96,13 +96,14 @@ def test_prometheus_parses_with_values(run):
     assert each.value == 7
     assert families["hvo_calc_pool_hvo_active"].samples[0].value == 1
     (saved,) = families["hvo_calc_total_saved_bytes"].samples
-    assert saved.labels == {"arch": "x86-64"} and saved.value == 69 * 4096
+    # 70 freed, 1 split PTE table, and on 7.1+ (the default kernel) 1 shared tail page
+    assert saved.labels == {"arch": "x86-64"} and saved.value == 68 * 4096
     (info,) = families["hvo_calc_build_info"].samples
     assert info.value == 1
-    assert set(info.labels) == {"version", "schema_version", "kernel"}
+    assert set(info.labels) == {"version", "schema_version", "kernel", "kernel_release"}
     assert info.labels["schema_version"] == json.loads(run("plan", "--format", "json").stdout)["schema_version"]
     for name in families:
-        if name != "hvo_calc_build_info":
+        if name not in ("hvo_calc_build_info", "hvo_calc_known_issue"):
             assert re.search(r"_(bytes|pages|hugepages|active|pmds|flushes)$", name), name
 
 
@@ -247,3 +248,335 @@ def test_completion_of_commands_in_process():
     assert {"plan", "check", "schema", "profiles"} <= names
     options = {item.value for item in completion.get_completions(["check"], "--m")}
     assert {"--min-saved", "--max-vmemmap", "--max-overhead"} <= options
+
+
+# --- schema 1.1: shared tail pages, memmap counters, known issues, the HVO hint ------------------------
+
+KERNEL_73 = (*SMALL_2M, "--kernel", "7.3")
+KERNEL_70 = (*SMALL_2M, "--kernel", "7.0")
+BAD_PAGE = ("--arch", "x86-64", "--huge", "2M", "--count", "2", "--kernel", "6.12.117", "--shrink-to", "1")
+MAYBE_BAD_PAGE = (*SMALL_2M, "--kernel", "6.12")
+TWO_NODES = ("--config", str(Path(__file__).resolve().parent.parent / "configs" / "examples" / "x86-vm-host-2node.toml"))
+
+
+def _json(run, *args):
+    result = run("plan", *args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _text(run, *args, fmt="table"):
+    result = run("plan", *args, "--format", fmt)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def _grid(text, first):
+    """The rows of the first rich table at or after line `first`: header cells, then body rows."""
+    lines = text.splitlines()[first:]
+    header = next(line for line in lines if line.startswith("┃"))
+    start = lines.index(header)
+    body = []
+    for line in lines[start + 1:]:
+        if line.startswith("│"):
+            body.append([cell.strip() for cell in line.strip("│").split("│")])
+        elif line.startswith("└"):
+            break
+    return [cell.strip() for cell in header.strip("┃").split("┃")], body
+
+
+def test_table_shared_tail_column_only_on_kernels_with_one(run):
+    (pool,) = _json(run, *KERNEL_73)["pools"]
+    assert pool["shared_tail_pages"] == 1  # the premise: 7.1+ allocates one per node, zone and order
+    header, rows = _grid(_text(run, *KERNEL_73), 0)
+    at = header.index("shared tail")
+    assert header[at + 1] == "saved"
+    assert rows[0][at] == "4.00 KiB" and rows[1][0] == "total" and rows[1][at] == "4.00 KiB"
+    assert _json(run, *KERNEL_70)["pools"][0]["shared_tail_pages"] == 0
+    header, _ = _grid(_text(run, *KERNEL_70), 0)
+    assert "shared tail" not in header
+
+
+def test_table_node_shared_tail(run):
+    report = _json(run, *TWO_NODES, "--kernel", "7.3")
+    text = _text(run, *TWO_NODES, "--kernel", "7.3")
+    start = text.splitlines().index(next(line for line in text.splitlines() if line.startswith("per node")))
+    header, rows = _grid(text, start)
+    at = header.index("shared tail")
+    assert [row[at] for row in rows] == [f"{n['shared_tail_pages'] * 4}.00 KiB" for n in report["nodes"]]
+
+
+def _lines(text, prefix):
+    return [line for line in text.splitlines() if line.startswith(prefix)]
+
+
+def test_table_known_issue_warning_names_release_range_and_pools(run):
+    (issue,) = _json(run, *BAD_PAGE)["known_issues"]
+    assert issue["applies"] == "yes" and issue["pools"] == ["2M-0"]
+    assert _lines(_text(run, *BAD_PAGE), "WARNING") == [
+        f"WARNING: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: 2M-0"]
+
+
+def test_table_known_issue_maybe(run):
+    (issue,) = _json(run, *MAYBE_BAD_PAGE)["known_issues"]
+    assert issue["applies"] == "maybe" and issue["pools"] == []
+    assert _lines(_text(run, *MAYBE_BAD_PAGE), "WARNING") == [
+        f"WARNING: Linux 6.12 may be affected (6.12.115 to 6.12.118): {issue['summary']}; bites no pool of this plan"]
+    assert _json(run, *KERNEL_73)["known_issues"] == []
+    assert _lines(_text(run, *KERNEL_73), "WARNING") == []
+
+
+@pytest.mark.parametrize("args", [SMALL_2M, (*SMALL_2M, "--hvo", "off"), ("--arch", "arm64", "--huge", "2M")])
+def test_table_hvo_enable_hint_as_one_line(run, args):
+    hint = _json(run, *args)["host"]["hvo_enable_hint"]
+    assert _lines(_text(run, *args), "HVO:") == ([f"HVO: {hint}"] if hint else [])
+
+
+def test_hvo_enable_hint_is_given_where_expected(run):
+    assert _json(run, *SMALL_2M)["host"]["hvo_enable_hint"]
+    assert _json(run, *SMALL_2M, "--hvo", "off")["host"]["hvo_enable_hint"] is None
+
+
+@pytest.mark.parametrize(("kernel", "title"), [
+    ("6.12.117+deb13-amd64", "Linux 6.12 (6.12.117+deb13-amd64),"),
+    ("6.12.117", "Linux 6.12 (6.12.117),"),
+    ("6.12", "Linux 6.12,"),
+])
+def test_kernel_release_shown_where_it_differs(run, kernel, title):
+    table = _text(run, *SMALL_2M, "--kernel", kernel).splitlines()[0]
+    assert title in table and table.count("(") == (1 if "(" in title else 0)
+    assert title in _text(run, *SMALL_2M, "--kernel", kernel, fmt="markdown").splitlines()[0]
+
+
+HEAD_COPY = "head vmemmap page copy is mandatory on this kernel: a hugepage whose copy cannot be allocated stays unoptimized"
+
+
+@pytest.mark.parametrize("kernel", ["7.3", "7.0"])
+def test_memory_line_says_head_copy_is_mandatory_where_it_is(run, kernel):
+    mandatory = _json(run, *TWO_NODES, "--kernel", kernel)["host"]["head_copy_mandatory"]
+    assert mandatory == (kernel == "7.3")
+    (memory,) = _lines(_text(run, *TWO_NODES, "--kernel", kernel), "memory:")
+    assert "transient peak while allocating" in memory
+    assert (HEAD_COPY in memory) == mandatory
+    (item,) = _lines(_text(run, *TWO_NODES, "--kernel", kernel, fmt="markdown"), "- memory:")
+    assert "transient peak while allocating" in item and (HEAD_COPY in item) == mandatory
+
+
+def test_text_lines_are_not_wrapped(run):
+    """A known issue (and every other sentence) stays on one line in a file or pipe, for grep."""
+    text = _text(run, *BAD_PAGE, "--kernel", "6.12.117+deb13-amd64")
+    (warning,) = _lines(text, "WARNING")
+    assert len(warning) > 160 and warning.endswith("bites pools: 2M-0")
+
+
+def _markdown_cells(line):
+    """The cells of a pipe-table row, split at pipes no backslash escapes."""
+    cells, cell, escaped = [], "", False
+    for char in line.strip()[1:-1]:
+        if char == "|" and not escaped:
+            cells.append(cell.strip())
+            cell = ""
+            continue
+        escaped = char == "\\" and not escaped
+        cell += char
+    return [*cells, cell.strip()]
+
+
+def test_markdown_shared_tail_and_known_issues(run):
+    text = _text(run, *KERNEL_73, fmt="markdown")
+    table = _lines(text, "|")
+    header = _markdown_cells(table[0])
+    at = header.index("shared tail pages")
+    assert header[at + 1] == "saved" and _markdown_cells(table[2])[at] == "1"
+    assert "shared tail pages" not in _text(run, *KERNEL_70, fmt="markdown")
+    (issue,) = _json(run, *BAD_PAGE)["known_issues"]
+    text = _text(run, *BAD_PAGE, fmt="markdown")
+    assert (f"- **WARNING**: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: `2M-0`"
+            in text.splitlines())
+    assert f"  - {issue['detail']} Source: {issue['source']}. Id: `{issue['id']}`." in text.splitlines()
+    assert f"- HVO: {_json(run, *BAD_PAGE)['host']['hvo_enable_hint']}" in text.splitlines()
+
+
+def test_prometheus_schema_1_1_gauges(run):
+    report = _json(run, *TWO_NODES, "--kernel", "7.3")
+    families = _families(_text(run, *TWO_NODES, "--kernel", "7.3", fmt="prometheus"))
+
+    def by(name, label):
+        return {sample.labels[label]: sample.value for sample in families[name].samples}
+
+    pools = {pool["name"]: pool for pool in report["pools"]}
+    assert by("hvo_calc_pool_shared_tail_pages", "pool") == {n: p["shared_tail_pages"] for n, p in pools.items()}
+    assert by("hvo_calc_pool_memmap_pages", "pool") == {n: p["memmap_pages"] for n, p in pools.items()}
+    assert by("hvo_calc_pool_memmap_boot_freed_pages", "pool") == {
+        n: p["memmap_boot_pages_freed"] for n, p in pools.items()}
+    assert by("hvo_calc_node_shared_tail_pages", "node") == {
+        str(n["node"]): n["shared_tail_pages"] for n in report["nodes"]}
+    (total,) = families["hvo_calc_total_shared_tail_pages"].samples
+    assert total.value == report["totals"]["shared_tail_pages"] == 2
+    assert "hvo_calc_known_issue" not in families
+
+
+def test_prometheus_known_issue_gauge(run):
+    (issue,) = _json(run, *BAD_PAGE)["known_issues"]
+    families = _families(_text(run, *BAD_PAGE, fmt="prometheus"))
+    (sample,) = families["hvo_calc_known_issue"].samples
+    assert sample.value == 1
+    assert sample.labels == {"arch": "x86-64", "id": issue["id"], "applies": "yes", "first": "6.12.115",
+                             "last": "6.12.118", "pools": "2M-0", "summary": issue["summary"]}
+    (maybe,) = _families(_text(run, *MAYBE_BAD_PAGE, fmt="prometheus"))["hvo_calc_known_issue"].samples
+    assert maybe.labels["applies"] == "maybe" and maybe.labels["pools"] == ""
+    (info,) = families["hvo_calc_build_info"].samples
+    assert info.labels["kernel"] == "6.12" and info.labels["kernel_release"] == "6.12.117"
+
+
+@pytest.mark.parametrize("fmt", MACHINE)
+def test_machine_formats_deterministic_with_known_issues_and_nodes(run, fmt):
+    for args in (BAD_PAGE, (*TWO_NODES, "--kernel", "7.3")):
+        assert _text(run, *args, fmt=fmt) == _text(run, *args, fmt=fmt)
+
+
+# Schema 1.0's columns, in order: fields are only ever added, so these keep their order.
+CSV_1_0 = [
+    "row", "name", "arch", "node", "base_page_bytes", "hugepage_bytes", "hugepage_size", "mapped_by", "hugepages",
+    "pool_bytes", "struct_page_bytes", "kernel", "hvo_active", "reason", "per_hugepage_struct_pages",
+    "per_hugepage_vmemmap_bytes", "per_hugepage_vmemmap_pages", "per_hugepage_reserved_pages",
+    "per_hugepage_freed_pages", "vmemmap_pages", "vmemmap_bytes", "reserved_pages", "freed_pages", "pagetable_pages",
+    "saved_pages", "saved_bytes", "saved_percent", "split_pmds", "tlb_flushes", "boot_line", "would_free_freed_pages",
+    "would_free_pagetable_pages", "would_free_saved_pages", "would_free_saved_bytes", "would_free_kernel",
+    "boot_time", "memtotal_gain_bytes", "memfree_gain_bytes", "peak_vmemmap_bytes", "transient_bytes",
+    "shrink_shrink_to", "shrink_hugepages_released", "shrink_restore_pages", "shrink_restore_bytes", "shrink_policy",
+    "shrink_available_bytes", "shrink_succeeds", "shrink_surplus_hugepages", "shrink_missing_bytes",
+    "shrink_pagetable_pages_kept", "memory_bytes", "free_bytes", "pools",
+]
+
+
+def test_csv_columns_stable_and_deterministic(run):
+    from hvo_calc.reports.csv_report import header
+
+    names = header()
+    assert names == header() and len(names) == len(set(names))
+    outputs = [_text(run, *args, fmt="csv") for args in (SMALL_2M, BAD_PAGE, TWO_NODES, (*SMALL_2M, "--kernel", "5.10"))]
+    assert {text.splitlines()[0] for text in outputs} == {",".join(names)}  # the same columns, whatever the plan
+    assert [name for name in names if name in CSV_1_0] == CSV_1_0  # 1.0's columns keep their order
+    assert {"zone", "shared_tail_pages", "preoptimized", "memmap_pages", "memmap_boot_pages_freed"} <= set(names)
+    assert names[-3:] == ["memory_bytes", "free_bytes", "pools"]  # the node's own columns stay last
+    for text in outputs:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        assert {len(row) for row in rows} == {len(names)}
+
+
+def test_csv_new_fields(run):
+    report = _json(run, *TWO_NODES, "--kernel", "7.3")
+    rows = list(csv.DictReader(io.StringIO(_text(run, *TWO_NODES, "--kernel", "7.3", fmt="csv"), newline="")))
+    assert [row["row"] for row in rows] == ["pool", "pool", "node", "node", "total"]
+    for row, pool in zip(rows, report["pools"]):
+        assert row["zone"] == pool["zone"] and row["shared_tail_pages"] == str(pool["shared_tail_pages"])
+        assert row["preoptimized"] == ("true" if pool["preoptimized"] else "false")
+        assert row["memmap_pages"] == str(pool["memmap_pages"])
+    assert [row["shared_tail_pages"] for row in rows[2:]] == ["1", "1", "2"]
+
+
+# --- pool names, literally, in every format ------------------------------------------------------------
+
+NAMES = ["vm[/x]", "db[primary]", "db[replica]", "a|b", "x\ny", '"q"', "ünï",
+         "cr\rhere", "esc\x1b[31m", ":smile:", "back\\slash", "tick`s", "*b*_i_<br>&amp;"]
+ONE_LINE = {"x\ny": "x\\ny", "cr\rhere": "cr\\rhere", "esc\x1b[31m": "esc\\x1b[31m"}  # the rest as they are
+
+
+@pytest.fixture
+def named(run, tmp_path):
+    """A real plan of one pool per name (6.12.117, all shrinking: the known issue lists them all),
+    renamed after planning: renderers must take any name, whatever the plan file accepts."""
+    from hvo_calc.models import PlanReport
+
+    plan = tmp_path / "names.toml"
+    plan.write_text('[host]\narch = "x86-64"\nkernel = "6.12.117"\n\n[[node]]\nmemory = "16G"\n\n' + "".join(
+        f'[[pool]]\nname = "p{i}"\nsize = "2M"\ncount = 2\nshrink_to = 1\n\n' for i in range(len(NAMES))))
+    report = PlanReport.model_validate_json(run("plan", "--config", str(plan), "--format", "json").stdout)
+    names = {f"p{i}": name for i, name in enumerate(NAMES)}
+    (issue,) = report.known_issues
+    return report.model_copy(update={
+        "pools": [pool.model_copy(update={"name": names[pool.name]}) for pool in report.pools],
+        "known_issues": [issue.model_copy(update={"pools": [names[name] for name in issue.pools]})]})
+
+
+def test_names_in_table(named):
+    text = RENDERERS["table"](named, encoding="utf-8")
+    _, rows = _grid(text, 0)
+    assert [row[0] for row in rows] == [f"{ONE_LINE.get(n, n)} (2M, node 0)" for n in NAMES] + ["total"]
+    for name in NAMES:
+        assert f"{ONE_LINE.get(name, name)}: boot line: " in text
+    (warning,) = _lines(text, "WARNING")
+    assert warning.endswith("bites pools: " + ", ".join(ONE_LINE.get(n, n) for n in NAMES))
+    assert "\x1b" not in text and "\r" not in text and "😄" not in text
+
+
+def test_names_in_markdown(named):
+    text = RENDERERS["markdown"](named)
+    table = _lines(text, "|")
+    assert len(table) == 2 + len(NAMES) + 1 + 2 + 1  # pools (header, rule, rows, total), then the node table
+    header = _markdown_cells(table[0])
+    rows = [_markdown_cells(line) for line in table[2:2 + len(NAMES)]]
+    assert {len(row) for row in rows} == {len(header)}
+    unescape = re.compile(r"\\([!-/:-@\[-`{-~])")
+    assert [unescape.sub(r"\1", row[0]) for row in rows] == [ONE_LINE.get(n, n) for n in NAMES]
+    assert "- `vm[/x]`: boot line: " in text and "- ``tick`s``: boot line: " in text
+    assert "- `x\\ny`: boot line: " in text
+    assert "\x1b" not in text and "\r" not in text
+
+
+def test_names_in_prometheus(named):
+    families = _families(RENDERERS["prometheus"](named))
+    assert [s.labels["pool"] for s in families["hvo_calc_pool_hugepages"].samples] == NAMES
+    (issue,) = families["hvo_calc_known_issue"].samples
+    assert issue.labels["pools"] == ",".join(NAMES)
+
+
+def test_names_in_csv(named):
+    rows = list(csv.DictReader(io.StringIO(RENDERERS["csv"](named), newline="")))
+    assert [row["row"] for row in rows] == ["pool"] * len(NAMES) + ["node", "total"]
+    assert [row["name"] for row in rows[:len(NAMES)]] == NAMES
+
+
+def test_names_in_json(named):
+    assert [pool["name"] for pool in json.loads(RENDERERS["json"](named))["pools"]] == NAMES
+
+
+def test_markdown_escapes():
+    from hvo_calc.reports.text import markdown_code, markdown_text, one_line
+
+    assert one_line("plain ünï") == "plain ünï"
+    assert one_line("a\tb\u202ec") == "a\\tb\\u202ec"
+    assert markdown_text("a|b\\c") == "a\\|b\\\\c"
+    assert markdown_code("a`b") == "``a`b``" and markdown_code("`x") == "`` `x ``" and markdown_code("x") == "`x`"
+
+
+# --- narrow consoles -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("encoding", "shown"), [("latin-1", "ünï"), ("ascii", "?n?"), ("cp1252", "ünï")])
+def test_table_for_a_narrow_console(named, tmp_path, encoding, shown):
+    text = RENDERERS["table"](named, encoding=encoding)
+    console = tmp_path / "console.txt"
+    with console.open("w", encoding=encoding) as file:  # strict: a character it cannot carry would raise
+        file.write(text)
+    assert f"{shown} (2M, node 0)" in text
+    assert not re.search("[\u2500-\u257f]", text)  # boxes in ASCII
+    assert text.splitlines()[1].startswith("+---") and "| vm[/x] (2M, node 0)" in text
+
+
+def test_table_on_a_utf8_console_keeps_boxes(named):
+    assert "┃ pool" in RENDERERS["table"](named, encoding="utf-8")
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_cli_table_on_a_narrow_stdout(tmp_path, encoding):
+    plan = tmp_path / "names.toml"
+    plan.write_text('[host]\narch = "x86-64"\n\n' + "".join(
+        f'[[pool]]\nname = {json.dumps(name, ensure_ascii=False)}\nsize = "2M"\ncount = 2\n\n'
+        for name in ("vm[/x]", "db[primary]", "db[replica]", "a|b", '"q"', "ünï")), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "hvo_calc", "plan", "--config", str(plan)], capture_output=True,
+                            env={**os.environ, "PYTHONIOENCODING": encoding}, check=False)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode(encoding)
+    for name in ("vm[/x]", "db[primary]", "db[replica]", "a|b", '"q"', "ünï" if encoding == "latin-1" else "?n?"):
+        assert f"| {name} (2M, node 0)" in text

@@ -4,7 +4,10 @@ Columns follow the models' field order; nested models are flattened with their f
 name as prefix (`per_hugepage_struct_pages`, `would_free_saved_bytes`). The first column,
 `row`, is `pool`, `node` (per NUMA node sums, with the node's own columns at the end)
 or `total`; a field a row does not have is empty.
-Booleans are `true`/`false`, missing values (null) are empty. Lines end in `\\n`.
+Booleans are `true`/`false`, missing values (null) are empty. Lines end in `\\n`; a cell
+holding a line break, a carriage return, a comma or a double quote (a pool name may) is
+quoted as RFC 4180 says, so `csv.reader` reads every name back byte for byte. Known issues
+are not rows: they are in the other formats.
 """
 
 import csv
@@ -56,15 +59,27 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def render(report: PlanReport) -> str:
+def header() -> list[str]:
+    """The header row: `row`, the pool columns, then the node's own columns."""
     pool_columns = columns()
-    header = ["row", *pool_columns, *(c for c in columns(NodeReport) if c not in pool_columns)]
+    return ["row", *pool_columns, *(c for c in columns(NodeReport) if c not in pool_columns)]
+
+
+def _line(cells: list[str]) -> str:
+    """One CSV line ending in "\\n". The csv module quotes a cell for the characters of its line
+    terminator only, so each line is written with "\\r\\n" (a bare carriage return in a name is
+    quoted too) and its terminator then replaced."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()[:-2] + "\n"
+
+
+def render(report: PlanReport) -> str:
+    names = header()
+    lines = [_line(names)]
     rows = [("pool", pool.model_dump()) for pool in report.pools]
     rows += [("node", node.model_dump()) for node in report.nodes] + [("total", report.totals.model_dump())]
     for kind, values in rows:
         flat = _flatten(values)
-        writer.writerow([kind, *(_cell(flat.get(name)) for name in header[1:])])
-    return buffer.getvalue()
+        lines.append(_line([kind, *(_cell(flat.get(name)) for name in names[1:])]))
+    return "".join(lines)

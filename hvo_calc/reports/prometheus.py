@@ -4,7 +4,11 @@ Every metric is a gauge in base units (`_bytes`, `_pages`, plain counts), with H
 TYPE lines. Pool series carry the labels arch, node, hugepage_size and pool; the totals
 (`hvo_calc_total_*`) carry arch only, so `sum()` over pool series never double counts.
 Percentages are left out: divide the bytes in PromQL. `hvo_calc_build_info` is always 1
-and names the tool version, the report's schema version and the modelled kernel.
+and names the tool version, the report's schema version, the modelled kernel and the release
+as given. `hvo_calc_known_issue` is 1 per known kernel problem of the plan (none: no series),
+so a dashboard or an alert can show it. Label values are escaped as the exposition format
+says (backslash, double quote, newline) and are otherwise the report's text, byte for byte.
+Series come in the report's order, so the same plan gives the same bytes.
 """
 
 from hvo_calc import __version__
@@ -27,6 +31,14 @@ POOL_METRICS = (
     ("saved_bytes", "pool_saved_bytes", "Net bytes saved for the pool: freed minus page-table pages."),
     ("split_pmds", "pool_split_pmds", "Vmemmap PMD mappings split into PTEs for the pool."),
     ("tlb_flushes", "pool_tlb_flushes", "TLB flushes the remap of the pool took in the simulation."),
+    ("shared_tail_pages", "pool_shared_tail_pages",
+     ("Shared read-only tail vmemmap pages the pool allocated (7.1+: one per node, zone and hugepage order, "
+      "charged to the first pool of its kind); 0 on older kernels.")),
+    ("memmap_pages", "pool_memmap_pages",
+     "Vmemmap pages the pool holds from the buddy allocator, as /proc/vmstat nr_memmap_pages counts them (6.11+)."),
+    ("memmap_boot_pages_freed", "pool_memmap_boot_freed_pages",
+     ("Boot-memory vmemmap pages the pool's HVO freed or never populated: what it takes off /proc/vmstat "
+      "nr_memmap_boot_pages (6.11+).")),
 )
 PER_HUGEPAGE_METRICS = (
     ("struct_pages", "hugepage_struct_pages", "Struct pages describing one hugepage of the pool."),
@@ -40,6 +52,7 @@ NODE_METRICS = (
     ("freed_pages", "node_freed_pages", "Vmemmap pages HVO frees on the NUMA node."),
     ("pagetable_pages", "node_pagetable_pages", "Page-table pages spent on splits on the NUMA node."),
     ("saved_bytes", "node_saved_bytes", "Net bytes saved on the NUMA node."),
+    ("shared_tail_pages", "node_shared_tail_pages", "Shared read-only tail vmemmap pages on the NUMA node (7.1+)."),
 )
 MEMORY_METRICS = (
     ("vmemmap_bytes_before", "host_vmemmap_bytes_before", "Struct pages of all host RAM without HVO, in bytes."),
@@ -63,7 +76,10 @@ TOTAL_METRICS = (
     ("pagetable_pages", "total_pagetable_pages", "Page-table pages spent on splits, all pools."),
     ("saved_pages", "total_saved_pages", "Net pages saved, all pools."),
     ("saved_bytes", "total_saved_bytes", "Net bytes saved, all pools."),
+    ("shared_tail_pages", "total_shared_tail_pages", "Shared read-only tail vmemmap pages, all pools (7.1+)."),
 )
+KNOWN_ISSUE_HELP = ("A known kernel problem the planned release is in range of (applies=yes) or may be "
+                    "(applies=maybe); pools lists the pools it bites, comma-separated; always 1.")
 
 
 def _escape_label(value: str) -> str:
@@ -94,8 +110,10 @@ def _family(lines: list[str], name: str, help_text: str, samples: list[tuple[dic
 def render(report: PlanReport) -> str:
     host = report.host
     lines: list[str] = []
-    _family(lines, "build_info", "hvo-calc version, report schema version and modelled kernel; always 1.",
-            [({"version": __version__, "schema_version": report.schema_version, "kernel": host.kernel}, 1)])
+    _family(lines, "build_info",
+            "hvo-calc version, report schema version, modelled kernel and the release as given; always 1.",
+            [({"version": __version__, "schema_version": report.schema_version, "kernel": host.kernel,
+               "kernel_release": host.kernel_release or host.kernel}, 1)])
     host_labels = {"arch": host.arch}
     _family(lines, "base_page_bytes", "Base page size of the host, in bytes.", [(host_labels, host.base_page_bytes)])
     _family(lines, "struct_page_bytes", "sizeof(struct page) in the plan, in bytes.",
@@ -120,4 +138,8 @@ def render(report: PlanReport) -> str:
             _family(lines, name, help_text, [(host_labels, getattr(report.memory, field))])
     for field, name, help_text in TOTAL_METRICS:
         _family(lines, name, help_text, [(host_labels, getattr(report.totals, field))])
+    if report.known_issues:
+        _family(lines, "known_issue", KNOWN_ISSUE_HELP,
+                [({**host_labels, "id": issue.id, "applies": issue.applies, "first": issue.first, "last": issue.last,
+                   "pools": ",".join(issue.pools), "summary": issue.summary}, 1) for issue in report.known_issues])
     return "\n".join(lines) + "\n"
