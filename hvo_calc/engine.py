@@ -16,10 +16,16 @@ from hvo_calc.errors import VerificationError
 from hvo_calc.frames import BOOT, BUDDY, FrameAllocator
 from hvo_calc.pagetable import PageTable, PmdSlots, Ranges
 from hvo_calc.units import human_size, short_size
-from hvo_calc.verify import Observed, WindowRules, snapshot, verify_window
+from hvo_calc.frames import FrameLog
+from hvo_calc.verify import Observed, Snapshot, WindowRules, snapshot, verify_window
 from hvo_calc.vmemmap import vmemmap_remap_alloc, vmemmap_remap_free
 
 DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
+
+# Called once per window after it is verified, before its PTE tables are let go: the page
+# table, the allocator, the window's rules, what it mapped before the remap, and the
+# allocator's log of the window (for `explain`, which draws what the model holds).
+WindowObserver = Callable[[PageTable, FrameAllocator, "WindowRules", "Snapshot", "FrameLog"], None]
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,8 @@ def window_hugepages(pt: PageTable, geometry: HugepageGeometry, extent: Extent, 
 
 
 def simulate_pool(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, extent: Extent,
-                  opts: SimOptions, progress: Callable[[int], None] | None = None) -> PoolStats:
+                  opts: SimOptions, progress: Callable[[int], None] | None = None,
+                  observe: WindowObserver | None = None) -> PoolStats:
     """Populate, optimize, restore and verify a pool, one window at a time."""
     profile = pt.profile
     vstart = profile.vmemmap_start + extent.first_pfn * geometry.struct_page_bytes
@@ -135,7 +142,7 @@ def simulate_pool(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeome
     for first in range(0, extent.count, per_window):
         count = min(per_window, extent.count - first)
         window = _Window(pt, frames, geometry, opts, vstart + first * stride, stride, count, first)
-        stats.add(window.run())
+        stats.add(window.run(observe))
         if progress:
             progress(count)
     if opts.optimize and opts.tlb_per_batch:
@@ -184,7 +191,7 @@ class _Window:
         already optimized (the head page is then the one memblock gave)."""
         return self.opts.copy_reuse and not self.opts.preoptimized
 
-    def run(self) -> PoolStats:
+    def run(self, observe: WindowObserver | None = None) -> PoolStats:
         cover = self.cover()
         self.slots = self.populate(cover)
         self.stats.vmemmap_pages = cover.count * cover.nr_pages
@@ -193,7 +200,10 @@ class _Window:
         if self.opts.optimize:
             self.optimize()
             self.restore()
+        log = self.frames.log  # the window's; verify_window takes it and starts a new one
         self.check_claims(verify_window(self.pt, self.frames, rules, before))
+        if observe is not None:
+            observe(self.pt, self.frames, rules, before, log)
         self.pt.retire_ptes(self.slots)
         return self.stats
 

@@ -27,22 +27,22 @@ import os
 import shutil
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
 
 from hvo_calc import __version__
-from hvo_calc.engine import HugepageGeometry, SimOptions, _Window
+from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator, FrameLog
 from hvo_calc.kernels import KernelBehaviour, behaviour
-from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, PmdSlots, Ranges
+from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable
 from hvo_calc.planner import (PlanRequest, PoolRequest, check_pool, check_struct_page, new_model, place,
                               sim_options, why_inactive)
 from hvo_calc.profiles import ArchProfile, find_profile
 from hvo_calc.units import human_size, short_size
-from hvo_calc.verify import walk_entries
+from hvo_calc.verify import Snapshot, WindowRules, walk_entries
 
 EXPLAIN_SCHEMA_VERSION = "1.0"
 SIMULATED_HUGEPAGES = 2  # the second shows what hugepages share (7.1+: the tail page)
@@ -258,44 +258,19 @@ class Observation:
     log: FrameLog
 
 
-class _ObservedWindow(_Window):
-    """The engine's window, read with the verifier's walk after populate and once the window
-    is verified (before its PTE tables are let go). It changes nothing the engine does.
+def observe(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, extent: Extent,
+            opts: SimOptions) -> Observation:
+    """Populate, optimize and verify the hugepages as one window, and what it saw."""
+    seen: list[Observation] = []
 
-    It stands in for an `observe` callback of `simulate_pool`, which would hand over the
-    same things (the page table, the rules' blocks, the snapshot and the window's log)."""
+    def record(pt: PageTable, frames: FrameAllocator, rules: WindowRules, before: Snapshot, log: FrameLog) -> None:
+        pmd_after, ptes_after = walk_entries(pt, before.keys, copy=True)
+        seen.append(Observation(before.keys, before.pmd, before.ptes, pmd_after, ptes_after, log))
 
-    observation: Observation | None = None
-
-    def populate(self, cover: Ranges) -> PmdSlots:
-        slots = super().populate(cover)
-        self._keys = slots.keys.copy()
-        self._pmd_before, self._ptes_before = walk_entries(self.pt, self._keys, copy=True)
-        self._log = FrameLog()
-        return slots
-
-    def optimize(self) -> None:
-        self._log = self.frames.log  # the log from the snapshot on: verify_window takes it
-        super().optimize()
-
-    def check_claims(self, seen) -> None:  # type: ignore[no-untyped-def]
-        super().check_claims(seen)
-        pmd_after, ptes_after = walk_entries(self.pt, self._keys, copy=True)
-        self.observation = Observation(self._keys, self._pmd_before, self._ptes_before, pmd_after, ptes_after,
-                                       self._log)
-
-
-def observe(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, first_pfn: int, stride_pages: int,
-            count: int, opts: SimOptions) -> Observation:
-    """Populate, optimize and verify `count` hugepages as one window, and what it saw."""
-    vstart = pt.profile.vmemmap_start + first_pfn * geometry.struct_page_bytes
-    if vstart % (1 << pt.pmd_shift):
-        raise VerificationError("the model placed a pool whose vmemmap does not start on a PMD boundary")
-    window = _ObservedWindow(pt, frames, geometry, opts, vstart, stride_pages * geometry.struct_page_bytes, count, 0)
-    window.run()
-    if window.observation is None:
-        raise VerificationError("explain: the engine ran the window but never verified it")
-    return window.observation
+    simulate_pool(pt, frames, geometry, extent, replace(opts, window_ptes=1 << 40), observe=record)
+    if len(seen) != 1:
+        raise VerificationError("explain: the engine ran its hugepages in more than one window")
+    return seen[0]
 
 
 def explain(arch: str, base_page: str | int | None = None, huge: str | int = DEFAULT_HUGEPAGE,
@@ -317,7 +292,7 @@ def explain(arch: str, base_page: str | int | None = None, huge: str | int = DEF
     reason = why_inactive(kernel_behaviour, geometry, request.hvo)
     opts = sim_options(kernel_behaviour, reason is None, request, pool, geometry, shrink=False)
     frames, pt = new_model(profile, request.struct_page_bytes)
-    seen = observe(pt, frames, geometry, extent.first_pfn, extent.stride_pages, extent.count, opts)
+    seen = observe(pt, frames, geometry, extent, opts)
     hugepages = tuple(
         read_hugepage(pt, frames, geometry, k, extent.first_pfn + k * extent.stride_pages, seen, opts.shared_tail)
         for k in range(extent.count))
