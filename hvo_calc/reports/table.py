@@ -102,8 +102,8 @@ def render(report: PlanReport, *, encoding: str | None = None) -> str:
         if pool.would_free:
             w = pool.would_free
             line(f"{name}: with HVO (as in Linux {w.kernel}) it would free "
-                          f"{_pages(w.freed_pages, pool.base_page_bytes)} and save "
-                          f"{_pages(w.saved_pages, pool.base_page_bytes)}")
+                 f"{_pages(w.freed_pages, pool.base_page_bytes)} and save "
+                 f"{_pages(w.saved_pages, pool.base_page_bytes)}")
     for pool in report.pools:
         if pool.shrink:
             line(_shrink_line(pool.name, pool.shrink))
