@@ -123,7 +123,7 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
 
 
 # Distribution kernels (Debian's among them) build HVO but leave it off by default.
-HVO_ENABLE_HINT = ("distribution kernels leave HVO off: boot with hugetlb_free_vmemmap=on, or run "
+HVO_ENABLE_HINT = ("distribution kernels leave it off: boot with hugetlb_free_vmemmap=on, or run "
                    "`sysctl vm.hugetlb_optimize_vmemmap=1` before the pool is allocated")
 
 
