@@ -101,3 +101,26 @@ def test_every_command_explains_its_options_with_an_example():
     for command in ("plan", "profiles"):
         text = invoke(command, "--help").output
         assert "Example" in text and "--format" in text
+
+
+def test_dependency_floors_are_the_versions_ci_tests():
+    """pyproject.toml's floors and .ci/constraints-min.txt (what CI installs) say the same."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    floors = {}
+    for requirement in project["dependencies"] + project["optional-dependencies"]["test"]:
+        name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)", requirement).groups()
+        floors[name.lower()] = tuple(int(part) for part in version.split("."))
+    pins = {}
+    for line in (root / ".ci" / "constraints-min.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower()] = tuple(int(part) for part in version.split("."))
+    assert pins.keys() == floors.keys()
+    for name, pin in pins.items():
+        floor = floors[name] + (0,) * (len(pin) - len(floors[name]))
+        assert pin == floor, f"{name}: pyproject.toml allows {floors[name]}, CI tests {pin}"
