@@ -124,3 +124,16 @@ def test_dependency_floors_are_the_versions_ci_tests():
     for name, pin in pins.items():
         floor = floors[name] + (0,) * (len(pin) - len(floors[name]))
         assert pin == floor, f"{name}: pyproject.toml allows {floors[name]}, CI tests {pin}"
+
+
+def test_help_names_the_host_options_and_the_kernel_spellings():
+    text = " ".join(invoke("plan", "--help").output.split())
+    assert "release: mainline MAJOR.MINOR (7.3), stable (6.12.58), uname -r (6.12.118+deb13-amd64) or latest" in text
+    assert "--paging [4|5]" in text and "--mmu [radix|hash]" in text
+
+
+def test_paging_and_mmu_reach_the_plan():
+    five = invoke("plan", "--arch", "x86_64", "--paging", "5", "--huge", "2M", "--format", "json")
+    assert five.exit_code == 0, five.output
+    wrong = hvo_calc("plan", "--mmu", "hash", "--huge", "2M")
+    assert wrong.returncode == 2 and len(wrong.stderr.splitlines()) == 1 and "MMU" in wrong.stderr

@@ -44,9 +44,9 @@ PLAN_OPTIONS = (
     click.option("--count", type=click.IntRange(min=1), default=None,
                  help="Hugepages in the pool (default 1 with --huge). Example: --count 64"),
     click.option("--kernel", default="latest", show_default=True, metavar="RELEASE", callback=not_blank,
-                 help="The kernel whose HVO behaviour to model: release: mainline MAJOR.MINOR (7.3), "
+                 help="Kernel release whose HVO behaviour to model; release: mainline MAJOR.MINOR (7.3), "
                       "stable (6.12.58), uname -r (6.12.118+deb13-amd64) or latest. "
-                      "Example: --kernel 5.14"),
+                      "Example: --kernel 6.12.58"),
     click.option("--struct-page-size", "struct_page_bytes", type=click.IntRange(8, 4096), default=64,
                  show_default=True, help="sizeof(struct page) in bytes (56 without memcg, 80 with KMSAN). "
                                          "Example: --struct-page-size 80"),
