@@ -9,10 +9,11 @@
   collector ignores (it reads only `*.prom`). An existing file keeps its mode (and, when
   run as root, its owner).
 * a symlink: it is followed and its target replaced the same way; the link stays a link.
-* anything else that exists (a character or block device such as /dev/null or /dev/full,
-  a FIFO, a socket, /dev/stdout or /proc/self/fd/N): written in place, never replaced.
-  A device node is never renamed over, whoever runs the tool.
-* a directory: refused.
+* a FIFO, /dev/stdout or /proc/self/fd/N, a terminal, or a sink device (/dev/null,
+  /dev/zero, /dev/full): written in place, never replaced. A device node is never renamed
+  over, whoever runs the tool.
+* a directory, a socket, a block device, any other device (opening /dev/watchdog arms it;
+  /dev/mem is physical memory), anything else in /proc or /sys: refused.
 
 Every failure (ENOSPC on /dev/full, EACCES, a missing directory, ...) is an `InputError`:
 one line, exit code 2.
@@ -20,6 +21,7 @@ one line, exit code 2.
 
 import errno
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -120,7 +122,7 @@ def write_in_place(path: str | os.PathLike[str], text: str, regular: bool = Fals
         fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a socket, or a FIFO nobody reads (O_NONBLOCK only)
-            raise _cannot(path, "nothing reads it (a socket or a closed FIFO)") from None
+            raise _cannot(path, "nothing behind it takes writes (a socket, or a device that is not there)") from None
         raise _cannot(path, exc) from None
     data = text.encode("utf-8")
     try:
@@ -137,15 +139,45 @@ def write_in_place(path: str | os.PathLike[str], text: str, regular: bool = Fals
         raise _cannot(path, exc) from None
 
 
+_FD_ALIAS = re.compile(r"/dev/(stdout|stderr|fd/\d+)|/proc/(self|thread-self|\d+)/fd/\d+")
+
+# Character devices a report may be written into: sinks (/dev/null, /dev/zero, /dev/full)
+# and terminals (ttys, the console, pseudo-terminals). Any other device is refused before
+# it is opened: opening /dev/watchdog arms it, and a write to /dev/mem, a disk or a flash
+# chip would break the host.
+_SINKS = {(1, 3), (1, 5), (1, 7)}
+_TERMINAL_MAJORS = {4, 5, *range(136, 144)}
+
+
 def _is_fd_alias(path: str) -> bool:
     """/dev/stdout, /dev/fd/1, /proc/self/fd/1 and the like: names of open files, not files."""
-    absolute = os.path.abspath(path)
-    return (absolute in ("/dev/stdin", "/dev/stdout", "/dev/stderr")
-            or absolute.startswith(("/dev/fd/", "/proc/")))
+    return _FD_ALIAS.fullmatch(os.path.abspath(path)) is not None
+
+
+def _check_in_place(path: str, status: os.stat_result) -> None:
+    """Refuse the targets a report must never be written into."""
+    mode = status.st_mode
+    if stat.S_ISBLK(mode):
+        raise _cannot(path, "it is a block device (a disk); refused: give a file name")
+    if stat.S_ISCHR(mode):
+        device = (os.major(status.st_rdev), os.minor(status.st_rdev))
+        if device not in _SINKS and device[0] not in _TERMINAL_MAJORS:
+            raise _cannot(path, f"it is a device ({device[0]}:{device[1]}) other than a terminal or "
+                                "/dev/null; refused: give a file name")
+
+
+def _kernel_interface(path: str) -> bool:
+    """/proc and /sys (kernel settings and state), other than the names of our open files."""
+    if _is_fd_alias(path):
+        return False
+    return any(name == root or name.startswith(root + "/")
+               for name in (os.path.abspath(path), os.path.realpath(path)) for root in ("/proc", "/sys"))
 
 
 def write_output(path: str, text: str) -> None:
     """Write `text` to `--output path`, by what the path names now (see the module doc)."""
+    if _kernel_interface(path):
+        raise _cannot(path, "it is in /proc or /sys, a kernel interface; refused: give a file name")
     try:
         status: os.stat_result | None = os.stat(path)  # follows symlinks
     except FileNotFoundError:
@@ -161,6 +193,7 @@ def write_output(path: str, text: str) -> None:
                 return
         regular = stat.S_ISREG(status.st_mode)
         if not regular or _is_fd_alias(path):
+            _check_in_place(path, status)
             write_in_place(path, text, regular=regular)
             return
     elif _is_fd_alias(path):

@@ -101,6 +101,26 @@ def test_a_symlink_to_a_device_writes_the_device(run, tmp_path):
     assert link.is_symlink() and stat.S_ISCHR(null.lstat().st_mode)
 
 
+@pytest.mark.parametrize("kind, major", [(stat.S_IFBLK, 240), (stat.S_IFCHR, 240)], ids=["block", "other-char"])
+def test_disks_and_other_devices_are_refused_unopened(run, tmp_path, kind, major):
+    """Only sinks and terminals are written: opening /dev/watchdog arms it, /dev/mem is
+    physical memory, a block device a disk. (Major 240 is for local use: no driver here.)"""
+    path = tmp_path / "device"
+    try:
+        os.mknod(path, 0o666 | kind, os.makedev(major, 0))
+    except OSError as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+    result = run(*SMALL, "--output", str(path))
+    assert result.exit_code == 2 and "refused" in one_error_line(result.stderr)
+    assert path.lstat().st_mode & kind == kind
+
+
+@pytest.mark.parametrize("name", ["/proc/self/comm", "/sys/hvo-calc-test"])
+def test_kernel_interfaces_are_refused(run, name):
+    result = run(*SMALL, "--output", name)
+    assert result.exit_code == 2 and "kernel interface" in one_error_line(result.stderr)
+
+
 def test_a_directory_is_refused(run, tmp_path):
     result = run(*SMALL, "--output", str(tmp_path))
     assert result.exit_code == 2 and "is a directory" in one_error_line(result.stderr)
