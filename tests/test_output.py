@@ -221,10 +221,21 @@ def _interrupt(args: list[str], delay: float) -> tuple[int, str]:
     return process.returncode, stderr
 
 
+def _before_our_code(stderr: str) -> bool:
+    """Interrupted in Python's own startup, before hvo_calc.cli could take Ctrl-C: the
+    traceback shows no frame of ours past __main__.py's import of it."""
+    return "Traceback" in stderr and not any(
+        "hvo_calc" in line and "__main__.py" not in line for line in stderr.splitlines() if line.startswith("  File"))
+
+
 @pytest.mark.parametrize("delay", [0.15, 0.6])
 def test_ctrl_c_is_one_line_and_130(delay):
-    """During imports (0.15 s), and inside the simulation's numpy work (later)."""
-    code, stderr = _interrupt(["plan", "--huge", "2M", "--count", "30000000"], delay)
+    """During imports (0.15 s), and inside the simulation's numpy work (later). A busy
+    machine may still be starting Python at 0.15 s: that is retried later, not counted."""
+    for attempt in range(4):
+        code, stderr = _interrupt(["plan", "--huge", "2M", "--count", "30000000"], delay * 1.5 ** attempt)
+        if not _before_our_code(stderr):
+            break
     if code == 0:
         pytest.skip("the plan finished before the interrupt")
     assert (code, stderr) == (130, "hvo-calc: interrupted\n")
