@@ -239,7 +239,8 @@ class PageTable:
         if int(child_rows[-1]) - first + 1 != len(child_rows):
             raise VerificationError("split PTE tables are not consecutive rows")
         tables = self.pte.entries[first : first + len(child_rows)]
-        if (np.diff(first_ptes) == self.block_offsets.size << PFN_SHIFT).all():
+        # Both operands uint64: numpy 1.x has a Python int << np.uint64 come out as float64 (TypeError).
+        if (np.diff(first_ptes) == np.uint64(self.block_offsets.size) << PFN_SHIFT).all():
             # Blocks populated together map consecutive frames: the tables are one run.
             np.add(run_offsets(tables.size, 1, 1 << int(PFN_SHIFT)), first_ptes[0], out=tables.reshape(-1))
         else:

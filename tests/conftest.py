@@ -1,5 +1,6 @@
 """Shared fixtures: run the whole command line (exit codes included) in-process."""
 
+import sys
 from dataclasses import dataclass
 
 import click.testing
@@ -17,15 +18,23 @@ class Result:
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     """`hvo-calc ARGS` through `main` (so errors end in their real exit codes)."""
-    runner = click.testing.CliRunner()
-    with runner.isolation(env=env) as (out, err, _):
+    try:  # click < 8.2 mixes stderr into stdout unless told not to
+        runner = click.testing.CliRunner(mix_stderr=False)
+    except TypeError:  # click 8.2+: stderr is always apart
+        runner = click.testing.CliRunner()
+    with runner.isolation(env=env) as streams:  # (stdout, stderr), plus the mixed output from 8.2
+        out, err = streams[0], streams[1]
         try:
             main(list(args))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         else:  # main always exits; keep the fixture honest if it stops doing so
             code = 0
-    return Result(code, out.getvalue().decode(), err.getvalue().decode())
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # read inside: click 8.1 to 8.3 close the streams when the isolation ends
+        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    return Result(code, stdout, stderr)
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ import json
 import re
 from pathlib import Path
 
-import click.testing
 import pytest
+from conftest import invoke
 from prometheus_client.parser import text_string_to_metric_families
-
-from hvo_calc.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "configs" / "grafana" / "hvo-calc.json"
@@ -36,11 +34,9 @@ KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and
 
 
 def _prometheus(args: tuple[str, ...]) -> str:
-    runner = click.testing.CliRunner()
-    with runner.isolation() as (out, err, _), pytest.raises(SystemExit) as exited:
-        main(["plan", *args, "--format", "prometheus"])
-    assert exited.value.code == 0, err.getvalue().decode()
-    return out.getvalue().decode()
+    result = invoke("plan", *args, "--format", "prometheus")  # conftest's: the same on every click
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
 
 
 @pytest.fixture(scope="module")
