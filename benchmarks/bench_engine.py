@@ -91,8 +91,18 @@ def measure_case(size: str, count: int, kernel: str, runs: int, baselines: bool)
     if baselines:
         bulk = statistics.median(copy_baseline(entries, entries) for _ in range(runs))
         windowed = statistics.median(copy_baseline(entries, DEFAULT_WINDOW_PTES) for _ in range(runs))
-    return dict(size=size, count=count, kernel=kernel, runs=runs, engine_s=statistics.median(times), engine_all=times,
-                stats=stats, peak_rss=peak_rss, baseline_s=bulk, baseline_windowed_s=windowed)
+    return dict(
+        size=size,
+        count=count,
+        kernel=kernel,
+        runs=runs,
+        engine_s=statistics.median(times),
+        engine_all=times,
+        stats=stats,
+        peak_rss=peak_rss,
+        baseline_s=bulk,
+        baseline_windowed_s=windowed,
+    )
 
 
 def in_subprocess(size: str, count: int, runs: int, baselines: bool, kernel: str = "latest") -> dict:
@@ -109,28 +119,61 @@ def pool_label(size: str, count: int) -> str:
 
 
 def print_cases(results: list[dict]) -> None:
-    print(f"Cases: x86-64, 4K pages; median of {results[0]['runs']} runs; "
-          f"baseline = one np.copyto of as many uint64 entries as PTEs, in 512-entry table rows; "
-          f"in brackets the same copy {DEFAULT_WINDOW_PTES} entries at a time (cache-resident)")
-    head = ("pool", "kernel", "hugepages", "vmemmap PTEs", "PTEs remapped", "PMD splits", "engine s",
-            "PTEs/s", "copy s", "ratio", "(window copy s, ratio)", "peak RSS MiB")
+    print(
+        f"Cases: x86-64, 4K pages; median of {results[0]['runs']} runs; "
+        f"baseline = one np.copyto of as many uint64 entries as PTEs, in 512-entry table rows; "
+        f"in brackets the same copy {DEFAULT_WINDOW_PTES} entries at a time (cache-resident)"
+    )
+    head = (
+        "pool",
+        "kernel",
+        "hugepages",
+        "vmemmap PTEs",
+        "PTEs remapped",
+        "PMD splits",
+        "engine s",
+        "PTEs/s",
+        "copy s",
+        "ratio",
+        "(window copy s, ratio)",
+        "peak RSS MiB",
+    )
     rows = []
     for r in results:
         s, engine, windowed = r["stats"], r["engine_s"], r["baseline_windowed_s"]
-        rows.append((f"{pool_label(r['size'], r['count'])} of {r['size']}", r["kernel"], f"{s['hugepages']:,}",
-                     f"{s['vmemmap_pages']:,}", f"{s['ptes_remapped']:,}", f"{s['split_pmds']:,}",
-                     f"{engine:.3f}", f"{s['vmemmap_pages'] / engine / 1e6:.0f} M",
-                     f"{r['baseline_s']:.4f}", f"{engine / r['baseline_s']:.1f}x",
-                     f"({windowed:.4f}, {engine / windowed:.1f}x)", f"{r['peak_rss'] / 2**20:.0f}"))
+        rows.append(
+            (
+                f"{pool_label(r['size'], r['count'])} of {r['size']}",
+                r["kernel"],
+                f"{s['hugepages']:,}",
+                f"{s['vmemmap_pages']:,}",
+                f"{s['ptes_remapped']:,}",
+                f"{s['split_pmds']:,}",
+                f"{engine:.3f}",
+                f"{s['vmemmap_pages'] / engine / 1e6:.0f} M",
+                f"{r['baseline_s']:.4f}",
+                f"{engine / r['baseline_s']:.1f}x",
+                f"({windowed:.4f}, {engine / windowed:.1f}x)",
+                f"{r['peak_rss'] / 2**20:.0f}",
+            )
+        )
     print_table(head, rows)
 
 
 def print_sweep(results: list[dict]) -> None:
     print(f"Sweep: 2M hugepages on x86-64, median of {SWEEP_RUNS} runs, a fresh process per pool")
     head = ("pool", "hugepages", "vmemmap PTEs", "engine s", "ns per PTE", "peak RSS MiB")
-    rows = [(pool_label(r["size"], r["count"]), f"{r['count']:,}", f"{r['stats']['vmemmap_pages']:,}",
-             f"{r['engine_s']:.3f}", f"{r['engine_s'] / r['stats']['vmemmap_pages'] * 1e9:.1f}",
-             f"{r['peak_rss'] / 2**20:.0f}") for r in results]
+    rows = [
+        (
+            pool_label(r["size"], r["count"]),
+            f"{r['count']:,}",
+            f"{r['stats']['vmemmap_pages']:,}",
+            f"{r['engine_s']:.3f}",
+            f"{r['engine_s'] / r['stats']['vmemmap_pages'] * 1e9:.1f}",
+            f"{r['peak_rss'] / 2**20:.0f}",
+        )
+        for r in results
+    ]
     print_table(head, rows)
 
 

@@ -36,8 +36,12 @@ class Budgets(BaseModel):
 
     def empty(self) -> bool:
         """No limit given (known issues are checked all the same)."""
-        return (self.min_saved_bytes is None and self.max_vmemmap_bytes is None
-                and self.max_overhead_percent is None and not self.require_hvo)
+        return (
+            self.min_saved_bytes is None
+            and self.max_vmemmap_bytes is None
+            and self.max_overhead_percent is None
+            and not self.require_hvo
+        )
 
 
 class BudgetResult(BaseModel):
@@ -77,34 +81,62 @@ def evaluate(report: PlanReport, budgets: Budgets) -> list[BudgetResult]:
     if budgets.min_saved_bytes is not None:
         saved, limit = report.totals.saved_bytes, budgets.min_saved_bytes
         ok = saved >= limit
-        results.append(BudgetResult(
-            budget="--min-saved", passed=ok, value=saved, limit=limit,
-            message=f"--min-saved: saved {_size(saved)}, {'at least' if ok else 'less than'} "
-                    f"the minimum {_size(limit)}"))
+        results.append(
+            BudgetResult(
+                budget="--min-saved",
+                passed=ok,
+                value=saved,
+                limit=limit,
+                message=f"--min-saved: saved {_size(saved)}, {'at least' if ok else 'less than'} "
+                f"the minimum {_size(limit)}",
+            )
+        )
     if budgets.max_vmemmap_bytes is not None:
         kept, limit = kept_vmemmap_bytes(report), budgets.max_vmemmap_bytes
         ok = kept <= limit
-        results.append(BudgetResult(
-            budget="--max-vmemmap", passed=ok, value=kept, limit=limit,
-            message=f"--max-vmemmap: vmemmap kept after HVO (reserved + page tables) {_size(kept)}, "
-                    f"{'within' if ok else 'over'} the maximum {_size(limit)}"))
+        results.append(
+            BudgetResult(
+                budget="--max-vmemmap",
+                passed=ok,
+                value=kept,
+                limit=limit,
+                message=f"--max-vmemmap: vmemmap kept after HVO (reserved + page tables) {_size(kept)}, "
+                f"{'within' if ok else 'over'} the maximum {_size(limit)}",
+            )
+        )
     if budgets.max_overhead_percent is not None:
         share, base, name = overhead(report)
         limit = budgets.max_overhead_percent
         ok = share <= limit
-        results.append(BudgetResult(
-            budget="--max-overhead", passed=ok, value=share, limit=limit,
-            message=f"--max-overhead: vmemmap kept after HVO, {human_size(kept_vmemmap_bytes(report))}, "
-                    f"is {share:.4f}% of {human_size(base)} of {name}, "
-                    f"{'within' if ok else 'over'} the maximum {limit:g}%"))
+        results.append(
+            BudgetResult(
+                budget="--max-overhead",
+                passed=ok,
+                value=share,
+                limit=limit,
+                message=f"--max-overhead: vmemmap kept after HVO, {human_size(kept_vmemmap_bytes(report))}, "
+                f"is {share:.4f}% of {human_size(base)} of {name}, "
+                f"{'within' if ok else 'over'} the maximum {limit:g}%",
+            )
+        )
     if budgets.require_hvo:
         off = [pool for pool in report.pools if not pool.hvo_active]
-        details = "; ".join(f"pool {p.name} ({p.hugepage_size}, node {p.node}): {p.reason or 'not optimized'}"
-                            for p in off)
-        results.append(BudgetResult(
-            budget="--require-hvo", passed=not off, value=len(off), limit=0,
-            message=(f"--require-hvo: {len(off)} of {len(report.pools)} pools not optimized: {details}" if off
-                     else f"--require-hvo: all {len(report.pools)} pools optimized")))
+        details = "; ".join(
+            f"pool {p.name} ({p.hugepage_size}, node {p.node}): {p.reason or 'not optimized'}" for p in off
+        )
+        results.append(
+            BudgetResult(
+                budget="--require-hvo",
+                passed=not off,
+                value=len(off),
+                limit=0,
+                message=(
+                    f"--require-hvo: {len(off)} of {len(report.pools)} pools not optimized: {details}"
+                    if off
+                    else f"--require-hvo: all {len(report.pools)} pools optimized"
+                ),
+            )
+        )
     results.extend(known_issue_results(report, budgets.allowed_issues))
     return results
 
@@ -127,10 +159,12 @@ def known_issue_results(report: PlanReport, allowed: Iterable[str] = ()) -> list
             continue
         ok = issue.id in allowed
         where = f"pool{'s' if len(issue.pools) > 1 else ''} {_pools(issue)}"
-        message = (f"known issue {issue.id} on Linux {_release(report)}: {issue.summary}; it bites {where}; "
-                   + ("allowed by --allow-known-issue" if ok else f"to accept it: --allow-known-issue {issue.id}"))
-        results.append(BudgetResult(budget=f"known issue {issue.id}", passed=ok, value=len(issue.pools), limit=0,
-                                    message=message))
+        message = f"known issue {issue.id} on Linux {_release(report)}: {issue.summary}; it bites {where}; " + (
+            "allowed by --allow-known-issue" if ok else f"to accept it: --allow-known-issue {issue.id}"
+        )
+        results.append(
+            BudgetResult(budget=f"known issue {issue.id}", passed=ok, value=len(issue.pools), limit=0, message=message)
+        )
     return results
 
 
@@ -143,8 +177,10 @@ def known_issue_warnings(report: PlanReport) -> list[str]:
             continue
         span = f" (releases {issue.first} to {issue.last})" if getattr(issue, "first", None) else ""
         pools = f"; it would bite pool{'s' if len(issue.pools) > 1 else ''} {_pools(issue)}"
-        lines.append(f"known issue {issue.id} may apply to Linux {_release(report)}{span}: {issue.summary}"
-                     f"{pools}; give the exact release (--kernel, e.g. uname -r) to know")
+        lines.append(
+            f"known issue {issue.id} may apply to Linux {_release(report)}{span}: {issue.summary}"
+            f"{pools}; give the exact release (--kernel, e.g. uname -r) to know"
+        )
     return lines
 
 

@@ -8,15 +8,14 @@ cut only where no PMD block is shared, so a windowed run does exactly what a who
 run does, in bounded memory.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from math import gcd
-from typing import Callable
 
 from hvo_calc.errors import VerificationError
-from hvo_calc.frames import BOOT, BUDDY, FrameAllocator
+from hvo_calc.frames import BOOT, BUDDY, FrameAllocator, FrameLog
 from hvo_calc.pagetable import PageTable, PmdSlots, Ranges
 from hvo_calc.units import human_size, short_size
-from hvo_calc.frames import FrameLog
 from hvo_calc.verify import Observed, Snapshot, WindowRules, snapshot, verify_window
 from hvo_calc.vmemmap import vmemmap_remap_alloc, vmemmap_remap_free
 
@@ -53,12 +52,16 @@ class HugepageGeometry:
         """Why HVO can never free anything for this size, or None if it can."""
         size = self.struct_page_bytes
         if size & (size - 1):
-            return (f"struct page is {size} bytes, not a power of two: the kernel builds no HVO "
-                    "(vm.hugetlb_optimize_vmemmap is absent)")
+            return (
+                f"struct page is {size} bytes, not a power of two: the kernel builds no HVO "
+                "(vm.hugetlb_optimize_vmemmap is absent)"
+            )
         if self.vmemmap_pages <= reserve_pages:
-            return (f"a {short_size(self.hugepage_bytes)} hugepage with {short_size(self.base_page_bytes)} "
-                    f"base pages has {human_size(self.vmemmap_bytes)} of struct pages, no more than the "
-                    f"{reserve_pages} vmemmap page(s) HVO keeps: there is nothing to free")
+            return (
+                f"a {short_size(self.hugepage_bytes)} hugepage with {short_size(self.base_page_bytes)} "
+                f"base pages has {human_size(self.vmemmap_bytes)} of struct pages, no more than the "
+                f"{reserve_pages} vmemmap page(s) HVO keeps: there is nothing to free"
+            )
         return None
 
 
@@ -128,9 +131,15 @@ def window_hugepages(pt: PageTable, geometry: HugepageGeometry, extent: Extent, 
     return max(unit, window_ptes // ptes_each // unit * unit)
 
 
-def simulate_pool(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, extent: Extent,
-                  opts: SimOptions, progress: Callable[[int], None] | None = None,
-                  observe: WindowObserver | None = None) -> PoolStats:
+def simulate_pool(
+    pt: PageTable,
+    frames: FrameAllocator,
+    geometry: HugepageGeometry,
+    extent: Extent,
+    opts: SimOptions,
+    progress: Callable[[int], None] | None = None,
+    observe: WindowObserver | None = None,
+) -> PoolStats:
     """Populate, optimize, restore and verify a pool, one window at a time."""
     profile = pt.profile
     vstart = profile.vmemmap_start + extent.first_pfn * geometry.struct_page_bytes
@@ -154,8 +163,17 @@ def simulate_pool(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeome
 class _Window:
     """One window of a pool: hugepages [first, first + count) of the pool."""
 
-    def __init__(self, pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry,
-                 opts: SimOptions, head_vaddr: int, stride: int, count: int, first: int):
+    def __init__(
+        self,
+        pt: PageTable,
+        frames: FrameAllocator,
+        geometry: HugepageGeometry,
+        opts: SimOptions,
+        head_vaddr: int,
+        stride: int,
+        count: int,
+        first: int,
+    ):
         self.pt, self.frames, self.geometry, self.opts = pt, frames, geometry, opts
         self.page = geometry.base_page_bytes
         self.head_vaddr, self.stride, self.count, self.first = head_vaddr, stride, count, first
@@ -174,16 +192,25 @@ class _Window:
 
     def hugepage_ranges(self, first: int, count: int, skip_pages: int) -> Ranges:
         v = self.geometry.vmemmap_pages
-        return Ranges(self.head_vaddr + first * self.stride + skip_pages * self.page, self.stride, count, v - skip_pages)
+        return Ranges(
+            self.head_vaddr + first * self.stride + skip_pages * self.page, self.stride, count, v - skip_pages
+        )
 
     def rules(self, cover: Ranges) -> WindowRules:
         """The kernel's rules for this window, as the verifier takes them."""
         opts = self.opts
         return WindowRules(
-            head_vaddr=self.head_vaddr, cover_start=cover.start, stride=self.stride, count=self.count,
-            vmemmap_pages=self.geometry.vmemmap_pages, cover_pages=cover.count * cover.nr_pages,
-            optimized=opts.optimize, reserve=opts.reserve_pages, copy_head=self.copies_head(),
-            tail_key=opts.shared_tail if opts.optimize else None, keep=self.optimized_hugepages(),
+            head_vaddr=self.head_vaddr,
+            cover_start=cover.start,
+            stride=self.stride,
+            count=self.count,
+            vmemmap_pages=self.geometry.vmemmap_pages,
+            cover_pages=cover.count * cover.nr_pages,
+            optimized=opts.optimize,
+            reserve=opts.reserve_pages,
+            copy_head=self.copies_head(),
+            tail_key=opts.shared_tail if opts.optimize else None,
+            keep=self.optimized_hugepages(),
         )
 
     def copies_head(self) -> bool:
@@ -223,8 +250,9 @@ class _Window:
             stats.shared_tail_pages += int(new)
             stats.boot_pages_allocated += int(new and source == BOOT)
         ranges = self.hugepage_ranges(0, self.count, opts.reserve_pages)
-        walk = vmemmap_remap_free(self.pt, ranges, ranges.start - self.page, self.frames, self.copies_head(),
-                                  tail_pfn, source)
+        walk = vmemmap_remap_free(
+            self.pt, ranges, ranges.start - self.page, self.frames, self.copies_head(), tail_pfn, source
+        )
         stats.freed_pages += walk.nr_collected - walk.nr_allocated
         stats.split_pmds += walk.nr_split
         stats.pagetable_pages += walk.nr_split

@@ -38,8 +38,16 @@ from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator, FrameLog
 from hvo_calc.kernels import KernelBehaviour, behaviour
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable
-from hvo_calc.planner import (PlanRequest, PoolRequest, check_pool, check_struct_page, new_model, place,
-                              sim_options, why_inactive)
+from hvo_calc.planner import (
+    PlanRequest,
+    PoolRequest,
+    check_pool,
+    check_struct_page,
+    new_model,
+    place,
+    sim_options,
+    why_inactive,
+)
 from hvo_calc.profiles import ArchProfile, find_profile
 from hvo_calc.units import human_size, short_size
 from hvo_calc.verify import Snapshot, WindowRules, walk_entries
@@ -47,15 +55,15 @@ from hvo_calc.verify import Snapshot, WindowRules, walk_entries
 EXPLAIN_SCHEMA_VERSION = "1.0"
 SIMULATED_HUGEPAGES = 2  # the second shows what hugepages share (7.1+: the tail page)
 DEFAULT_HUGEPAGE = "2M"
-MAX_RUN = 8   # a run of like pages longer than this is elided ...
+MAX_RUN = 8  # a run of like pages longer than this is elided ...
 RUN_HEAD = 2  # ... to its first RUN_HEAD pages, one line for the rest but the last, and the last
 PROSE_WIDTH = 100
 
 # What a vmemmap page is after the run (`Hugepage.roles` holds the index).
-HEAD = "head"            # the head page, still on its original frame
+HEAD = "head"  # the head page, still on its original frame
 HEAD_COPY = "head-copy"  # the head page, moved to a fresh copy of its frame (6.2+)
-KEPT = "kept"            # another page on its own frame (5.14-5.17's second page; every page without HVO)
-TAIL = "tail"            # remapped read-only to a page it shares
+KEPT = "kept"  # another page on its own frame (5.14-5.17's second page; every page without HVO)
+TAIL = "tail"  # remapped read-only to a page it shares
 ROLES = (HEAD, HEAD_COPY, KEPT, TAIL)
 _HEAD, _HEAD_COPY, _KEPT, _TAIL = range(4)
 SHARED_TAIL = "shared-tail"  # what the tails map on 7.1+ (else the role of the kept page they map)
@@ -88,20 +96,28 @@ class Page:
     after_flags: str
     after_via: str
     role: str
-    freed: bool                 # its frame before the run was freed
+    freed: bool  # its frame before the run was freed
     copy_of: int | None = None  # the frame its new frame is a copy of (the allocator's log)
-    maps: str | None = None     # a tail: what it maps (head, kept, head-copy or shared-tail)
+    maps: str | None = None  # a tail: what it maps (head, kept, head-copy or shared-tail)
 
     def as_dict(self) -> dict[str, object]:
-        after: dict[str, object] = {"pfn": self.after_pfn, "flags": self.after_flags, "via": self.after_via,
-                                    "role": self.role}
+        after: dict[str, object] = {
+            "pfn": self.after_pfn,
+            "flags": self.after_flags,
+            "via": self.after_via,
+            "role": self.role,
+        }
         if self.copy_of is not None:
             after["copy_of"] = self.copy_of
         if self.maps is not None:
             after["maps"] = self.maps
-        return {"index": self.index, "vaddr": f"{self.vaddr:#x}",
-                "before": {"pfn": self.before_pfn, "flags": self.before_flags, "via": self.before_via},
-                "after": after, "freed": self.freed}
+        return {
+            "index": self.index,
+            "vaddr": f"{self.vaddr:#x}",
+            "before": {"pfn": self.before_pfn, "flags": self.before_flags, "via": self.before_via},
+            "after": after,
+            "freed": self.freed,
+        }
 
 
 @dataclass(frozen=True)
@@ -124,14 +140,23 @@ class Elided:
     maps: str | None
 
     def as_dict(self) -> dict[str, object]:
-        after: dict[str, object] = {"first_pfn": self.after_first, "last_pfn": self.after_last,
-                                    "flags": self.after_flags}
+        after: dict[str, object] = {
+            "first_pfn": self.after_first,
+            "last_pfn": self.after_last,
+            "flags": self.after_flags,
+        }
         if self.maps is not None:
             after["maps"] = self.maps
-        return {"first_index": self.first_index, "count": self.count, "role": self.role,
-                "first_vaddr": f"{self.first_vaddr:#x}", "last_vaddr": f"{self.last_vaddr:#x}",
-                "before": {"first_pfn": self.before_first, "last_pfn": self.before_last, "flags": self.before_flags},
-                "after": after, "freed": self.freed}
+        return {
+            "first_index": self.first_index,
+            "count": self.count,
+            "role": self.role,
+            "first_vaddr": f"{self.first_vaddr:#x}",
+            "last_vaddr": f"{self.last_vaddr:#x}",
+            "before": {"first_pfn": self.before_first, "last_pfn": self.before_last, "flags": self.before_flags},
+            "after": after,
+            "freed": self.freed,
+        }
 
 
 @dataclass(frozen=True)
@@ -142,15 +167,15 @@ class Hugepage:
     first_pfn: int
     nr_pfns: int
     struct_pages_vaddr: int
-    vaddrs: np.ndarray       # uint64
-    before: np.ndarray       # entries (pfn << 12 | flags), a PMD leaf's expanded
+    vaddrs: np.ndarray  # uint64
+    before: np.ndarray  # entries (pfn << 12 | flags), a PMD leaf's expanded
     after: np.ndarray
     before_leaf: np.ndarray  # bool: a PMD leaf mapped the page's block
     after_leaf: np.ndarray
-    roles: np.ndarray        # int8 index into ROLES
-    freed: np.ndarray        # bool
-    copy_of: np.ndarray      # uint64, 0 where the page's frame is no copy
-    tails_map: str | None    # head, kept, head-copy or shared-tail; None where no tail was remapped
+    roles: np.ndarray  # int8 index into ROLES
+    freed: np.ndarray  # bool
+    copy_of: np.ndarray  # uint64, 0 where the page's frame is no copy
+    tails_map: str | None  # head, kept, head-copy or shared-tail; None where no tail was remapped
     tails_pfn: int | None
     allocated_pfns: tuple[int, ...]  # vmemmap frames allocated for it (its head copy)
 
@@ -164,19 +189,38 @@ class Hugepage:
     def page(self, j: int) -> Page:
         role = ROLES[int(self.roles[j])]
         copy_of = int(self.copy_of[j])
-        return Page(index=j, vaddr=int(self.vaddrs[j]), before_pfn=int(self.before[j] >> PFN_SHIFT),
-                    before_flags=flag_text(int(_flags(self.before[j]))),
-                    before_via="pmd-leaf" if self.before_leaf[j] else "pte",
-                    after_pfn=int(self.after[j] >> PFN_SHIFT), after_flags=flag_text(int(_flags(self.after[j]))),
-                    after_via="pmd-leaf" if self.after_leaf[j] else "pte", role=role, freed=bool(self.freed[j]),
-                    copy_of=copy_of or None, maps=self.tails_map if role == TAIL else None)
+        return Page(
+            index=j,
+            vaddr=int(self.vaddrs[j]),
+            before_pfn=int(self.before[j] >> PFN_SHIFT),
+            before_flags=flag_text(int(_flags(self.before[j]))),
+            before_via="pmd-leaf" if self.before_leaf[j] else "pte",
+            after_pfn=int(self.after[j] >> PFN_SHIFT),
+            after_flags=flag_text(int(_flags(self.after[j]))),
+            after_via="pmd-leaf" if self.after_leaf[j] else "pte",
+            role=role,
+            freed=bool(self.freed[j]),
+            copy_of=copy_of or None,
+            maps=self.tails_map if role == TAIL else None,
+        )
 
     def elided(self, start: int, end: int) -> Elided:
         first, last = self.page(start), self.page(end - 1)
-        return Elided(first_index=start, count=end - start, first_vaddr=first.vaddr, last_vaddr=last.vaddr,
-                      role=first.role, before_first=first.before_pfn, before_last=last.before_pfn,
-                      before_flags=first.before_flags, after_first=first.after_pfn, after_last=last.after_pfn,
-                      after_flags=first.after_flags, freed=first.freed, maps=first.maps)
+        return Elided(
+            first_index=start,
+            count=end - start,
+            first_vaddr=first.vaddr,
+            last_vaddr=last.vaddr,
+            role=first.role,
+            before_first=first.before_pfn,
+            before_last=last.before_pfn,
+            before_flags=first.before_flags,
+            after_first=first.after_pfn,
+            after_last=last.after_pfn,
+            after_flags=first.after_flags,
+            freed=first.freed,
+            maps=first.maps,
+        )
 
     def runs(self) -> list[tuple[int, int]]:
         """[start, end) of each run of like pages: same role, fate and flags, the next frame
@@ -186,10 +230,16 @@ class Hugepage:
         b, a = self.before >> PFN_SHIFT, self.after >> PFN_SHIFT
         copied = self.copy_of != 0
         step = np.where(self.roles[1:] == _TAIL, 0, 1).astype(np.uint64)
-        alike = ((self.roles[1:] == self.roles[:-1]) & (self.freed[1:] == self.freed[:-1])
-                 & (_flags(self.before[1:]) == _flags(self.before[:-1]))
-                 & (_flags(self.after[1:]) == _flags(self.after[:-1]))
-                 & (b[1:] == b[:-1] + np.uint64(1)) & (a[1:] == a[:-1] + step) & ~copied[1:] & ~copied[:-1])
+        alike = (
+            (self.roles[1:] == self.roles[:-1])
+            & (self.freed[1:] == self.freed[:-1])
+            & (_flags(self.before[1:]) == _flags(self.before[:-1]))
+            & (_flags(self.after[1:]) == _flags(self.after[:-1]))
+            & (b[1:] == b[:-1] + np.uint64(1))
+            & (a[1:] == a[:-1] + step)
+            & ~copied[1:]
+            & ~copied[:-1]
+        )
         cuts = [0, *(np.flatnonzero(~alike) + 1).tolist(), len(self)]
         return list(pairwise(cuts))
 
@@ -217,14 +267,18 @@ class PmdSplit:
     vaddr: int
     before_pfn: int  # first frame of the leaf's block
     before_flags: str
-    pages: int       # pages the block maps
-    table_pfn: int   # the page-table page the split cost
+    pages: int  # pages the block maps
+    table_pfn: int  # the page-table page the split cost
     hugepages: tuple[int, ...]
 
     def as_dict(self) -> dict[str, object]:
-        return {"vaddr": f"{self.vaddr:#x}", "hugepages": list(self.hugepages),
-                "before": {"kind": "leaf", "pfn": self.before_pfn, "pages": self.pages, "flags": self.before_flags},
-                "after": {"kind": "table", "pfn": self.table_pfn}, "table_pfn": self.table_pfn}
+        return {
+            "vaddr": f"{self.vaddr:#x}",
+            "hugepages": list(self.hugepages),
+            "before": {"kind": "leaf", "pfn": self.before_pfn, "pages": self.pages, "flags": self.before_flags},
+            "after": {"kind": "table", "pfn": self.table_pfn},
+            "table_pfn": self.table_pfn,
+        }
 
 
 @dataclass(frozen=True)
@@ -258,8 +312,9 @@ class Observation:
     log: FrameLog
 
 
-def observe(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, extent: Extent,
-            opts: SimOptions) -> Observation:
+def observe(
+    pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, extent: Extent, opts: SimOptions
+) -> Observation:
     """Populate, optimize and verify the hugepages as one window, and what it saw."""
     seen: list[Observation] = []
 
@@ -273,14 +328,28 @@ def observe(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, e
     return seen[0]
 
 
-def explain(arch: str, base_page: str | int | None = None, huge: str | int = DEFAULT_HUGEPAGE,
-            kernel: str = "latest", struct_page_bytes: int = 64, hvo: bool = True, paging: int | None = None,
-            mmu: str | None = None) -> Explanation:
+def explain(
+    arch: str,
+    base_page: str | int | None = None,
+    huge: str | int = DEFAULT_HUGEPAGE,
+    kernel: str = "latest",
+    struct_page_bytes: int = 64,
+    hvo: bool = True,
+    paging: int | None = None,
+    mmu: str | None = None,
+) -> Explanation:
     """Perform HVO on a few hugepages of size `huge` on the model and explain what it did.
 
     Bad input is an InputError, from the same checks as `plan`'s."""
-    host = {"arch": arch, "base_page": base_page, "kernel": kernel, "struct_page_bytes": struct_page_bytes,
-            "hvo": hvo, "paging": paging, "mmu": mmu}
+    host = {
+        "arch": arch,
+        "base_page": base_page,
+        "kernel": kernel,
+        "struct_page_bytes": struct_page_bytes,
+        "hvo": hvo,
+        "paging": paging,
+        "mmu": mmu,
+    }
     pool = PoolRequest.model_validate({"hugepage_size": huge, "count": SIMULATED_HUGEPAGES})
     request = PlanRequest.model_validate({**{k: v for k, v in host.items() if v is not None}, "pools": (pool,)})
     profile = find_profile(request.arch, request.base_page, request.paging, request.mmu)
@@ -295,11 +364,20 @@ def explain(arch: str, base_page: str | int | None = None, huge: str | int = DEF
     seen = observe(pt, frames, geometry, extent, opts)
     hugepages = tuple(
         read_hugepage(pt, frames, geometry, k, extent.first_pfn + k * extent.stride_pages, seen, opts.shared_tail)
-        for k in range(extent.count))
+        for k in range(extent.count)
+    )
     shared = frames.vmemmap_tails.get(opts.shared_tail) if opts.shared_tail is not None else None
-    return Explanation(profile=profile, kernel=kernel_behaviour, geometry=geometry, hvo_active=reason is None,
-                       reason=reason, hugepages=hugepages, pmd_splits=read_splits(pt, seen, hugepages),
-                       shared_tail=opts.shared_tail if shared is not None else None, shared_tail_pfn=shared)
+    return Explanation(
+        profile=profile,
+        kernel=kernel_behaviour,
+        geometry=geometry,
+        hvo_active=reason is None,
+        reason=reason,
+        hugepages=hugepages,
+        pmd_splits=read_splits(pt, seen, hugepages),
+        shared_tail=opts.shared_tail if shared is not None else None,
+        shared_tail_pfn=shared,
+    )
 
 
 # -- reading what the model holds ----------------------------------------------------
@@ -314,8 +392,15 @@ def _in_allocations(log: FrameLog, purpose: str, pfns: np.ndarray) -> np.ndarray
     return hit
 
 
-def read_hugepage(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeometry, index: int, first_pfn: int,
-                  seen: Observation, shared_key: tuple[int, str, int] | None) -> Hugepage:
+def read_hugepage(
+    pt: PageTable,
+    frames: FrameAllocator,
+    geometry: HugepageGeometry,
+    index: int,
+    first_pfn: int,
+    seen: Observation,
+    shared_key: tuple[int, str, int] | None,
+) -> Hugepage:
     """Hugepage `index` as the observation holds it: the vmemmap pages its struct pages lie in."""
     page = geometry.base_page_bytes
     head = pt.profile.vmemmap_start + first_pfn * geometry.struct_page_bytes
@@ -360,14 +445,28 @@ def read_hugepage(pt: PageTable, frames: FrameAllocator, geometry: HugepageGeome
         elif len(kept):
             tails_map = ROLES[int(roles[kept[0]])]
         else:
-            raise VerificationError(f"explain: the tails map frame {tails_pfn:#x}, neither a page the hugepage "
-                                    "keeps nor the zone's shared tail page")
+            raise VerificationError(
+                f"explain: the tails map frame {tails_pfn:#x}, neither a page the hugepage "
+                "keeps nor the zone's shared tail page"
+            )
     fresh = (copy_of != 0) & _in_allocations(log, "vmemmap", a_pfns)
-    return Hugepage(index=index, first_pfn=first_pfn, nr_pfns=geometry.struct_pages, struct_pages_vaddr=head,
-                    vaddrs=vaddrs, before=before, after=after,
-                    before_leaf=(seen.pmd_before[rank] & LEAF) != 0, after_leaf=(seen.pmd_after[rank] & LEAF) != 0,
-                    roles=roles, freed=freed, copy_of=copy_of, tails_map=tails_map, tails_pfn=tails_pfn,
-                    allocated_pfns=tuple(sorted(set(a_pfns[fresh].tolist()))))
+    return Hugepage(
+        index=index,
+        first_pfn=first_pfn,
+        nr_pfns=geometry.struct_pages,
+        struct_pages_vaddr=head,
+        vaddrs=vaddrs,
+        before=before,
+        after=after,
+        before_leaf=(seen.pmd_before[rank] & LEAF) != 0,
+        after_leaf=(seen.pmd_after[rank] & LEAF) != 0,
+        roles=roles,
+        freed=freed,
+        copy_of=copy_of,
+        tails_map=tails_map,
+        tails_pfn=tails_pfn,
+        allocated_pfns=tuple(sorted(set(a_pfns[fresh].tolist()))),
+    )
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -388,8 +487,16 @@ def read_splits(pt: PageTable, seen: Observation, hugepages: tuple[Hugepage, ...
         vaddr = int(seen.keys[i]) << pt.pmd_shift
         end = vaddr + (1 << pt.pmd_shift)
         over = tuple(h.index for h in hugepages if len(h) and int(h.vaddrs[0]) < end and int(h.vaddrs[-1]) >= vaddr)
-        out.append(PmdSplit(vaddr, int(seen.pmd_before[i] >> PFN_SHIFT), flag_text(int(_flags(seen.pmd_before[i]))),
-                            pt.entries_per_table, int(table), over))
+        out.append(
+            PmdSplit(
+                vaddr,
+                int(seen.pmd_before[i] >> PFN_SHIFT),
+                flag_text(int(_flags(seen.pmd_before[i]))),
+                pt.entries_per_table,
+                int(table),
+                over,
+            )
+        )
     return tuple(out)
 
 
@@ -432,9 +539,16 @@ def as_dict(ex: Explanation) -> dict[str, object]:
         "hugepages": [_hugepage_dict(h) for h in ex.hugepages],
         "pmd_splits": [s.as_dict() for s in ex.pmd_splits],
         "shared_tail_pfn": ex.shared_tail_pfn,
-        "shared_tail": (None if ex.shared_tail is None else
-                        {"node": ex.shared_tail[0], "zone": ex.shared_tail[1], "order": ex.shared_tail[2],
-                         "pfn": ex.shared_tail_pfn}),
+        "shared_tail": (
+            None
+            if ex.shared_tail is None
+            else {
+                "node": ex.shared_tail[0],
+                "zone": ex.shared_tail[1],
+                "order": ex.shared_tail[2],
+                "pfn": ex.shared_tail_pfn,
+            }
+        ),
     }
 
 
@@ -471,8 +585,12 @@ def render_json(ex: Explanation) -> str:
 Piece = tuple[str, str | None]
 Line = list[Piece]
 
-TAILS_MAP_TEXT = {HEAD: "the head page", KEPT: "the second kept page", HEAD_COPY: "the head copy",
-                  SHARED_TAIL: "the shared tail page"}
+TAILS_MAP_TEXT = {
+    HEAD: "the head page",
+    KEPT: "the second kept page",
+    HEAD_COPY: "the head copy",
+    SHARED_TAIL: "the shared tail page",
+}
 
 
 def _frame(pfn: int) -> str:
@@ -501,11 +619,15 @@ def summary(ex: Explanation) -> str:
     roles = [ROLES[r] for r in h.roles.tolist()]
     if not ex.hvo_active:
         if g.vmemmap_pages == 0:
-            return (f"The kernel keeps the struct pages as they are: a {short_size(g.hugepage_bytes)} hugepage's "
-                    f"{g.struct_pages:,} struct pages share one vmemmap page with other hugepages' "
-                    "(read-write, on its own frame).")
-        return (f"The kernel keeps all {_plural(len(h), 'vmemmap page')} of each hugepage: each maps its own "
-                "frame, read-write, and nothing is freed.")
+            return (
+                f"The kernel keeps the struct pages as they are: a {short_size(g.hugepage_bytes)} hugepage's "
+                f"{g.struct_pages:,} struct pages share one vmemmap page with other hugepages' "
+                "(read-write, on its own frame)."
+            )
+        return (
+            f"The kernel keeps all {_plural(len(h), 'vmemmap page')} of each hugepage: each maps its own "
+            "frame, read-write, and nothing is freed."
+        )
     kept = len(h) - roles.count(TAIL)
     text = f"Linux {ex.kernel.version} keeps {_plural(kept, 'vmemmap page')} of each hugepage: "
     if HEAD_COPY in roles:
@@ -514,12 +636,13 @@ def summary(ex: Explanation) -> str:
         text += "the head page, on its own frame (read-write)"
     else:
         text += "the head page and the page after it, each on its own frame (read-write)"
-    text += (f". The other {roles.count(TAIL):,} (the tails) map {TAILS_MAP_TEXT[h.tails_map or HEAD]} "
-             "read-only")
+    text += f". The other {roles.count(TAIL):,} (the tails) map {TAILS_MAP_TEXT[h.tails_map or HEAD]} read-only"
     if h.tails_map == SHARED_TAIL and ex.shared_tail is not None:
         node, zone, order = ex.shared_tail
-        text += (f": one page for node {node}, zone {zone}, order {order}, allocated with the first hugepage "
-                 "optimized there and never freed, which every later hugepage's tails map too")
+        text += (
+            f": one page for node {node}, zone {zone}, order {order}, allocated with the first hugepage "
+            "optimized there and never freed, which every later hugepage's tails map too"
+        )
     elif h.tails_map == HEAD_COPY:
         text += ", so each hugepage's tails map a page of its own"
     freed = len(h.freed_pfns)
@@ -528,11 +651,12 @@ def summary(ex: Explanation) -> str:
 
 def _para(text: str, width: int, label: str = "", style: str | None = None) -> list[Line]:
     """`text` wrapped to `width`, after an optional styled label."""
-    lines = textwrap.wrap(f"{label} {text}" if label else text, width=width, break_on_hyphens=False,
-                          break_long_words=False) or [""]
+    lines = textwrap.wrap(
+        f"{label} {text}" if label else text, width=width, break_on_hyphens=False, break_long_words=False
+    ) or [""]
     out: list[Line] = [[(line, None)] for line in lines]
     if label:
-        out[0] = [(label, style), (lines[0][len(label):], None)]
+        out[0] = [(label, style), (lines[0][len(label) :], None)]
     return out
 
 
@@ -571,35 +695,48 @@ def _page_row(ex: Explanation, h: Hugepage, item: Page | Elided, collapse: bool)
             what = [("head copy", "cyan"), (f" (copy of {_frame(item.copy_of or 0)})", None)]
         else:
             what = [(item.role + (" (the tails map it)" if item.after_pfn == h.tails_pfn else ""), None)]
-        return [[(str(item.index), None)], [(f"{item.vaddr:#x}", None)],
-                [(_frame(item.before_pfn) + " ", None), _perm(item.before_flags)], [("->", None)],
-                [(_frame(item.after_pfn) + " ", None), _perm(item.after_flags)], what,
-                [("freed", "red")] if item.freed else [("kept", None)]]
+        return [
+            [(str(item.index), None)],
+            [(f"{item.vaddr:#x}", None)],
+            [(_frame(item.before_pfn) + " ", None), _perm(item.before_flags)],
+            [("->", None)],
+            [(_frame(item.after_pfn) + " ", None), _perm(item.after_flags)],
+            what,
+            [("freed", "red")] if item.freed else [("kept", None)],
+        ]
     lead = f"{item.count:,}" if collapse else f"... {item.count:,} more"
     if item.role == TAIL:
         what = [(f"{lead} tails -> {_target(ex, h)}", None)]
     else:
         what = [(f"{lead} {'kept pages' if item.role == KEPT else item.role + 's'}, each on its own frame", None)]
-    return [[(f"{item.first_index}-{item.first_index + item.count - 1}", None)],
-            [(_span(item.first_vaddr, item.last_vaddr), None)],
-            [(_span(item.before_first, item.before_last) + " ", None), _perm(item.before_flags)], [("->", None)],
-            [(_span(item.after_first, item.after_last) + " ", None), _perm(item.after_flags)], what,
-            [("freed", "red")] if item.freed else [("kept", None)]]
+    return [
+        [(f"{item.first_index}-{item.first_index + item.count - 1}", None)],
+        [(_span(item.first_vaddr, item.last_vaddr), None)],
+        [(_span(item.before_first, item.before_last) + " ", None), _perm(item.before_flags)],
+        [("->", None)],
+        [(_span(item.after_first, item.after_last) + " ", None), _perm(item.after_flags)],
+        what,
+        [("freed", "red")] if item.freed else [("kept", None)],
+    ]
 
 
 def _hugepage_lines(ex: Explanation, h: Hugepage) -> list[Line]:
     last = h.first_pfn + h.nr_pfns - 1
-    where = (f": pfn {_span(h.first_pfn, last)}, struct pages at {h.struct_pages_vaddr:#x}, "
-             f"{_plural(len(h), 'vmemmap page')}")
+    where = (
+        f": pfn {_span(h.first_pfn, last)}, struct pages at {h.struct_pages_vaddr:#x}, "
+        f"{_plural(len(h), 'vmemmap page')}"
+    )
     lines: list[Line] = [[(f"hugepage {h.index}", "bold"), (where, None)]]
     collapse = h.index > 0  # the first hugepage drawn in full, the others one line per run
     rows = [_page_row(ex, h, item, collapse) for item in h.shown(collapse)]
     lines += _grid(["page", "vmemmap address", "before", "", "after", "what", "old frame"], rows)
     freed = h.freed_pfns
     if len(freed):
-        line: Line = [("  ", None), ("freed", "red"),
-                      (f": {_plural(len(freed), 'frame')} ({', '.join(_span(a, b) for a, b in _ranges(freed))})",
-                       None)]
+        line: Line = [
+            ("  ", None),
+            ("freed", "red"),
+            (f": {_plural(len(freed), 'frame')} ({', '.join(_span(a, b) for a, b in _ranges(freed))})", None),
+        ]
         if h.allocated_pfns:
             line.append((f"; allocated: {', '.join(_frame(p) for p in h.allocated_pfns)} (the head copy)", None))
         lines.append(line)
@@ -613,11 +750,21 @@ def _pmd_lines(ex: Explanation, width: int) -> list[Line]:
     block = human_size(profile.base_page * profile.entries_per_table)
     if not ex.pmd_splits:
         if profile.vmemmap_leaf != "pmd":
-            return _para(f"{profile.arch} with {short_size(profile.base_page)} pages maps the vmemmap with base "
-                         "pages (PTEs) from the start: there is no PMD leaf to split.", width, "PMD:", "bold")
+            return _para(
+                f"{profile.arch} with {short_size(profile.base_page)} pages maps the vmemmap with base "
+                "pages (PTEs) from the start: there is no PMD leaf to split.",
+                width,
+                "PMD:",
+                "bold",
+            )
         return _para(f"nothing split; the vmemmap stays mapped by {block} PMD leaves.", width, "PMD:", "bold")
-    lines = _para(f"the vmemmap was mapped with {block} PMD leaves; remapping single pages takes a PTE table: "
-                  "one page-table page for each block, never freed.", width, "PMD split:", "bold")
+    lines = _para(
+        f"the vmemmap was mapped with {block} PMD leaves; remapping single pages takes a PTE table: "
+        "one page-table page for each block, never freed.",
+        width,
+        "PMD split:",
+        "bold",
+    )
     splits = list(ex.pmd_splits)
     drawn: list[PmdSplit | None] = [*splits] if len(splits) <= 4 else [*splits[:2], None, splits[-1]]
     rows: list[list[Line]] = []
@@ -625,14 +772,25 @@ def _pmd_lines(ex: Explanation, width: int) -> list[Line]:
         if s is None:
             hidden = splits[2:-1]
             tables = np.array(sorted(x.table_pfn for x in hidden), dtype=np.uint64)
-            rows.append([[("...", None)], [(f"{len(hidden)} more splits", None)], [],
-                         [(f"tables in frames {', '.join(_span(a, b) for a, b in _ranges(tables))}", None)], []])
+            rows.append(
+                [
+                    [("...", None)],
+                    [(f"{len(hidden)} more splits", None)],
+                    [],
+                    [(f"tables in frames {', '.join(_span(a, b) for a, b in _ranges(tables))}", None)],
+                    [],
+                ]
+            )
             continue
-        rows.append([[(f"{s.vaddr:#x}", None)],
-                     [(f"leaf over frames {_span(s.before_pfn, s.before_pfn + s.pages - 1)} ", None),
-                      _perm(s.before_flags)], [("->", None)],
-                     [("table in frame ", None), (_frame(s.table_pfn), "cyan")],
-                     [(", ".join(str(i) for i in s.hugepages), None)]])
+        rows.append(
+            [
+                [(f"{s.vaddr:#x}", None)],
+                [(f"leaf over frames {_span(s.before_pfn, s.before_pfn + s.pages - 1)} ", None), _perm(s.before_flags)],
+                [("->", None)],
+                [("table in frame ", None), (_frame(s.table_pfn), "cyan")],
+                [(", ".join(str(i) for i in s.hugepages), None)],
+            ]
+        )
     return lines + _grid(["PMD at", "before", "", "after", "hugepages"], rows)
 
 
@@ -640,14 +798,22 @@ def text_lines(ex: Explanation, width: int = PROSE_WIDTH) -> list[Line]:
     """The explanation for people, as lines of styled pieces."""
     g, profile = ex.geometry, ex.profile
     size = short_size(g.hugepage_bytes)
-    title = (f"HVO explained: {profile.arch} {short_size(profile.base_page)} pages, Linux {ex.kernel.release}, "
-             f"{size} hugepages, struct page {g.struct_page_bytes} B")
+    title = (
+        f"HVO explained: {profile.arch} {short_size(profile.base_page)} pages, Linux {ex.kernel.release}, "
+        f"{size} hugepages, struct page {g.struct_page_bytes} B"
+    )
     lines: list[Line] = [[(title, "bold")]]
-    pages = (_plural(g.vmemmap_pages, "vmemmap page") if g.vmemmap_pages else
-             f"less than one {short_size(profile.base_page)} vmemmap page")
-    lines += _para(f"A {size} hugepage has {g.struct_pages:,} struct pages ({human_size(g.vmemmap_bytes)}): "
-                   f"{pages}. Below, {len(ex.hugepages)} hugepages as the page-table model holds them after "
-                   f"{'HVO' if ex.hvo_active else 'allocation'}, read from its page tables.", width)
+    pages = (
+        _plural(g.vmemmap_pages, "vmemmap page")
+        if g.vmemmap_pages
+        else f"less than one {short_size(profile.base_page)} vmemmap page"
+    )
+    lines += _para(
+        f"A {size} hugepage has {g.struct_pages:,} struct pages ({human_size(g.vmemmap_bytes)}): "
+        f"{pages}. Below, {len(ex.hugepages)} hugepages as the page-table model holds them after "
+        f"{'HVO' if ex.hvo_active else 'allocation'}, read from its page tables.",
+        width,
+    )
     if not ex.hvo_active:
         lines += _para(ex.reason or "", width, "No HVO:", "bold red")
     lines += _para(summary(ex), width)
@@ -657,8 +823,16 @@ def text_lines(ex: Explanation, width: int = PROSE_WIDTH) -> list[Line]:
     if ex.shared_tail_pfn is not None and ex.shared_tail is not None:
         node, zone, order = ex.shared_tail
         users = [str(h.index) for h in ex.hugepages if h.tails_map == SHARED_TAIL]
-        lines += [[], *_para(f"frame {_frame(ex.shared_tail_pfn)}, read-only, for node {node}, zone {zone}, order {order}: "
-                       f"the tails of hugepages {_and(users)} map it.", width, "Shared tail page:", "bold")]
+        lines += [
+            [],
+            *_para(
+                f"frame {_frame(ex.shared_tail_pfn)}, read-only, for node {node}, zone {zone}, order {order}: "
+                f"the tails of hugepages {_and(users)} map it.",
+                width,
+                "Shared tail page:",
+                "bold",
+            ),
+        ]
     if ex.hvo_active:
         h = ex.hugepages[0]
         freed, allocated = len(h.freed_pfns), len(h.allocated_pfns)
@@ -669,8 +843,10 @@ def text_lines(ex: Explanation, width: int = PROSE_WIDTH) -> list[Line]:
         text += f": {_plural(net, 'page')} ({human_size(net * profile.base_page)}) saved"
         costs = []
         if ex.pmd_splits:
-            costs.append("a page-table page for each PMD block split (here "
-                         f"{_plural(len(ex.pmd_splits), 'split')} for {len(ex.hugepages)} hugepages)")
+            costs.append(
+                "a page-table page for each PMD block split (here "
+                f"{_plural(len(ex.pmd_splits), 'split')} for {len(ex.hugepages)} hugepages)"
+            )
         if ex.shared_tail_pfn is not None:
             costs.append("one shared tail page per node, zone and order")
         text += f"; the pool also pays {' and '.join(costs)}." if costs else "."

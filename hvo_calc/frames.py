@@ -39,8 +39,9 @@ class FrameLog:
     copies: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (to pfns, from pfns)
 
     def allocated_pages(self, purpose: str, source: str | None = None) -> int:
-        return sum(a.nr_pages for a in self.allocations
-                   if a.purpose == purpose and (source is None or a.source == source))
+        return sum(
+            a.nr_pages for a in self.allocations if a.purpose == purpose and (source is None or a.source == source)
+        )
 
 
 @dataclass

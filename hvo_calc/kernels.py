@@ -9,9 +9,9 @@ decides what a stable series later backported (an architecture losing HVO, a kno
 many pages are kept?", "is HVO there at all?", "what is known to go wrong?").
 """
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
-import re
 from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -32,7 +32,7 @@ STABLE_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
 
 def parse_version(text: str) -> Version:
-    """"6.12" -> (6, 12); anything else is an InputError."""
+    """ "6.12" -> (6, 12); anything else is an InputError."""
     try:
         major, minor = text.split(".")
         return int(major), int(minor)
@@ -45,7 +45,7 @@ def version_text(version: Version) -> str:
 
 
 def parse_stable(text: str) -> StableVersion:
-    """"6.12.58" -> (6, 12, 58), for the data's stable release bounds."""
+    """ "6.12.58" -> (6, 12, 58), for the data's stable release bounds."""
     match = STABLE_RE.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a stable release MAJOR.MINOR.POINT, e.g. 6.12.58")
@@ -131,7 +131,7 @@ class KnownIssueEntry(Strict):
         return self
 
     def applies_to(self, release: Release, arch: str) -> Applies | None:
-        """"yes" when the point release is in [first, last]; "maybe" when only the mainline
+        """ "yes" when the point release is in [first, last]; "maybe" when only the mainline
         is known and the range lies in it; else None."""
         if arch not in self.arches:
             return None
@@ -170,9 +170,13 @@ class KernelData(Strict):
         """Every table is keyed by releases the data lists; every policy used is described."""
         known = set(self.releases)
         tables: dict[str, Mapping[str, object]] = {
-            "reserve_pages": self.reserve_pages, "head_page_copy": self.head_page_copy,
-            "head_copy_mandatory": self.head_copy_mandatory, "shared_tail_page": self.shared_tail_page,
-            "vmemmap_pmd": self.vmemmap_pmd, "tlb_flush": self.tlb_flush, "restore_policy": self.restore_policy,
+            "reserve_pages": self.reserve_pages,
+            "head_page_copy": self.head_page_copy,
+            "head_copy_mandatory": self.head_copy_mandatory,
+            "shared_tail_page": self.shared_tail_page,
+            "vmemmap_pmd": self.vmemmap_pmd,
+            "tlb_flush": self.tlb_flush,
+            "restore_policy": self.restore_policy,
             "boot_line": self.boot_line,
             **{f"boot_preoptimize.{arch}": table for arch, table in self.boot_preoptimize.items()},
             **{f"hvo.{arch}": table for arch, table in self.hvo.items()},
@@ -225,8 +229,10 @@ def kernel_data() -> KernelData:
 def accepted_releases() -> str:
     """The forms --kernel takes, for error messages."""
     releases = kernel_data().releases
-    return (f"{releases[0]} to {releases[-1]} (MAJOR.MINOR), a stable release such as 6.12.58, "
-            "a uname -r string such as 6.12.118+deb13-amd64, or latest")
+    return (
+        f"{releases[0]} to {releases[-1]} (MAJOR.MINOR), a stable release such as 6.12.58, "
+        "a uname -r string such as 6.12.118+deb13-amd64, or latest"
+    )
 
 
 def parse_release(text: str) -> Release:
@@ -278,8 +284,10 @@ def hvo_availability(release: Release, arch: str) -> Availability:
     if removal is None or first is None or not availability.available:
         return availability
     dropped = f"{release.version}.{first}"
-    why = (f"{removal.why} was backported to stable {dropped}: {release.version} kernels from {dropped} on "
-           f"have no HVO on {arch}")
+    why = (
+        f"{removal.why} was backported to stable {dropped}: {release.version} kernels from {dropped} on "
+        f"have no HVO on {arch}"
+    )
     if release.point is not None:
         return availability if release.point < first else Availability(available=False, why=why)
     note = f"{why}; this models {release.version} as released (give the point release, e.g. {dropped}, for those)"
@@ -344,10 +352,11 @@ def would_be_behaviour(arch: str) -> KernelBehaviour | None:
     if release is not None:
         return behaviour(release, arch)
     latest = behaviour("latest", arch)
-    note = (f"hypothetical: {latest.why_unavailable}; as for arm64 today, this is what HVO would free "
-            f"if {arch} had it, modelled on Linux {latest.version}")
-    return latest.model_copy(update={"hvo_available": True, "why_unavailable": "", "hypothetical": True,
-                                     "note": note})
+    note = (
+        f"hypothetical: {latest.why_unavailable}; as for arm64 today, this is what HVO would free "
+        f"if {arch} had it, modelled on Linux {latest.version}"
+    )
+    return latest.model_copy(update={"hvo_available": True, "why_unavailable": "", "hypothetical": True, "note": note})
 
 
 def hvo_releases(arch: str) -> str:

@@ -37,8 +37,10 @@ class WouldFree(Savings):
 
     kernel: str
     hypothetical: bool = Field(
-        default=False, description="no release has HVO on this architecture: these are the figures of "
-        "the named release's HVO, as if the architecture had it")
+        default=False,
+        description="no release has HVO on this architecture: these are the figures of "
+        "the named release's HVO, as if the architecture had it",
+    )
 
 
 class ShrinkReport(Model):
@@ -91,17 +93,25 @@ class PoolReport(Model):
     shrink: ShrinkReport | None
     zone: str = Field(default="normal", description="the zone of its node the pool lives in")
     shared_tail_pages: int = Field(
-        default=0, description="7.1+: shared read-only tail pages this pool allocated (one per node, zone and "
-        "hugepage order, charged to the first pool of its kind); 0 on older kernels")
+        default=0,
+        description="7.1+: shared read-only tail pages this pool allocated (one per node, zone and "
+        "hugepage order, charged to the first pool of its kind); 0 on older kernels",
+    )
     preoptimized: bool = Field(
-        default=False, description="boot-time gigantic pages whose vmemmap was populated already optimized "
-        "(x86-64 6.15+): the freed pages never existed")
+        default=False,
+        description="boot-time gigantic pages whose vmemmap was populated already optimized "
+        "(x86-64 6.15+): the freed pages never existed",
+    )
     memmap_pages: int = Field(
-        default=0, description="vmemmap pages the pool holds from the buddy allocator, as /proc/vmstat "
-        "nr_memmap_pages counts them (6.11+): head copies and restored tails")
+        default=0,
+        description="vmemmap pages the pool holds from the buddy allocator, as /proc/vmstat "
+        "nr_memmap_pages counts them (6.11+): head copies and restored tails",
+    )
     memmap_boot_pages_freed: int = Field(
-        default=0, description="boot-memory vmemmap pages the pool's HVO freed or never populated: what it takes "
-        "off /proc/vmstat nr_memmap_boot_pages (6.11+)")
+        default=0,
+        description="boot-memory vmemmap pages the pool's HVO freed or never populated: what it takes "
+        "off /proc/vmstat nr_memmap_boot_pages (6.11+)",
+    )
 
 
 class KnownIssueReport(Model):
@@ -184,10 +194,13 @@ class HostReport(Model):
     notes: list[str]
     kernel_release: str = Field(default="", description="the release as given: mainline, stable or uname -r")
     head_copy_mandatory: bool = Field(
-        default=False, description="7.1+: each optimized hugepage needs its head copy allocated, or it stays "
-        "unoptimized (6.2-7.0 fell back to keeping the old frame)")
+        default=False,
+        description="7.1+: each optimized hugepage needs its head copy allocated, or it stays "
+        "unoptimized (6.2-7.0 fell back to keeping the old frame)",
+    )
     hvo_enable_hint: str | None = Field(
-        default=None, description="how to switch HVO on, where distribution kernels leave it off")
+        default=None, description="how to switch HVO on, where distribution kernels leave it off"
+    )
 
 
 class PlanReport(Model):

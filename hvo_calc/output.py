@@ -37,8 +37,10 @@ STDOUT = "-"
 _BOX = {
     **{code: "-" for code in range(0x2500, 0x2580)},
     **{ord(c): "|" for c in "│┃┆┇┊┋║╎╏"},
-    **{ord(c): "+" for c in "┌┍┎┏┐┑┒┓└┕┖┗┘┙┚┛├┝┞┟┠┡┢┣┤┥┦┧┨┩┪┫┬┭┮┯┰┱┲┳┴┵┶┷┸┹┺┻┼┽┾┿╀╁╂╃╄╅╆╇╈╉╊╋"
-                         "╒╓╔╕╖╗╘╙╚╛╜╝╞╟╠╡╢╣╤╥╦╧╨╩╪╫╬╭╮╯╰"},
+    **{
+        ord(c): "+"
+        for c in "┌┍┎┏┐┑┒┓└┕┖┗┘┙┚┛├┝┞┟┠┡┢┣┤┥┦┧┨┩┪┫┬┭┮┯┰┱┲┳┴┵┶┷┸┹┺┻┼┽┾┿╀╁╂╃╄╅╆╇╈╉╊╋╒╓╔╕╖╗╘╙╚╛╜╝╞╟╠╡╢╣╤╥╦╧╨╩╪╫╬╭╮╯╰"
+    },
     **{ord(c): "=" for c in "═"},
 }
 
@@ -130,7 +132,7 @@ def write_in_place(path: str | os.PathLike[str], text: str, regular: bool = Fals
             view = memoryview(data)
             while view:
                 written = handle.write(view)
-                view = view[written or 0:]
+                view = view[written or 0 :]
                 if not written:
                     raise OSError(errno.EIO, "the device took no more")
     except BrokenPipeError:  # the FIFO's reader went away: as for a closed stdout
@@ -162,16 +164,22 @@ def _check_in_place(path: str, status: os.stat_result) -> None:
     if stat.S_ISCHR(mode):
         device = (os.major(status.st_rdev), os.minor(status.st_rdev))
         if device not in _SINKS and device[0] not in _TERMINAL_MAJORS:
-            raise _cannot(path, f"it is a device ({device[0]}:{device[1]}) other than a terminal or "
-                                "/dev/null; refused: give a file name")
+            raise _cannot(
+                path,
+                f"it is a device ({device[0]}:{device[1]}) other than a terminal or "
+                "/dev/null; refused: give a file name",
+            )
 
 
 def _kernel_interface(path: str) -> bool:
     """/proc and /sys (kernel settings and state), other than the names of our open files."""
     if _is_fd_alias(path):
         return False
-    return any(name == root or name.startswith(root + "/")
-               for name in (os.path.abspath(path), os.path.realpath(path)) for root in ("/proc", "/sys"))
+    return any(
+        name == root or name.startswith(root + "/")
+        for name in (os.path.abspath(path), os.path.realpath(path))
+        for root in ("/proc", "/sys")
+    )
 
 
 def write_output(path: str, text: str) -> None:
@@ -237,9 +245,14 @@ def format_option(command):  # type: ignore[no-untyped-def]
     from hvo_calc.reports import RENDERERS
 
     return click.option(
-        "--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="table", show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(sorted(RENDERERS)),
+        default="table",
+        show_default=True,
         help="Output format: table for people; json, csv, markdown, prometheus for machines "
-             "(deterministic, never coloured). Example: --format prometheus")(command)
+        "(deterministic, never coloured). Example: --format prometheus",
+    )(command)
 
 
 def output_option(command):  # type: ignore[no-untyped-def]
@@ -247,9 +260,14 @@ def output_option(command):  # type: ignore[no-untyped-def]
     from hvo_calc.cli.options import not_blank
 
     return click.option(
-        "--output", "-o", metavar="FILE", default=None, callback=not_blank,
+        "--output",
+        "-o",
+        metavar="FILE",
+        default=None,
+        callback=not_blank,
         help="Write the report to FILE atomically (temporary file in the same directory, then "
-             "rename; a symlink's target is replaced, the link kept), e.g. for node_exporter's "
-             "textfile collector. A device or FIFO (/dev/null, /dev/stdout) is written in place, "
-             "never replaced. Default and -: stdout. "
-             "Example: --output /var/lib/node_exporter/textfile/hvo.prom")(command)
+        "rename; a symlink's target is replaced, the link kept), e.g. for node_exporter's "
+        "textfile collector. A device or FIFO (/dev/null, /dev/stdout) is written in place, "
+        "never replaced. Default and -: stdout. "
+        "Example: --output /var/lib/node_exporter/textfile/hvo.prom",
+    )(command)

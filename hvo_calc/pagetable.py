@@ -159,8 +159,9 @@ class PageTable:
         table_of_key = np.cumsum(new_table) - 1
         return PmdSlots(keys, rows[table_of_key], (keys & np.uint64(self.level_entries["pmd"] - 1)).astype(np.int64))
 
-    def _add_tables(self, parent: TableStore, child: TableStore, rows: np.ndarray,
-                    idx: np.ndarray, source: str, empty: bool = True) -> np.ndarray:
+    def _add_tables(
+        self, parent: TableStore, child: TableStore, rows: np.ndarray, idx: np.ndarray, source: str, empty: bool = True
+    ) -> np.ndarray:
         """New child tables under parent entries (rows, idx), in the order first given."""
         per_table = parent.entries_per_table
         slot = rows * per_table + idx

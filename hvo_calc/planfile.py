@@ -44,7 +44,7 @@ ACCEPTED = {
     "host.arch": 'an architecture as `hvo-calc profiles` lists it or `uname -m` prints it, e.g. arch = "x86-64"',
     "host.base_page": 'a base page size, e.g. base_page = "4K"',
     "host.kernel": 'a release: mainline MAJOR.MINOR ("7.3"), stable ("6.12.58"), uname -r '
-                   '("6.12.118+deb13-amd64") or "latest"',
+    '("6.12.118+deb13-amd64") or "latest"',
     "host.struct_page_size": "a whole number of bytes from 8 to 4096, e.g. struct_page_size = 64",
     "host.hvo": "true or false",
     "host.placement": '"packed" or "scattered"',
@@ -59,7 +59,7 @@ ACCEPTED = {
     "pool[].size": 'a hugepage size, e.g. size = "2M" or size = "1G"',
     "pool[].count": "a whole number of at least 1, e.g. count = 64",
     "pool[].node": "a whole number: 0 for the first [[node]], 1 for the second, ...",
-    "pool[].name": f"a string of 1 to {MAX_NAME} printable characters on one line, e.g. name = \"guests\"",
+    "pool[].name": f'a string of 1 to {MAX_NAME} printable characters on one line, e.g. name = "guests"',
     "pool[].boot": "true or false",
     "pool[].shrink_to": "a whole number from 0 to the pool's count",
     "pool[].zone": '"normal", "movable" or "dma32"',
@@ -181,8 +181,7 @@ class PlanFile(_Section):
 
 
 # The tables of a plan file, by where they are (as `_key` spells it generically).
-_MODELS: dict[str, type[BaseModel]] = {"": PlanFile, "host": HostSection, "node[]": NodeSection,
-                                       "pool[]": PoolSection}
+_MODELS: dict[str, type[BaseModel]] = {"": PlanFile, "host": HostSection, "node[]": NodeSection, "pool[]": PoolSection}
 
 
 def _describe(value: Any) -> str:
@@ -236,17 +235,17 @@ def validation_message(path: Path, exc: ValidationError) -> str:
 def _decode(path: Path, data: bytes) -> str:
     """The file's text, if it is UTF-8 (a UTF-8 byte-order mark is allowed)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(f"{path}: the file is UTF-16 (or UTF-32) text; plan files are UTF-8 TOML: "
-                         "save it as UTF-8")
+        raise InputError(f"{path}: the file is UTF-16 (or UTF-32) text; plan files are UTF-8 TOML: save it as UTF-8")
     if b"\x00" in data:
-        raise InputError(f"{path}: the file holds NUL bytes (binary, or UTF-16/32 text); plan files "
-                         "are UTF-8 TOML")
+        raise InputError(f"{path}: the file holds NUL bytes (binary, or UTF-16/32 text); plan files are UTF-8 TOML")
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(f"{path}: byte 0x{data[exc.start]:02x} on line {line} is not UTF-8 (Latin-1 or "
-                         "another legacy encoding?); plan files are UTF-8 TOML: save it as UTF-8") from None
+        raise InputError(
+            f"{path}: byte 0x{data[exc.start]:02x} on line {line} is not UTF-8 (Latin-1 or "
+            "another legacy encoding?); plan files are UTF-8 TOML: save it as UTF-8"
+        ) from None
 
 
 def _depth_and_sizes(path: Path, data: dict[str, Any]) -> None:
@@ -260,8 +259,10 @@ def _depth_and_sizes(path: Path, data: dict[str, Any]) -> None:
     while stack:
         value, key, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise InputError(f"{path}: {key}: nested {depth} levels deep; accepted: at most {MAX_DEPTH} "
-                             "levels of tables and arrays (a plan needs 3)")
+            raise InputError(
+                f"{path}: {key}: nested {depth} levels deep; accepted: at most {MAX_DEPTH} "
+                "levels of tables and arrays (a plan needs 3)"
+            )
         if isinstance(value, dict):
             stack.extend((item, f"{key}.{name}" if key else str(name), depth + 1) for name, item in value.items())
         elif isinstance(value, list):
@@ -276,16 +277,19 @@ def read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise InputError(f"{path}: cannot read the plan file: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"{path}: the plan file is larger than {MAX_FILE_BYTES >> 10} KiB; accepted: a "
-                         f"TOML plan of at most {MAX_POOLS} pools")
+        raise InputError(
+            f"{path}: the plan file is larger than {MAX_FILE_BYTES >> 10} KiB; accepted: a "
+            f"TOML plan of at most {MAX_POOLS} pools"
+        )
     text = _decode(path, data)
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: cannot read TOML: {exc}") from None
     except RecursionError:
-        raise InputError(f"{path}: arrays or tables nested too deeply to read; accepted: at most "
-                         f"{MAX_DEPTH} levels (a plan needs 3)") from None
+        raise InputError(
+            f"{path}: arrays or tables nested too deeply to read; accepted: at most {MAX_DEPTH} levels (a plan needs 3)"
+        ) from None
     _depth_and_sizes(path, parsed)
     return parsed
 
@@ -307,12 +311,17 @@ def check_references(path: Path, plan_file: PlanFile) -> None:
     nodes = len(plan_file.node)
     for index, pool in enumerate(plan_file.pool):
         if pool.node >= max(nodes, 1):
-            have = f"nodes 0 to {nodes - 1}; accepted: 0 to {nodes - 1}" if nodes else \
-                "no [[node]] entries: accepted: node 0"
+            have = (
+                f"nodes 0 to {nodes - 1}; accepted: 0 to {nodes - 1}"
+                if nodes
+                else "no [[node]] entries: accepted: node 0"
+            )
             raise InputError(f"{path}: pool.{index}.node: a pool is on node {pool.node}, but the plan has {have}")
         if pool.shrink_to is not None and pool.shrink_to > pool.count:
-            raise InputError(f"{path}: pool.{index}.shrink_to: shrink_to {pool.shrink_to} is more than the pool's "
-                             f"{pool.count} hugepages; accepted: 0 to {pool.count}")
+            raise InputError(
+                f"{path}: pool.{index}.shrink_to: shrink_to {pool.shrink_to} is more than the pool's "
+                f"{pool.count} hugepages; accepted: 0 to {pool.count}"
+            )
 
 
 def plan_request(plan_file: PlanFile, overrides: dict[str, object], path: Path | None = None) -> PlanRequest:
@@ -323,8 +332,15 @@ def plan_request(plan_file: PlanFile, overrides: dict[str, object], path: Path |
     host.update(overrides)
     nodes = tuple(NodeRequest(memory=n.memory, free=n.free) for n in plan_file.node)
     pools = tuple(
-        PoolRequest(hugepage_size=p.size, count=p.count, node=p.node, name=p.name, boot=p.boot,
-                    shrink_to=p.shrink_to, **({"zone": p.zone} if p.zone is not None else {}))
+        PoolRequest(
+            hugepage_size=p.size,
+            count=p.count,
+            node=p.node,
+            name=p.name,
+            boot=p.boot,
+            shrink_to=p.shrink_to,
+            **({"zone": p.zone} if p.zone is not None else {}),
+        )
         for p in plan_file.pool
     )
     try:

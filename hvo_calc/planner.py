@@ -5,8 +5,9 @@ simulates each pool on one page-table model of the host and turns what the simul
 counted into the report. Every number in the report comes from a `PoolStats`.
 """
 
+from collections.abc import Callable
 from math import gcd, lcm
-from typing import Callable, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -15,8 +16,18 @@ from hvo_calc.engine import DEFAULT_WINDOW_PTES, Extent, HugepageGeometry, PoolS
 from hvo_calc.errors import InputError, VerificationError
 from hvo_calc.frames import FrameAllocator
 from hvo_calc.kernels import KernelBehaviour, behaviour, parse_version, would_be_behaviour
-from hvo_calc.models import (HostReport, KnownIssueReport, MemoryBudget, NodeReport, PerHugepage, PlanReport,
-                             PoolReport, ShrinkReport, Totals, WouldFree)
+from hvo_calc.models import (
+    HostReport,
+    KnownIssueReport,
+    MemoryBudget,
+    NodeReport,
+    PerHugepage,
+    PlanReport,
+    PoolReport,
+    ShrinkReport,
+    Totals,
+    WouldFree,
+)
 from hvo_calc.pagetable import PageTable
 from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile, Strict, find_profile
 from hvo_calc.units import human_size, parse_size, short_size
@@ -108,31 +119,45 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
     reports = with_shrink_outcomes(request, kernel, reports)
     memory = sum(n.memory for n in request.nodes) if request.nodes else None
     host = HostReport(
-        arch=profile.arch, base_page_bytes=profile.base_page, kernel=kernel.version,
-        kernel_requested=request.kernel, kernel_release=kernel.release, struct_page_bytes=request.struct_page_bytes,
-        hvo_enabled=request.hvo, placement=request.placement, memory_bytes=memory,
+        arch=profile.arch,
+        base_page_bytes=profile.base_page,
+        kernel=kernel.version,
+        kernel_requested=request.kernel,
+        kernel_release=kernel.release,
+        struct_page_bytes=request.struct_page_bytes,
+        hvo_enabled=request.hvo,
+        placement=request.placement,
+        memory_bytes=memory,
         notes=[kernel.note] if kernel.note else [],
         head_copy_mandatory=kernel.head_copy_mandatory and kernel.hvo_available and request.hvo,
         hvo_enable_hint=HVO_ENABLE_HINT if request.hvo and kernel.hvo_available else None,
     )
     return PlanReport(
-        tool=f"hvo-calc {__version__}", host=host, pools=reports, nodes=node_reports(request, reports),
-        totals=totals(profile, request, reports), memory=memory_budget(profile, request, reports),
+        tool=f"hvo-calc {__version__}",
+        host=host,
+        pools=reports,
+        nodes=node_reports(request, reports),
+        totals=totals(profile, request, reports),
+        memory=memory_budget(profile, request, reports),
         known_issues=known_issues(kernel, request, reports),
     )
 
 
 # Distribution kernels (Debian's among them) build HVO but leave it off by default.
-HVO_ENABLE_HINT = ("distribution kernels leave it off: boot with hugetlb_free_vmemmap=on, or run "
-                   "`sysctl vm.hugetlb_optimize_vmemmap=1` before the pool is allocated")
+HVO_ENABLE_HINT = (
+    "distribution kernels leave it off: boot with hugetlb_free_vmemmap=on, or run "
+    "`sysctl vm.hugetlb_optimize_vmemmap=1` before the pool is allocated"
+)
 
 
 def check_struct_page(profile: ArchProfile, struct_page_bytes: int) -> None:
     """The kernel refuses to build (BUILD_BUG_ON) with a struct page over a third of a page."""
     most = profile.base_page // 3
     if struct_page_bytes > most:
-        raise InputError(f"--struct-page-size {struct_page_bytes} is more than a third of a "
-                         f"{short_size(profile.base_page)} page; the kernel cannot be built so: accepted: 8 to {most}")
+        raise InputError(
+            f"--struct-page-size {struct_page_bytes} is more than a third of a "
+            f"{short_size(profile.base_page)} page; the kernel cannot be built so: accepted: 8 to {most}"
+        )
 
 
 def is_preoptimized(profile: ArchProfile, kernel: KernelBehaviour, pool: PoolRequest, reason: str | None) -> bool:
@@ -147,10 +172,18 @@ def known_issues(kernel: KernelBehaviour, request: PlanRequest, pools: list[Pool
     found = []
     for issue in kernel.known_issues:
         bitten = [p.name for p in pools if issue_bites(issue.condition, p)]
-        found.append(KnownIssueReport(
-            id=issue.id, first=issue.first, last=issue.last, applies=issue.applies, summary=issue.summary,
-            detail=issue.detail, source=issue.source, pools=bitten,
-        ))
+        found.append(
+            KnownIssueReport(
+                id=issue.id,
+                first=issue.first,
+                last=issue.last,
+                applies=issue.applies,
+                summary=issue.summary,
+                detail=issue.detail,
+                source=issue.source,
+                pools=bitten,
+            )
+        )
     return found
 
 
@@ -170,8 +203,9 @@ def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) ->
     if pool.zone not in zones:
         raise InputError(f"{profile.name} has no zone {pool.zone!r} for hugepages; accepted: {', '.join(zones)}")
     if pool.shrink_to is not None and pool.shrink_to > pool.count:
-        raise InputError(f"shrink_to {pool.shrink_to} is more than the pool's {pool.count} hugepages; "
-                         f"accepted: 0 to {pool.count}")
+        raise InputError(
+            f"shrink_to {pool.shrink_to} is more than the pool's {pool.count} hugepages; accepted: 0 to {pool.count}"
+        )
 
 
 def pool_name(pool: PoolRequest, index: int) -> str:
@@ -212,8 +246,10 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
     limit = profile.max_memory_bytes(request.struct_page_bytes)
     memory = [n.memory for n in request.nodes] or [limit]
     if sum(memory) > limit:
-        raise InputError(f"the nodes hold {human_size(sum(memory))}; {profile.name} can address at most "
-                         f"{human_size(limit)} of physical memory")
+        raise InputError(
+            f"the nodes hold {human_size(sum(memory))}; {profile.name} can address at most "
+            f"{human_size(limit)} of physical memory"
+        )
     check_fits(profile, request, pools, memory, limit)
     page = profile.base_page
     block_pfns = vmemmap_block_pfns(profile, request.struct_page_bytes)
@@ -236,8 +272,9 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
     return extents
 
 
-def check_fits(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, ...], memory: list[int],
-               limit: int) -> None:
+def check_fits(
+    profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, ...], memory: list[int], limit: int
+) -> None:
     """The hugepages of each node fit in its memory (or in what the architecture can address)."""
     for node, room in enumerate(memory):
         need = sum(p.count * p.hugepage_size for p in pools if p.node == node)
@@ -245,9 +282,12 @@ def check_fits(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequ
             need_text, room_text = human_size(need), human_size(room)
             if need_text == room_text:  # apart by less than the rounding: say it in bytes
                 need_text, room_text = f"{need:,} bytes", f"{room:,} bytes"
-            where = (f"node {node} has {room_text}" if request.nodes else
-                     f"{profile.name} can address at most {room_text} of physical memory "
-                     f"({profile.max_physmem_bits}-bit physical addresses)")
+            where = (
+                f"node {node} has {room_text}"
+                if request.nodes
+                else f"{profile.name} can address at most {room_text} of physical memory "
+                f"({profile.max_physmem_bits}-bit physical addresses)"
+            )
             raise InputError(f"the pools need {need_text} of hugepages; {where}")
 
 
@@ -274,8 +314,15 @@ def why_inactive(kernel: KernelBehaviour, geometry: HugepageGeometry, hvo_on: bo
     return f"{reason[0].upper()}{reason[1:]}." if reason else None
 
 
-def sim_options(kernel: KernelBehaviour, optimize: bool, request: PlanRequest, pool: PoolRequest,
-                geometry: HugepageGeometry, preoptimized: bool = False, shrink: bool = True) -> SimOptions:
+def sim_options(
+    kernel: KernelBehaviour,
+    optimize: bool,
+    request: PlanRequest,
+    pool: PoolRequest,
+    geometry: HugepageGeometry,
+    preoptimized: bool = False,
+    shrink: bool = True,
+) -> SimOptions:
     order = geometry.struct_pages.bit_length() - 1  # the hugepage's order, as zone->vmemmap_tails[] is indexed
     return SimOptions(
         keep_hugepages=pool.shrink_to if shrink else None,
@@ -289,8 +336,15 @@ def sim_options(kernel: KernelBehaviour, optimize: bool, request: PlanRequest, p
     )
 
 
-def would_free(profile: ArchProfile, request: PlanRequest, geometry: HugepageGeometry, extent: Extent,
-               pool: PoolRequest, kernel: KernelBehaviour, reason: str | None) -> WouldFree | None:
+def would_free(
+    profile: ArchProfile,
+    request: PlanRequest,
+    geometry: HugepageGeometry,
+    extent: Extent,
+    pool: PoolRequest,
+    kernel: KernelBehaviour,
+    reason: str | None,
+) -> WouldFree | None:
     """Where this kernel has no HVO (or it is off), what a kernel with it would free."""
     if reason is None:
         return None
@@ -305,8 +359,12 @@ def would_free(profile: ArchProfile, request: PlanRequest, geometry: HugepageGeo
 def savings(stats: PoolStats, page_bytes: int) -> dict[str, int]:
     """Net saving: what was freed, less split page tables and any shared tail page allocated."""
     saved = stats.freed_pages - stats.pagetable_pages - stats.shared_tail_pages
-    return dict(freed_pages=stats.freed_pages, pagetable_pages=stats.pagetable_pages,
-                saved_pages=saved, saved_bytes=saved * page_bytes)
+    return dict(
+        freed_pages=stats.freed_pages,
+        pagetable_pages=stats.pagetable_pages,
+        saved_pages=saved,
+        saved_bytes=saved * page_bytes,
+    )
 
 
 def boot_line_pages(kernel: KernelBehaviour, stats: PoolStats, would: WouldFree | None) -> int:
@@ -333,9 +391,17 @@ def percent(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 4) if whole else 0.0
 
 
-def pool_report(profile: ArchProfile, kernel: KernelBehaviour, pool: PoolRequest, index: int,
-                geometry: HugepageGeometry, stats: PoolStats, reason: str | None, would: WouldFree | None,
-                preoptimized: bool) -> PoolReport:
+def pool_report(
+    profile: ArchProfile,
+    kernel: KernelBehaviour,
+    pool: PoolRequest,
+    index: int,
+    geometry: HugepageGeometry,
+    stats: PoolStats,
+    reason: str | None,
+    would: WouldFree | None,
+    preoptimized: bool,
+) -> PoolReport:
     if stats.freed_pages % stats.hugepages:
         raise VerificationError("hugepages of one pool were freed unequally")
     freed_each = stats.freed_pages // stats.hugepages
@@ -346,30 +412,51 @@ def pool_report(profile: ArchProfile, kernel: KernelBehaviour, pool: PoolRequest
     kept_bytes = (stats.reserved_pages + stats.pagetable_pages + stats.shared_tail_pages) * page
     # The whole vmemmap exists before the tails are freed, split tables included; for
     # boot pages the kernel populates already optimized, it never does.
-    peak = kept_bytes if preoptimized else (stats.vmemmap_pages + stats.pagetable_pages + stats.shared_tail_pages) * page
+    peak = (
+        kept_bytes if preoptimized else (stats.vmemmap_pages + stats.pagetable_pages + stats.shared_tail_pages) * page
+    )
     return PoolReport(
         name=pool_name(pool, index),
-        arch=profile.arch, node=pool.node, zone=pool.zone, base_page_bytes=page,
-        hugepage_bytes=pool.hugepage_size, hugepage_size=short_size(pool.hugepage_size),
-        mapped_by=size.mapping if size else "", hugepages=stats.hugepages, pool_bytes=pool_bytes,
-        struct_page_bytes=geometry.struct_page_bytes, kernel=kernel.version,
-        hvo_active=reason is None, reason=reason,
+        arch=profile.arch,
+        node=pool.node,
+        zone=pool.zone,
+        base_page_bytes=page,
+        hugepage_bytes=pool.hugepage_size,
+        hugepage_size=short_size(pool.hugepage_size),
+        mapped_by=size.mapping if size else "",
+        hugepages=stats.hugepages,
+        pool_bytes=pool_bytes,
+        struct_page_bytes=geometry.struct_page_bytes,
+        kernel=kernel.version,
+        hvo_active=reason is None,
+        reason=reason,
         per_hugepage=PerHugepage(
-            struct_pages=geometry.struct_pages, vmemmap_bytes=geometry.vmemmap_bytes,
-            vmemmap_pages=geometry.vmemmap_pages, reserved_pages=geometry.vmemmap_pages - freed_each,
+            struct_pages=geometry.struct_pages,
+            vmemmap_bytes=geometry.vmemmap_bytes,
+            vmemmap_pages=geometry.vmemmap_pages,
+            reserved_pages=geometry.vmemmap_pages - freed_each,
             freed_pages=freed_each,
         ),
-        vmemmap_pages=stats.vmemmap_pages, vmemmap_bytes=stats.vmemmap_pages * page,
-        reserved_pages=stats.reserved_pages, **money, shared_tail_pages=stats.shared_tail_pages,
+        vmemmap_pages=stats.vmemmap_pages,
+        vmemmap_bytes=stats.vmemmap_pages * page,
+        reserved_pages=stats.reserved_pages,
+        **money,
+        shared_tail_pages=stats.shared_tail_pages,
         saved_percent=percent(money["saved_bytes"], pool_bytes),
-        split_pmds=stats.split_pmds, tlb_flushes=stats.tlb_flushes,
-        boot_line=boot_line(kernel, geometry, boot_line_pages(kernel, stats, would)), would_free=would,
-        boot_time=pool.boot, preoptimized=preoptimized,
+        split_pmds=stats.split_pmds,
+        tlb_flushes=stats.tlb_flushes,
+        boot_line=boot_line(kernel, geometry, boot_line_pages(kernel, stats, would)),
+        would_free=would,
+        boot_time=pool.boot,
+        preoptimized=preoptimized,
         # MemTotal counts boot memory handed to the buddy allocator: the boot frames freed,
         # less what boot memory had to give for pages populated already optimized.
         memtotal_gain_bytes=(stats.boot_pages_freed - stats.boot_pages_allocated) * page,
-        memfree_gain_bytes=money["saved_bytes"], peak_vmemmap_bytes=peak, transient_bytes=peak - kept_bytes,
-        memmap_pages=stats.memmap_pages, memmap_boot_pages_freed=stats.boot_pages_freed,
+        memfree_gain_bytes=money["saved_bytes"],
+        peak_vmemmap_bytes=peak,
+        transient_bytes=peak - kept_bytes,
+        memmap_pages=stats.memmap_pages,
+        memmap_boot_pages_freed=stats.boot_pages_freed,
         shrink=shrink_needs(kernel, pool, stats, page),
     )
 
@@ -378,8 +465,11 @@ def totals(profile: ArchProfile, request: PlanRequest, pools: list[PoolReport]) 
     sizes = {p.hugepage_bytes for p in pools}
     pool_bytes = _sum(pools, "pool_bytes")
     return Totals(
-        arch=profile.arch, base_page_bytes=profile.base_page, struct_page_bytes=request.struct_page_bytes,
-        hugepage_bytes=pool_bytes, hvo_active=all(p.hvo_active for p in pools),
+        arch=profile.arch,
+        base_page_bytes=profile.base_page,
+        struct_page_bytes=request.struct_page_bytes,
+        hugepage_bytes=pool_bytes,
+        hvo_active=all(p.hvo_active for p in pools),
         reason=next((p.reason for p in pools if p.reason), None),
         per_hugepage=pools[0].per_hugepage if len(sizes) == 1 else None,
         vmemmap_bytes=_sum(pools, "vmemmap_bytes"),
@@ -394,9 +484,15 @@ def shrink_needs(kernel: KernelBehaviour, pool: PoolRequest, stats: PoolStats, p
         return None
     restore = stats.restore_pages_allocated * page_bytes
     return ShrinkReport(
-        shrink_to=pool.shrink_to, hugepages_released=pool.count - pool.shrink_to,
-        restore_pages=stats.restore_pages_allocated, restore_bytes=restore, policy=kernel.restore_policy,
-        available_bytes=None, succeeds=None, surplus_hugepages=0, missing_bytes=0,
+        shrink_to=pool.shrink_to,
+        hugepages_released=pool.count - pool.shrink_to,
+        restore_pages=stats.restore_pages_allocated,
+        restore_bytes=restore,
+        policy=kernel.restore_policy,
+        available_bytes=None,
+        succeeds=None,
+        surplus_hugepages=0,
+        missing_bytes=0,
         pagetable_pages_kept=stats.pagetable_pages,
     )
 
@@ -411,15 +507,17 @@ def node_free_bytes(request: PlanRequest, pools: list[PoolReport]) -> list[int]:
             continue
         on_node = [p for p in pools if p.node == node]
         struct_pages = spec.memory // pools[0].base_page_bytes * request.struct_page_bytes
-        free.append(spec.memory - sum(p.pool_bytes for p in on_node) - struct_pages
-                    + sum(p.saved_bytes for p in on_node))
+        free.append(
+            spec.memory - sum(p.pool_bytes for p in on_node) - struct_pages + sum(p.saved_bytes for p in on_node)
+        )
     return free
 
 
 def with_shrink_outcomes(request: PlanRequest, kernel: KernelBehaviour, pools: list[PoolReport]) -> list[PoolReport]:
     """Decide each shrink under the restore policy: its node's free memory before 6.7
-    (5.14-6.3 without retrying, 6.4-6.6 retrying harder), any node's from 6.7. Shrinks draw on the same free memory in pool order; the
-    hugepages they release are not counted (each is freed only after its restore)."""
+    (5.14-6.3 without retrying, 6.4-6.6 retrying harder), any node's from 6.7. Shrinks draw
+    on the same free memory in pool order; the hugepages they release are not counted (each
+    is freed only after its restore)."""
     if not request.nodes:
         return pools
     free = node_free_bytes(request, pools)
@@ -432,24 +530,39 @@ def with_shrink_outcomes(request: PlanRequest, kernel: KernelBehaviour, pools: l
         per_hugepage = shrink.restore_bytes // shrink.hugepages_released
         nodes = [pool.node] if kernel.restore_same_node else list(range(len(free)))
         available = sum(max(free[n], 0) for n in nodes)
-        restorable = min(shrink.hugepages_released, available // per_hugepage if per_hugepage else shrink.hugepages_released)
+        restorable = min(
+            shrink.hugepages_released, available // per_hugepage if per_hugepage else shrink.hugepages_released
+        )
         need = restorable * per_hugepage
         for n in nodes:  # take from the pool's own node first
             take = min(need, max(free[n], 0))
             free[n] -= take
             need -= take
         surplus = shrink.hugepages_released - restorable
-        outcome = shrink.model_copy(update=dict(
-            available_bytes=available, succeeds=surplus == 0, surplus_hugepages=surplus,
-            missing_bytes=max(0, shrink.restore_bytes - available),
-        ))
+        outcome = shrink.model_copy(
+            update=dict(
+                available_bytes=available,
+                succeeds=surplus == 0,
+                surplus_hugepages=surplus,
+                missing_bytes=max(0, shrink.restore_bytes - available),
+            )
+        )
         decided.append(pool.model_copy(update=dict(shrink=outcome)))
     return decided
 
 
 # What pools add up to, per node and for the host.
-SUMMED = ("hugepages", "pool_bytes", "vmemmap_pages", "reserved_pages", "freed_pages", "pagetable_pages",
-          "saved_pages", "saved_bytes", "shared_tail_pages")
+SUMMED = (
+    "hugepages",
+    "pool_bytes",
+    "vmemmap_pages",
+    "reserved_pages",
+    "freed_pages",
+    "pagetable_pages",
+    "saved_pages",
+    "saved_bytes",
+    "shared_tail_pages",
+)
 
 
 def _sum(items: list, field: str) -> int:
@@ -462,11 +575,15 @@ def node_reports(request: PlanRequest, pools: list[PoolReport]) -> list[NodeRepo
     reports = []
     for node in ids:
         on_node = [p for p in pools if p.node == node]
-        reports.append(NodeReport(
-            node=node, memory_bytes=request.nodes[node].memory if request.nodes else None,
-            free_bytes=free[node] if request.nodes else None, pools=len(on_node),
-            **{field: _sum(on_node, field) for field in SUMMED},
-        ))
+        reports.append(
+            NodeReport(
+                node=node,
+                memory_bytes=request.nodes[node].memory if request.nodes else None,
+                free_bytes=free[node] if request.nodes else None,
+                pools=len(on_node),
+                **{field: _sum(on_node, field) for field in SUMMED},
+            )
+        )
     return reports
 
 
@@ -478,8 +595,12 @@ def memory_budget(profile: ArchProfile, request: PlanRequest, pools: list[PoolRe
     before = memory // profile.base_page * request.struct_page_bytes
     after = before - _sum(pools, "saved_bytes")
     return MemoryBudget(
-        memory_bytes=memory, vmemmap_bytes_before=before, vmemmap_bytes_after=after,
-        vmemmap_percent_before=percent(before, memory), vmemmap_percent_after=percent(after, memory),
-        memtotal_gain_bytes=_sum(pools, "memtotal_gain_bytes"), memfree_gain_bytes=_sum(pools, "memfree_gain_bytes"),
+        memory_bytes=memory,
+        vmemmap_bytes_before=before,
+        vmemmap_bytes_after=after,
+        vmemmap_percent_before=percent(before, memory),
+        vmemmap_percent_after=percent(after, memory),
+        memtotal_gain_bytes=_sum(pools, "memtotal_gain_bytes"),
+        memfree_gain_bytes=_sum(pools, "memfree_gain_bytes"),
         peak_transient_bytes=max((p.transient_bytes for p in pools), default=0),
     )

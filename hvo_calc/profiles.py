@@ -11,10 +11,10 @@ profile, powerpc64 a radix and a hash 64K one. The profile marked `default` is t
 chosen when only the architecture is given.
 """
 
+import tomllib
 from functools import cached_property, lru_cache
 from importlib.resources import files
 from pathlib import Path
-import tomllib
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -215,8 +215,10 @@ def check_profile_set(profiles: list[ArchProfile]) -> None:
     for arch in sorted({p.arch for p in profiles}):
         defaults = [p.name for p in profiles if p.arch == arch and p.default]
         if len(defaults) != 1:
-            raise InputError(f"configs/arch: {arch} needs exactly one profile with default = true, "
-                             f"has {len(defaults)}: {', '.join(defaults) or 'none'}")
+            raise InputError(
+                f"configs/arch: {arch} needs exactly one profile with default = true, "
+                f"has {len(defaults)}: {', '.join(defaults) or 'none'}"
+            )
 
 
 def arch_names() -> tuple[str, ...]:
@@ -231,8 +233,10 @@ def resolve_arch(name: str) -> str:
         if wanted == profile.arch.lower() or wanted in profile.uname_machine:
             return profile.arch
     aliases = sorted({m for p in all_profiles() for m in p.uname_machine} - set(arch_names()))
-    raise InputError(f"unknown architecture {name!r}; accepted: {', '.join(arch_names())} "
-                     f"(or {', '.join(aliases)} as uname -m prints them)")
+    raise InputError(
+        f"unknown architecture {name!r}; accepted: {', '.join(arch_names())} "
+        f"(or {', '.join(aliases)} as uname -m prints them)"
+    )
 
 
 def _pick(candidates: list[ArchProfile]) -> ArchProfile:
@@ -240,8 +244,9 @@ def _pick(candidates: list[ArchProfile]) -> ArchProfile:
     return min(candidates, key=lambda p: (not p.default, p.base_page, p.paging, p.name))
 
 
-def find_profile(arch: str, base_page: int | None = None, paging: int | None = None,
-                 mmu: str | None = None) -> ArchProfile:
+def find_profile(
+    arch: str, base_page: int | None = None, paging: int | None = None, mmu: str | None = None
+) -> ArchProfile:
     """The profile for `arch` (or its `uname -m` name), narrowed by base page, page-table
     levels and MMU where given; the arch's default among what is left."""
     canonical = resolve_arch(arch)

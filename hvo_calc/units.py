@@ -22,8 +22,9 @@ _SIZE_RE = re.compile(r"^\s*(\d{1,30})\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE 
 def parse_size(text: str | int, what: str = "size") -> int:
     """Bytes in `text` ("64K", "64KiB", "2M", "1G", "16G" or a plain byte count)."""
     if isinstance(text, bool) or not isinstance(text, (int, str)):
-        raise InputError(f"{what} {text!r} is not a size: use a whole number with a binary unit, "
-                         "e.g. 64K, 64KiB, 2M, 1G, 16G")
+        raise InputError(
+            f"{what} {text!r} is not a size: use a whole number with a binary unit, e.g. 64K, 64KiB, 2M, 1G, 16G"
+        )
     if isinstance(text, int):
         if text < 0:
             raise InputError(f"{what} {text} is negative: use a whole number of bytes, or a size such as 2M")
@@ -32,8 +33,7 @@ def parse_size(text: str | int, what: str = "size") -> int:
     if not match:
         shown = text if len(text) <= 40 else text[:40] + "..."
         raise InputError(
-            f"{what} {shown!r} is not a size: use a whole number with a binary unit, "
-            "e.g. 64K, 64KiB, 2M, 1G, 16G"
+            f"{what} {shown!r} is not a size: use a whole number with a binary unit, e.g. 64K, 64KiB, 2M, 1G, 16G"
         )
     return int(match.group(1)) * _UNITS[match.group(2).upper()]
 
@@ -55,4 +55,3 @@ def human_size(size_bytes: int) -> str:
             return f"{value:.0f} B" if unit == "B" else f"{value:.2f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
-

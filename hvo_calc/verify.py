@@ -30,27 +30,27 @@ FLAGS = np.uint64((1 << int(PFN_SHIFT)) - 1)
 class WindowRules:
     """What the kernel does to one window of a pool: the rules, not the figures."""
 
-    head_vaddr: int       # vmemmap address of the first hugepage's first struct page
-    cover_start: int      # first vmemmap page (address) holding the window's struct pages
-    stride: int           # bytes of vmemmap from one hugepage's head to the next
-    count: int            # hugepages in the window
-    vmemmap_pages: int    # vmemmap pages of one hugepage (v)
-    cover_pages: int      # vmemmap pages holding the window's struct pages
-    optimized: bool       # HVO acts on this pool
-    reserve: int = 1      # pages kept per hugepage; the last one is the reuse page
-    copy_head: bool = False            # the reuse page is replaced by a fresh copy (6.2+)
+    head_vaddr: int  # vmemmap address of the first hugepage's first struct page
+    cover_start: int  # first vmemmap page (address) holding the window's struct pages
+    stride: int  # bytes of vmemmap from one hugepage's head to the next
+    count: int  # hugepages in the window
+    vmemmap_pages: int  # vmemmap pages of one hugepage (v)
+    cover_pages: int  # vmemmap pages holding the window's struct pages
+    optimized: bool  # HVO acts on this pool
+    reserve: int = 1  # pages kept per hugepage; the last one is the reuse page
+    copy_head: bool = False  # the reuse page is replaced by a fresh copy (6.2+)
     tail_key: tuple[int, str, int] | None = None  # 7.1+: tails map this zone's shared tail page
-    keep: int = 0         # hugepages still optimized; the rest were restored (a shrink)
+    keep: int = 0  # hugepages still optimized; the rest were restored (a shrink)
 
 
 @dataclass(frozen=True)
 class Snapshot:
     """The window's vmemmap as the verifier saw it before the remap."""
 
-    keys: np.ndarray      # PMD blocks, sorted
-    pmd: np.ndarray       # their PMD entries
-    ptes: np.ndarray      # every page of those blocks: its entry (a PMD leaf's expanded), flat
-    had_tail: bool        # the shared tail page existed already
+    keys: np.ndarray  # PMD blocks, sorted
+    pmd: np.ndarray  # their PMD entries
+    ptes: np.ndarray  # every page of those blocks: its entry (a PMD leaf's expanded), flat
+    had_tail: bool  # the shared tail page existed already
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,9 @@ def pool_view(flat: np.ndarray, keys: np.ndarray, pt: PageTable, rules: WindowRu
             return flat[pos[:, None] + np.arange(pages)]
     if pos[0] < 0 or pos[-1] + pages > flat.size:
         fail("the pool's vmemmap pages do not lie where their addresses say")
-    return np.lib.stride_tricks.as_strided(flat[int(pos[0]):], shape=(rules.count, pages),
-                                           strides=(step * flat.itemsize, flat.itemsize))
+    return np.lib.stride_tricks.as_strided(
+        flat[int(pos[0]) :], shape=(rules.count, pages), strides=(step * flat.itemsize, flat.itemsize)
+    )
 
 
 def _cover(flat: np.ndarray, keys: np.ndarray, pt: PageTable, rules: WindowRules) -> np.ndarray:
@@ -196,8 +197,13 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
         cover = _cover(after, before.keys, pt, rules)
         if not (cover & PRESENT).all():
             fail("struct pages no longer translate: a vmemmap PTE is empty")
-        return Observed(reserved_pages=_count_writable(cover), freed_pages=0, split_tables=0,
-                        vmemmap_allocated=0, tail_pages_allocated=0)
+        return Observed(
+            reserved_pages=_count_writable(cover),
+            freed_pages=0,
+            split_tables=0,
+            vmemmap_allocated=0,
+            tail_pages_allocated=0,
+        )
     b_view = pool_view(before.ptes, before.keys, pt, rules, v)
     a_view = pool_view(after, before.keys, pt, rules, v)
     b_pfns = _check_populated(b_view, before.pmd, pt.entries_per_table)
@@ -212,16 +218,25 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
         fail(f"{log.allocated_pages('pagetable')} page-table pages were allocated for {split} PMD splits")
     tail_allocated = log.allocated_pages("vmemmap_tail")
     if tail_allocated != (1 if rules.tail_key and not before.had_tail else 0):
-        fail(f"{tail_allocated} shared tail pages were allocated in a window that needed "
-             f"{1 if rules.tail_key and not before.had_tail else 0}")
+        fail(
+            f"{tail_allocated} shared tail pages were allocated in a window that needed "
+            f"{1 if rules.tail_key and not before.had_tail else 0}"
+        )
     copies = rules.count if rules.copy_head else 0
     if log.allocated_pages("vmemmap") != copies + fresh:
-        fail(f"{log.allocated_pages('vmemmap')} vmemmap pages were allocated for {copies} head copies "
-             f"and {fresh} restored tails")
+        fail(
+            f"{log.allocated_pages('vmemmap')} vmemmap pages were allocated for {copies} head copies "
+            f"and {fresh} restored tails"
+        )
     # Tails of optimized hugepages were seen read-only above; what else is writable is kept.
     reserved = _count_writable(a_view[:, :reserve]) + _count_writable(a_view[rules.keep :, reserve:])
-    return Observed(reserved_pages=reserved, freed_pages=freed, split_tables=split,
-                    vmemmap_allocated=copies + fresh, tail_pages_allocated=tail_allocated)
+    return Observed(
+        reserved_pages=reserved,
+        freed_pages=freed,
+        split_tables=split,
+        vmemmap_allocated=copies + fresh,
+        tail_pages_allocated=tail_allocated,
+    )
 
 
 def _count_writable(view: np.ndarray) -> int:
@@ -354,16 +369,18 @@ def _check_restored(a_view: np.ndarray, rules: WindowRules, log: FrameLog) -> in
     return int(pfns.size)
 
 
-def _check_copies(a_view: np.ndarray, b_view: np.ndarray, frames: FrameAllocator, rules: WindowRules,
-                  log: FrameLog) -> None:
+def _check_copies(
+    a_view: np.ndarray, b_view: np.ndarray, frames: FrameAllocator, rules: WindowRules, log: FrameLog
+) -> None:
     """Each copy made holds what the kernel copies: a head copy its original head page,
     a restored tail the page that tail mapped (the reuse page or the shared tail page)."""
     reserve = rules.reserve
     restored = a_view[rules.keep :]
     if rules.copy_head and not restored.size and len(log.copies) == 1:  # the usual case, in the usual order
         to, source = log.copies[0]
-        if (np.array_equal(to, a_view[:, reserve - 1] >> PFN_SHIFT)
-                and np.array_equal(source, b_view[:, reserve - 1] >> PFN_SHIFT)):
+        if np.array_equal(to, a_view[:, reserve - 1] >> PFN_SHIFT) and np.array_equal(
+            source, b_view[:, reserve - 1] >> PFN_SHIFT
+        ):
             return
     expected = []
     if rules.copy_head:

@@ -23,15 +23,28 @@ PTEs are one (hugepages, pages) view into the window's PTE tables, contiguous wh
 hugepages are packed, so each step is a few whole-window numpy passes.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from hvo_calc.errors import WalkError
 from hvo_calc.frames import BUDDY, FrameAllocator
-from hvo_calc.pagetable import (LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, Ranges, range_keys, all_present,
-                                column_slabs, entry_pfn, mk_entry, range_view, run_offsets)
+from hvo_calc.pagetable import (
+    LEAF,
+    PFN_SHIFT,
+    PRESENT,
+    WRITE,
+    PageTable,
+    Ranges,
+    all_present,
+    column_slabs,
+    entry_pfn,
+    mk_entry,
+    range_keys,
+    range_view,
+    run_offsets,
+)
 
 
 @dataclass
@@ -144,8 +157,15 @@ def restore_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
     tails[:] = mk_entry(new_pages, PRESENT | WRITE)
 
 
-def vmemmap_remap_free(pt: PageTable, ranges: Ranges, reuse: int, frames: FrameAllocator, copy_reuse: bool,
-                       tail_pfn: int | None = None, table_source: str = BUDDY) -> RemapWalk:
+def vmemmap_remap_free(
+    pt: PageTable,
+    ranges: Ranges,
+    reuse: int,
+    frames: FrameAllocator,
+    copy_reuse: bool,
+    tail_pfn: int | None = None,
+    table_source: str = BUDDY,
+) -> RemapWalk:
     """Remap [start, end) of every range to the page at `reuse` (the page before it),
     or from 7.1 to the shared tail page `tail_pfn`."""
     if ranges.start - reuse != 1 << pt.page_shift:

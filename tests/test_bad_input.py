@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import invoke
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def assert_bad_input(result, *fragments: str) -> str:
@@ -31,11 +31,26 @@ def assert_bad_input(result, *fragments: str) -> str:
 # --- the command line -------------------------------------------------------------------
 
 BLANK = ["", " ", "\t", "  \n"]
-STRING_OPTIONS = [("plan", "--huge"), ("plan", "--page"), ("plan", "--kernel"), ("plan", "--arch"),
-                  ("plan", "--config"), ("plan", "--output"), ("check", "--allow-known-issue"),
-                  ("plan", "--format"), ("plan", "--placement"), ("plan", "--hvo"), ("plan", "--paging"),
-                  ("plan", "--mmu"), ("plan", "--count"), ("plan", "--shrink-to"), ("plan", "--struct-page-size"),
-                  ("check", "--min-saved"), ("check", "--max-vmemmap"), ("check", "--max-overhead")]
+STRING_OPTIONS = [
+    ("plan", "--huge"),
+    ("plan", "--page"),
+    ("plan", "--kernel"),
+    ("plan", "--arch"),
+    ("plan", "--config"),
+    ("plan", "--output"),
+    ("check", "--allow-known-issue"),
+    ("plan", "--format"),
+    ("plan", "--placement"),
+    ("plan", "--hvo"),
+    ("plan", "--paging"),
+    ("plan", "--mmu"),
+    ("plan", "--count"),
+    ("plan", "--shrink-to"),
+    ("plan", "--struct-page-size"),
+    ("check", "--min-saved"),
+    ("check", "--max-vmemmap"),
+    ("check", "--max-overhead"),
+]
 
 
 @pytest.mark.parametrize("command, option", STRING_OPTIONS)
@@ -44,26 +59,29 @@ def test_blank_option_values_are_refused(command, option, value):
     assert_bad_input(invoke(command, option, value), option)
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["plan", "--paging", "6"], "--paging"),
-    (["plan", "--paging", "four"], "--paging"),
-    (["plan", "--mmu", "segment"], "--mmu"),
-    (["plan", "--count", "true"], "--count"),
-    (["plan", "--count", "1.5"], "--count"),
-    (["plan", "--count", "-1"], "--count"),
-    (["plan", "--shrink-to", "-1"], "--shrink-to"),
-    (["plan", "--huge", "9" * 5000], "is not a size"),
-    (["plan", "--huge", "2M\nx"], "is not a size"),
-    (["plan", "--huge", "２M"], "is not a size"),  # a full-width digit
-    (["plan", "--arch", "x86-64\nrm -rf /"], "unknown architecture"),
-    (["plan", "--kernel", "6.12\n7.0"], ""),
-    (["plan", "--huge", "2M", "--count", "4", "--shrink-to", "5"], "shrink_to 5"),
-    (["plan", "--config", "/nonexistent/host.toml"], "/nonexistent/host.toml"),
-    (["plan", "--config", "/dev/null"], "pool"),
-    (["plan", "--config", "/dev/zero"], "larger than"),
-    (["plan", "--huge", "2M", "--output", "/nonexistent/dir/x.json"], "cannot write --output"),
-    (["check", "--huge", "2M", "--max-overhead", "inf"], "--max-overhead"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["plan", "--paging", "6"], "--paging"),
+        (["plan", "--paging", "four"], "--paging"),
+        (["plan", "--mmu", "segment"], "--mmu"),
+        (["plan", "--count", "true"], "--count"),
+        (["plan", "--count", "1.5"], "--count"),
+        (["plan", "--count", "-1"], "--count"),
+        (["plan", "--shrink-to", "-1"], "--shrink-to"),
+        (["plan", "--huge", "9" * 5000], "is not a size"),
+        (["plan", "--huge", "2M\nx"], "is not a size"),
+        (["plan", "--huge", "２M"], "is not a size"),  # a full-width digit
+        (["plan", "--arch", "x86-64\nrm -rf /"], "unknown architecture"),
+        (["plan", "--kernel", "6.12\n7.0"], ""),
+        (["plan", "--huge", "2M", "--count", "4", "--shrink-to", "5"], "shrink_to 5"),
+        (["plan", "--config", "/nonexistent/host.toml"], "/nonexistent/host.toml"),
+        (["plan", "--config", "/dev/null"], "pool"),
+        (["plan", "--config", "/dev/zero"], "larger than"),
+        (["plan", "--huge", "2M", "--output", "/nonexistent/dir/x.json"], "cannot write --output"),
+        (["check", "--huge", "2M", "--max-overhead", "inf"], "--max-overhead"),
+    ],
+)
 def test_bad_command_lines(args, fragment):
     assert_bad_input(invoke(*args), fragment)
 
@@ -233,12 +251,15 @@ def test_plan_file_messages_say_what_is_accepted(plan_dir, name):
     assert_bad_input(invoke("plan", "--config", str(path)), "accepted")
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (pool(name='"db"') + pool(name='"db"', size='"1G"', count="1"), "db"),  # names must differ
-    (host(arch='"mips"') + POOL, "unknown architecture"),
-    (node(memory='"12"') + POOL, "node 0 has"),  # 12 bytes of memory: the pool does not fit
-    (host(base_page='"0"') + POOL, "base page"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (pool(name='"db"') + pool(name='"db"', size='"1G"', count="1"), "db"),  # names must differ
+        (host(arch='"mips"') + POOL, "unknown architecture"),
+        (node(memory='"12"') + POOL, "node 0 has"),  # 12 bytes of memory: the pool does not fit
+        (host(base_page='"0"') + POOL, "base page"),
+    ],
+)
 def test_plan_files_the_planner_refuses(plan_dir, content, fragment):
     path = plan_dir / "planner.toml"
     path.write_text(content)
@@ -248,8 +269,9 @@ def test_plan_files_the_planner_refuses(plan_dir, content, fragment):
 def test_good_plan_file_with_new_keys(plan_dir):
     """zone, paging and mmu reach the request (x86-64 has 4- and 5-level paging)."""
     path = plan_dir / "good.toml"
-    path.write_text(host(arch='"x86_64"', paging="5", kernel='"6.12"') + node(free='"1G"')
-                    + pool(zone='"movable"', name='"db"'))
+    path.write_text(
+        host(arch='"x86_64"', paging="5", kernel='"6.12"') + node(free='"1G"') + pool(zone='"movable"', name='"db"')
+    )
     result = invoke("plan", "--config", str(path), "--format", "json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
@@ -264,6 +286,7 @@ def test_a_utf8_byte_order_mark_is_fine(plan_dir):
 
 # --- random plan files ------------------------------------------------------------------
 
+
 def toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -276,12 +299,44 @@ def toml_value(value) -> str:
     return "{" + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + "}"
 
 
-WORDS = ["2M", "1G", "4K", "64K", "16K", "0", "-1G", "8G", "12", "yes", "true", "normal", "movable", "dma32",
-         "highmem", "radix", "hash", "x86-64", "x86_64", "aarch64", "arm64", "6.12", "6.12.117", "latest",
-         "packed", "scattered", "", " "]
+WORDS = [
+    "2M",
+    "1G",
+    "4K",
+    "64K",
+    "16K",
+    "0",
+    "-1G",
+    "8G",
+    "12",
+    "yes",
+    "true",
+    "normal",
+    "movable",
+    "dma32",
+    "highmem",
+    "radix",
+    "hash",
+    "x86-64",
+    "x86_64",
+    "aarch64",
+    "arm64",
+    "6.12",
+    "6.12.117",
+    "latest",
+    "packed",
+    "scattered",
+    "",
+    " ",
+]
 VALUES = st.one_of(
-    st.booleans(), st.integers(-3, 40), st.floats(-3, 40, allow_nan=False), st.sampled_from(WORDS),
-    st.text(max_size=8), st.lists(st.integers(0, 2), max_size=2), st.just({"a": 1}),
+    st.booleans(),
+    st.integers(-3, 40),
+    st.floats(-3, 40, allow_nan=False),
+    st.sampled_from(WORDS),
+    st.text(max_size=8),
+    st.lists(st.integers(0, 2), max_size=2),
+    st.just({"a": 1}),
 )
 HOST_KEYS = ["arch", "base_page", "kernel", "struct_page_size", "hvo", "placement", "paging", "mmu", "colour"]
 NODE_KEYS = ["memory", "free", "colour"]
@@ -292,15 +347,19 @@ def tables(keys: list[str], required: dict[str, st.SearchStrategy]) -> st.Search
     """Tables with the required keys (mostly sensible, sometimes anything) and any others."""
     sensible = st.fixed_dictionaries({key: st.one_of(strategy, VALUES) for key, strategy in required.items()})
     return st.tuples(sensible, st.dictionaries(st.sampled_from(keys), VALUES, max_size=3)).map(
-        lambda parts: {**parts[0], **parts[1]})
+        lambda parts: {**parts[0], **parts[1]}
+    )
 
 
-PLANS = st.fixed_dictionaries({
-    "host": tables(HOST_KEYS, {}),
-    "node": st.lists(tables(NODE_KEYS, {"memory": st.sampled_from(["8G", "64G"])}), max_size=2),
-    "pool": st.lists(tables(POOL_KEYS, {"size": st.sampled_from(["2M", "1G"]), "count": st.integers(1, 8)}),
-                     max_size=3),
-})
+PLANS = st.fixed_dictionaries(
+    {
+        "host": tables(HOST_KEYS, {}),
+        "node": st.lists(tables(NODE_KEYS, {"memory": st.sampled_from(["8G", "64G"])}), max_size=2),
+        "pool": st.lists(
+            tables(POOL_KEYS, {"size": st.sampled_from(["2M", "1G"]), "count": st.integers(1, 8)}), max_size=3
+        ),
+    }
+)
 
 
 def plan_text(plan: dict) -> str:

@@ -41,8 +41,15 @@ def test_overhead_uses_host_ram_when_known(report):
 
 
 def test_boundaries_are_inclusive(report):
-    results = evaluate(report, Budgets(min_saved_bytes=SAVED, max_vmemmap_bytes=KEPT,
-                                       max_overhead_percent=100 * KEPT / POOL_BYTES, require_hvo=True))
+    results = evaluate(
+        report,
+        Budgets(
+            min_saved_bytes=SAVED,
+            max_vmemmap_bytes=KEPT,
+            max_overhead_percent=100 * KEPT / POOL_BYTES,
+            require_hvo=True,
+        ),
+    )
     assert [r.budget for r in results] == ["--min-saved", "--max-vmemmap", "--max-overhead", "--require-hvo"]
     assert all(r.passed for r in results)
     results = evaluate(report, Budgets(min_saved_bytes=SAVED + 1, max_vmemmap_bytes=KEPT - 1))
@@ -50,8 +57,19 @@ def test_boundaries_are_inclusive(report):
 
 
 def test_all_budgets_hold_exit_0(run):
-    result = run("check", *SMALL, "--min-saved", "256K", "--max-vmemmap", "44K", "--max-overhead", "0.25%",
-                 "--require-hvo", "--format", "json")
+    result = run(
+        "check",
+        *SMALL,
+        "--min-saved",
+        "256K",
+        "--max-vmemmap",
+        "44K",
+        "--max-overhead",
+        "0.25%",
+        "--require-hvo",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     assert json.loads(result.stdout)["totals"]["saved_bytes"] == SAVED
@@ -83,13 +101,30 @@ def test_min_saved_fails_exit_1(run):
 
 
 def test_every_budget_fails_one_line_each(run):
-    result = run("check", *SMALL, "--hvo", "off", "--min-saved", "4K", "--max-vmemmap", "64K",
-                 "--max-overhead", "0.5", "--require-hvo", "--format", "prometheus")
+    result = run(
+        "check",
+        *SMALL,
+        "--hvo",
+        "off",
+        "--min-saved",
+        "4K",
+        "--max-vmemmap",
+        "64K",
+        "--max-overhead",
+        "0.5",
+        "--require-hvo",
+        "--format",
+        "prometheus",
+    )
     assert result.exit_code == 1
     assert "hvo_calc_pool_hvo_active" in result.stdout
     budget_lines = [line for line in result.stderr.splitlines() if line.startswith("hvo-calc: budget failed:")]
     assert [line.split()[3].rstrip(":") for line in budget_lines] == [
-        "--min-saved", "--max-vmemmap", "--max-overhead", "--require-hvo"]
+        "--min-saved",
+        "--max-vmemmap",
+        "--max-overhead",
+        "--require-hvo",
+    ]
     vmemmap, share, hvo = budget_lines[1], budget_lines[2], budget_lines[3]
     assert "320.00 KiB" in vmemmap and "64.00 KiB" in vmemmap  # 80 pages kept without HVO
     assert "1.5625%" in share and "the pools' hugepages" in share and "0.5%" in share
@@ -109,19 +144,23 @@ def test_max_overhead_fails(run):
     assert "0.2148% of 20.00 MiB of the pools' hugepages" in result.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ("--min-saved", "lots"),
-    ("--max-vmemmap", "-1M"),
-    ("--max-overhead", "-1"),
-    ("--max-overhead", "ten"),
-    ("--max-overhead", "nan"),
-    ("--huge", "3M"),
-    ("--arch", "vax"),
-    ("--format", "xml"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--min-saved", "lots"),
+        ("--max-vmemmap", "-1M"),
+        ("--max-overhead", "-1"),
+        ("--max-overhead", "ten"),
+        ("--max-overhead", "nan"),
+        ("--huge", "3M"),
+        ("--arch", "vax"),
+        ("--format", "xml"),
+    ],
+)
 def test_bad_input_exit_2(run, args):
-    result = run("check", *SMALL, *args, "--min-saved", "4K") if args[0] != "--min-saved" else run(
-        "check", *SMALL, *args)
+    result = (
+        run("check", *SMALL, *args, "--min-saved", "4K") if args[0] != "--min-saved" else run("check", *SMALL, *args)
+    )
     assert result.exit_code == 2, (result.exit_code, result.stderr)
     assert result.stdout == ""
     assert result.stderr.startswith("hvo-calc: error:")
@@ -147,9 +186,16 @@ def test_help_documents_exit_codes(run):
 
 # --- known kernel issues ----------------------------------------------------------------
 
+
 def issue(applies: str, pools: list[str], id: str = "shrink-leak") -> SimpleNamespace:
-    return SimpleNamespace(id=id, first="6.12.115", last="6.12.118", applies=applies,
-                           summary="shrinking a pool leaks its vmemmap", pools=pools)
+    return SimpleNamespace(
+        id=id,
+        first="6.12.115",
+        last="6.12.118",
+        applies=applies,
+        summary="shrinking a pool leaks its vmemmap",
+        pools=pools,
+    )
 
 
 def with_issues(report, *issues):
@@ -164,7 +210,9 @@ def test_a_known_issue_that_bites_fails(report):
 
 
 def test_a_known_issue_can_be_allowed(report):
-    (result,) = evaluate(with_issues(report, issue("yes", ["2M-0"])), Budgets(allowed_issues=frozenset({"shrink-leak"})))
+    (result,) = evaluate(
+        with_issues(report, issue("yes", ["2M-0"])), Budgets(allowed_issues=frozenset({"shrink-leak"}))
+    )
     assert result.passed
 
 
@@ -198,13 +246,26 @@ def test_check_fails_on_a_known_issue_one_line_each(run, with_known_issues):
     failed_lines = [line for line in result.stderr.splitlines() if line.startswith("hvo-calc: budget failed:")]
     assert len(failed_lines) == 2
     assert "leak-a" in failed_lines[0] and "2M-0" in failed_lines[0] and "leak-b" in failed_lines[1]
-    assert result.stderr.splitlines()[-1] == "hvo-calc: error: 2 of 2 budgets failed: known issue leak-a, known issue leak-b"
+    assert (
+        result.stderr.splitlines()[-1]
+        == "hvo-calc: error: 2 of 2 budgets failed: known issue leak-a, known issue leak-b"
+    )
 
 
 def test_check_allows_known_issues_by_id(run, with_known_issues):
     with_known_issues += [issue("yes", ["2M-0"], "leak-a"), issue("yes", ["2M-0"], "leak-b")]
-    result = run("check", *SMALL, "--allow-known-issue", "leak-a", "--allow-known-issue", "leak-b",
-                 "--min-saved", "4K", "--format", "json")
+    result = run(
+        "check",
+        *SMALL,
+        "--allow-known-issue",
+        "leak-a",
+        "--allow-known-issue",
+        "leak-b",
+        "--min-saved",
+        "4K",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     assert "budget failed" not in result.stderr and "allowed" in result.stderr
 

@@ -36,20 +36,43 @@ def test_plan_json_totals_for_three_1g_pages_on_5_14():
     assert totals["freed_pages"] == 3 * 4094 and totals["reserved_pages"] == 6
     assert totals["vmemmap_pages"] == 3 * 4096
     pool = report["pools"][0]
-    for field in ("arch", "base_page_bytes", "hugepage_bytes", "hugepages", "struct_page_bytes", "hvo_active",
-                  "reason", "per_hugepage", "vmemmap_pages", "reserved_pages", "freed_pages", "pagetable_pages",
-                  "saved_pages", "saved_bytes"):
+    for field in (
+        "arch",
+        "base_page_bytes",
+        "hugepage_bytes",
+        "hugepages",
+        "struct_page_bytes",
+        "hvo_active",
+        "reason",
+        "per_hugepage",
+        "vmemmap_pages",
+        "reserved_pages",
+        "freed_pages",
+        "pagetable_pages",
+        "saved_pages",
+        "saved_bytes",
+    ):
         assert field in pool and field in totals
-    assert pool["per_hugepage"] == {"struct_pages": 262144, "vmemmap_bytes": 16 << 20, "vmemmap_pages": 4096,
-                                    "reserved_pages": 2, "freed_pages": 4094}
+    assert pool["per_hugepage"] == {
+        "struct_pages": 262144,
+        "vmemmap_bytes": 16 << 20,
+        "vmemmap_pages": 4096,
+        "reserved_pages": 2,
+        "freed_pages": 4094,
+    }
 
 
 def test_arm64_json_says_why_and_what_hvo_would_free():
     result = invoke("plan", "--arch", "arm64", "--page", "64K", "--huge", "512M", "--count", "64", "--format", "json")
     pool = json.loads(result.output)["pools"][0]
     assert pool["hvo_active"] is False and pool["freed_pages"] == 0 and "6.3" in pool["reason"]
-    expected = {"freed_pages": 448, "pagetable_pages": 0, "saved_pages": 448, "saved_bytes": 448 * 65536,
-                "kernel": "6.2"}
+    expected = {
+        "freed_pages": 448,
+        "pagetable_pages": 0,
+        "saved_pages": 448,
+        "saved_bytes": 448 * 65536,
+        "kernel": "6.2",
+    }
     assert {key: pool["would_free"][key] for key in expected} == expected
 
 
@@ -69,20 +92,26 @@ def test_table_in_a_pipe_has_no_colour():
     assert out.returncode == 0 and "\x1b[" not in out.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["plan", "--arch", "sparc"], "unknown architecture 'sparc'; accepted: arm64"),
-    (["plan", "--arch", "arm64", "--page", "8K"], "arm64 has no 8K base page; accepted: 4K, 16K, 64K"),
-    (["plan", "--huge", "4M"], "x86-64 4K has no 4M hugepages; accepted: 2M, 1G"),
-    (["plan", "--arch", "arm64", "--page", "64K", "--huge", "1G"], "arm64 64K has no 1G hugepages; accepted: 2M, 512M, 16G"),
-    (["plan", "--huge", "2Q"], "is not a size"),
-    (["plan", "--count", "0"], "0 is not in the range x>=1"),
-    (["plan", "--kernel", "9.9"], "unknown kernel version '9.9'"),
-    (["plan", "--kernel", "six"], "unknown kernel version 'six'"),
-    (["plan", "--huge", "1G", "--count", "70000"], "can address at most 64.00 TiB"),
-    (["plan", "--format", "xml"], "is not one of"),
-    (["plan", "--struct-page-size", "0"], "--struct-page-size"),
-    (["nonsense"], "No such command"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["plan", "--arch", "sparc"], "unknown architecture 'sparc'; accepted: arm64"),
+        (["plan", "--arch", "arm64", "--page", "8K"], "arm64 has no 8K base page; accepted: 4K, 16K, 64K"),
+        (["plan", "--huge", "4M"], "x86-64 4K has no 4M hugepages; accepted: 2M, 1G"),
+        (
+            ["plan", "--arch", "arm64", "--page", "64K", "--huge", "1G"],
+            "arm64 64K has no 1G hugepages; accepted: 2M, 512M, 16G",
+        ),
+        (["plan", "--huge", "2Q"], "is not a size"),
+        (["plan", "--count", "0"], "0 is not in the range x>=1"),
+        (["plan", "--kernel", "9.9"], "unknown kernel version '9.9'"),
+        (["plan", "--kernel", "six"], "unknown kernel version 'six'"),
+        (["plan", "--huge", "1G", "--count", "70000"], "can address at most 64.00 TiB"),
+        (["plan", "--format", "xml"], "is not one of"),
+        (["plan", "--struct-page-size", "0"], "--struct-page-size"),
+        (["nonsense"], "No such command"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, message):
     out = hvo_calc(*args)
     assert out.returncode == 2, out

@@ -29,8 +29,21 @@ PLANS = [
 ]
 
 # PromQL words that are neither metrics nor functions
-KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset",
-            "inf", "nan"}
+KEYWORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "inf",
+    "nan",
+}
 
 
 def _prometheus(args: tuple[str, ...]) -> str:
@@ -96,7 +109,7 @@ def metric_names(expr: str) -> set[str]:
     bare = re.sub(r"\{[^}]*\}", "", _strip(expr))
     names = set()
     for match in re.finditer(r"(?<![\w.])[A-Za-z_:][A-Za-z0-9_:]*", bare):
-        if bare[match.end():].lstrip().startswith("(") or match.group().lower() in KEYWORDS:
+        if bare[match.end() :].lstrip().startswith("(") or match.group().lower() in KEYWORDS:
             continue
         names.add(match.group())
     return names
@@ -105,13 +118,18 @@ def metric_names(expr: str) -> set[str]:
 def selectors(expr: str) -> list[tuple[str, set[str]]]:
     """(metric, labels its matchers name) for every `metric{...}` selector."""
     stripped = _strip(expr)
-    return [(metric, set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers)))
-            for metric, matchers in re.findall(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^}]*)\}", stripped)]
+    return [
+        (metric, set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers)))
+        for metric, matchers in re.findall(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^}]*)\}", stripped)
+    ]
 
 
 def test_extractor():
-    assert metric_names('count by (instance) (a_b{x=~"$x", y="q{z}"}) / on(pool) c[5m] + sum(rate(d[1m]))') == \
-        {"a_b", "c", "d"}
+    assert metric_names('count by (instance) (a_b{x=~"$x", y="q{z}"}) / on(pool) c[5m] + sum(rate(d[1m]))') == {
+        "a_b",
+        "c",
+        "d",
+    }
     assert selectors('a{x=~"$x", y!="1"} / b{z="w"}') == [("a", {"x", "y"}), ("b", {"z"})]
 
 
@@ -129,9 +147,16 @@ def test_every_metric_is_one_the_tool_writes(dashboard, emitted):
         assert names, expr
         assert names <= set(emitted), f"{expr}: {sorted(names - set(emitted))}"
         used |= names
-    wanted = {"hvo_calc_pool_saved_bytes", "hvo_calc_node_saved_bytes", "hvo_calc_pool_bytes",
-              "hvo_calc_host_vmemmap_bytes_before", "hvo_calc_host_vmemmap_bytes_after", "hvo_calc_pool_hvo_active",
-              "hvo_calc_pool_shared_tail_pages", "hvo_calc_known_issue"}
+    wanted = {
+        "hvo_calc_pool_saved_bytes",
+        "hvo_calc_node_saved_bytes",
+        "hvo_calc_pool_bytes",
+        "hvo_calc_host_vmemmap_bytes_before",
+        "hvo_calc_host_vmemmap_bytes_after",
+        "hvo_calc_pool_hvo_active",
+        "hvo_calc_pool_shared_tail_pages",
+        "hvo_calc_known_issue",
+    }
     assert wanted <= used
 
 
@@ -178,8 +203,9 @@ def test_every_panel_and_query_reads_the_datasource_variable(dashboard):
 
 
 def test_layout(dashboard):
-    ids = [panel["id"] for panel in dashboard["panels"]] + [p["id"] for p in _panels(dashboard)
-                                                            if p not in dashboard["panels"]]
+    ids = [panel["id"] for panel in dashboard["panels"]] + [
+        p["id"] for p in _panels(dashboard) if p not in dashboard["panels"]
+    ]
     assert len(ids) == len(set(ids))
     cells = set()
     for panel in dashboard["panels"]:
@@ -194,8 +220,11 @@ def test_layout(dashboard):
 
 
 def test_known_issue_table_shows_the_issue_labels(dashboard, emitted):
-    (table,) = [p for p in _panels(dashboard) if "hvo_calc_known_issue" in metric_names(p["targets"][0]["expr"])
-                and p["type"] == "table"]
+    (table,) = [
+        p
+        for p in _panels(dashboard)
+        if "hvo_calc_known_issue" in metric_names(p["targets"][0]["expr"]) and p["type"] == "table"
+    ]
     (organize,) = [t["options"] for t in table["transformations"] if t["id"] == "organize"]
     shown = set(organize["indexByName"])
     assert shown <= emitted["hvo_calc_known_issue"] | SCRAPE_LABELS

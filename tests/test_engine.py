@@ -6,7 +6,7 @@ import pytest
 from hvo_calc import vmemmap
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
 from hvo_calc.errors import VerificationError, WalkError
-from hvo_calc.pagetable import PRESENT, WRITE, PageTable, Ranges, entry_pfn
+from hvo_calc.pagetable import WRITE, PageTable, Ranges, entry_pfn
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest, new_model, place, plan
 from hvo_calc.profiles import find_profile
 from hvo_calc.units import GiB, KiB, MiB
@@ -32,8 +32,9 @@ KERNEL_FIGURES = {
 
 
 def run(arch="x86-64", page=None, huge="2M", count=1, kernel="latest", **kw):
-    request = PlanRequest(arch=arch, base_page=page, kernel=kernel,
-                          pools=(PoolRequest(hugepage_size=huge, count=count),), **kw)
+    request = PlanRequest(
+        arch=arch, base_page=page, kernel=kernel, pools=(PoolRequest(hugepage_size=huge, count=count),), **kw
+    )
     return plan(request).pools[0]
 
 
@@ -133,14 +134,18 @@ def test_scattered_pools_spread_over_what_the_node_has():
     """Each 2M page in a vmemmap PMD block (128 MiB of memory) of its own while the node has
     room for that; past it, spread evenly: 1000 pages on a 64 GiB node are 64 MiB apart, two
     to a block."""
-    request = PlanRequest(placement="scattered", nodes=(NodeRequest(memory=64 * GiB),),
-                          pools=(PoolRequest(hugepage_size=2 * MiB, count=1000),))
+    request = PlanRequest(
+        placement="scattered",
+        nodes=(NodeRequest(memory=64 * GiB),),
+        pools=(PoolRequest(hugepage_size=2 * MiB, count=1000),),
+    )
     pool = plan(request).pools[0]
     assert pool.split_pmds == 500 and pool.freed_pages == 1000 * 7
     assert run(huge="2M", count=1000, placement="scattered").split_pmds == 1000  # 64 TiB: room for all
 
 
 # -- the walk's rules and the verification -------------------------------------------------
+
 
 def populated(count=4, huge=2 * MiB):
     profile = find_profile("x86-64")
@@ -197,8 +202,9 @@ def test_shrink_restores_tails_and_conserves_frames():
     profile = find_profile("x86-64")
     frames, pt = new_model(profile, 64)
     before = frames.counts.in_use_pages
-    stats = simulate_pool(pt, frames, HugepageGeometry(GiB, 4096, 64), Extent(0, 262144, 3),
-                          SimOptions(optimize=True, keep_hugepages=1))
+    stats = simulate_pool(
+        pt, frames, HugepageGeometry(GiB, 4096, 64), Extent(0, 262144, 3), SimOptions(optimize=True, keep_hugepages=1)
+    )
     assert stats.restored_hugepages == 2 and stats.restore_pages_allocated == 2 * 4095
     # In use now: 24 PMD blocks of 512 vmemmap frames, a pud and a pmd table, 24 split
     # PTE tables, 3 fresh head copies; minus 3 x 4096 freed (tails and old heads); plus
@@ -212,18 +218,33 @@ def test_windowed_shrink_matches_whole_pool():
     results = []
     for window_ptes in (1 << 22, 8 * 64):  # whole pool; windows of 64 hugepages
         frames, pt = new_model(profile, 64)
-        stats = simulate_pool(pt, frames, HugepageGeometry(2 * MiB, 4096, 64), Extent(0, 512, 300),
-                              SimOptions(optimize=True, keep_hugepages=150, window_ptes=window_ptes))
-        results.append((stats.freed_pages, stats.restored_hugepages, stats.restore_pages_allocated,
-                        stats.pagetable_pages, frames.counts.in_use_pages))
+        stats = simulate_pool(
+            pt,
+            frames,
+            HugepageGeometry(2 * MiB, 4096, 64),
+            Extent(0, 512, 300),
+            SimOptions(optimize=True, keep_hugepages=150, window_ptes=window_ptes),
+        )
+        results.append(
+            (
+                stats.freed_pages,
+                stats.restored_hugepages,
+                stats.restore_pages_allocated,
+                stats.pagetable_pages,
+                frames.counts.in_use_pages,
+            )
+        )
     assert results[0] == results[1]
     assert results[0][:3] == (300 * 7, 150, 150 * 7)
 
 
-@pytest.mark.parametrize("arch, page, huge, where", [
-    ("x86-64", None, "2M", "pmd"),  # vmemmap mapped by PMD leaves
-    ("arm64", "64K", "512M", "pte"),  # vmemmap mapped by PTEs
-])
+@pytest.mark.parametrize(
+    "arch, page, huge, where",
+    [
+        ("x86-64", None, "2M", "pmd"),  # vmemmap mapped by PMD leaves
+        ("arm64", "64K", "512M", "pte"),  # vmemmap mapped by PTEs
+    ],
+)
 def test_without_hvo_every_struct_page_must_still_translate(monkeypatch, arch, page, huge, where):
     def populate_then_lose_one(populate):
         def populated(pt, ranges):
@@ -233,6 +254,7 @@ def test_without_hvo_every_struct_page_must_still_translate(monkeypatch, arch, p
             else:
                 pt.pte_flat(slots)[5] = 0
             return slots
+
         return populated
 
     name = "populate_pmd_leaves" if where == "pmd" else "populate_basepages"

@@ -68,7 +68,9 @@ def test_2m_on_7_3_text(run):
     shared = f"{data['shared_tail_pfn']:#x}"
     first = data["hugepages"][0]["pages"][0]
     assert f"head copy (copy of {first['before']['pfn']:#x})" in text
-    assert len(re.findall(rf"->\s+{shared} RO", text)) == 7 + 1  # hugepage 0's tails one by one, hugepage 1's as one run
+    assert (
+        len(re.findall(rf"->\s+{shared} RO", text)) == 7 + 1
+    )  # hugepage 0's tails one by one, hugepage 1's as one run
     assert "7 tails -> the same shared tail page as hugepage 0" in text
     assert f"table in frame {data['pmd_splits'][0]['table_pfn']:#x}" in text
     assert "freed: 8 frames" in text and "Shared tail page:" in text
@@ -153,11 +155,14 @@ def test_arm64_64k_512m_says_why_and_draws_every_page_kept(run):
     assert "No HVO: Linux 7.3 on arm64" in text and "freed: nothing" in text and " RO" not in text
 
 
-@pytest.mark.parametrize("args, why", [
-    (("--struct-page-size", "56"), "not a power of two"),
-    (("--arch", "riscv64", "--huge", "64K"), "nothing to free"),
-    (("--hvo", "off"), "switched off"),
-])
+@pytest.mark.parametrize(
+    "args, why",
+    [
+        (("--struct-page-size", "56"), "not a power of two"),
+        (("--arch", "riscv64", "--huge", "64K"), "nothing to free"),
+        (("--hvo", "off"), "switched off"),
+    ],
+)
 def test_no_hvo_reasons_come_from_the_planner(run, args, why):
     data = run_json(run, *args)
     assert data["hvo_active"] is False and why in data["reason"]
@@ -169,8 +174,10 @@ def test_hugepages_sharing_one_vmemmap_page_are_drawn_so(run):
     assert data["vmemmap_pages"] == 0
     first, second = (h["pages"][0] for h in data["hugepages"])
     assert first["vaddr"] == second["vaddr"] and first["after"]["pfn"] == second["after"]["pfn"]
-    assert "the same vmemmap page as hugepage 0" in run("explain", "--arch", "arm64", "--page", "64K",
-                                                          "--huge", "2M").stdout
+    assert (
+        "the same vmemmap page as hugepage 0"
+        in run("explain", "--arch", "arm64", "--page", "64K", "--huge", "2M").stdout
+    )
 
 
 def direct_walk(kernel_copy: bool, shared: bool, reserve: int):
@@ -189,9 +196,15 @@ def direct_walk(kernel_copy: bool, shared: bool, reserve: int):
     return pmd_before, before, pmd_after, after, tail
 
 
-@pytest.mark.parametrize("kernel, copy, shared, reserve", [
-    ("7.3", True, True, 1), ("6.12", True, False, 1), ("6.1", False, False, 1), ("5.14", False, False, 2),
-])
+@pytest.mark.parametrize(
+    "kernel, copy, shared, reserve",
+    [
+        ("7.3", True, True, 1),
+        ("6.12", True, False, 1),
+        ("6.1", False, False, 1),
+        ("5.14", False, False, 2),
+    ],
+)
 def test_json_pfns_are_what_the_model_holds(run, kernel, copy, shared, reserve):
     data = run_json(run, "--huge", "2M", "--kernel", kernel)
     pmd_before, before, pmd_after, after, tail = direct_walk(copy, shared, reserve)
@@ -245,26 +258,33 @@ def test_output_file_gets_the_plain_drawing(run, tmp_path):
     assert json.loads(json_target.read_text())["hugepage_size"] == "2M"
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("--huge", "3M"), "no 3M hugepages"),
-    (("--kernel", "9.9"), "unknown kernel version"),
-    (("--arch", "sparc"), "unknown architecture"),
-    (("--page", "8K"), "no 8K base page"),
-    (("--struct-page-size", "2000"), "more than a third"),
-    (("--huge", "lots"), "is not a size"),
-    (("--format", "csv"), "--format"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--huge", "3M"), "no 3M hugepages"),
+        (("--kernel", "9.9"), "unknown kernel version"),
+        (("--arch", "sparc"), "unknown architecture"),
+        (("--page", "8K"), "no 8K base page"),
+        (("--struct-page-size", "2000"), "more than a third"),
+        (("--huge", "lots"), "is not a size"),
+        (("--format", "csv"), "--format"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(run, args, needle):
     result = run("explain", *args)
     assert result.exit_code == 2 and result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and needle in result.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ("--huge", "1G"), ("--arch", "s390x", "--huge", "2G", "--kernel", "6.12"),
-    ("--arch", "arm64", "--page", "64K", "--huge", "16G", "--kernel", "6.1"),
-    ("--arch", "powerpc64", "--mmu", "hash", "--page", "64K", "--huge", "16G"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--huge", "1G"),
+        ("--arch", "s390x", "--huge", "2G", "--kernel", "6.12"),
+        ("--arch", "arm64", "--page", "64K", "--huge", "16G", "--kernel", "6.1"),
+        ("--arch", "powerpc64", "--mmu", "hash", "--page", "64K", "--huge", "16G"),
+    ],
+)
 def test_large_hugepages_are_fast(args):
     options = dict(zip((a.lstrip("-").replace("-", "_") for a in args[::2]), args[1::2]))
     options["base_page"] = options.pop("page", None)
@@ -275,6 +295,11 @@ def test_large_hugepages_are_fast(args):
 
 
 def test_the_real_command_line_draws_it():
-    result = subprocess.run([sys.executable, "-m", "hvo_calc", "explain", "--huge", "2M", "--kernel", "7.3"],
-                            capture_output=True, text=True, env={**os.environ, "NO_COLOR": ""}, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "hvo_calc", "explain", "--huge", "2M", "--kernel", "7.3"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": ""},
+        check=False,
+    )
     assert result.returncode == 0 and "\x1b" not in result.stdout and "tail -> the shared tail page" in result.stdout

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, Ranges, mk_entry
+from hvo_calc.pagetable import LEAF, PRESENT, WRITE, Ranges, mk_entry
 from hvo_calc.planner import new_model
 from hvo_calc.profiles import find_profile
 from hvo_calc.verify import walk_entries
@@ -40,11 +40,14 @@ def test_fill_rows_equals_a_plain_broadcast(cols, step, in_order):
     assert not storage[:, 0].any() and not storage[:, cols + 1 :].any()
 
 
-@pytest.mark.parametrize("keys", [
-    np.arange(1000, 2600, dtype=np.uint64),  # consecutive, across four PMD tables
-    np.arange(1000, 2600, 97, dtype=np.uint64),  # one block here and there
-    np.array([5, 511, 512, 1 << 18, (1 << 18) + 1], dtype=np.uint64),  # across PUD tables
-])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        np.arange(1000, 2600, dtype=np.uint64),  # consecutive, across four PMD tables
+        np.arange(1000, 2600, 97, dtype=np.uint64),  # one block here and there
+        np.array([5, 511, 512, 1 << 18, (1 << 18) + 1], dtype=np.uint64),  # across PUD tables
+    ],
+)
 def test_pmd_slots_descend_once_per_table_to_the_same_entries(keys):
     profile = find_profile("x86-64")
     _, pt = new_model(profile, 64)

@@ -135,8 +135,12 @@ def test_machine_formats_deterministic_and_plain(run, fmt):
 def test_machine_formats_byte_identical_across_processes():
     """Two separate processes (fresh hash seeds) give the same bytes, on a tty-less pipe."""
     outputs = [
-        subprocess.run([sys.executable, "-m", "hvo_calc", "plan", *SMALL_2M, "--format", "prometheus"],
-                       capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        subprocess.run(
+            [sys.executable, "-m", "hvo_calc", "plan", *SMALL_2M, "--format", "prometheus"],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
         for seed in ("1", "2")
     ]
     assert outputs[0] == outputs[1] and b"\x1b" not in outputs[0]
@@ -231,8 +235,12 @@ def test_shell_completion_script_and_candidates():
     env = {**os.environ, "_HVO_CALC_COMPLETE": "bash_source"}
     script = subprocess.run([sys.executable, "-m", "hvo_calc"], capture_output=True, text=True, env=env)
     assert script.returncode == 0 and "_hvo_calc_completion" in script.stdout
-    env = {**os.environ, "_HVO_CALC_COMPLETE": "bash_complete", "COMP_WORDS": "hvo-calc check --format p",
-           "COMP_CWORD": "3"}
+    env = {
+        **os.environ,
+        "_HVO_CALC_COMPLETE": "bash_complete",
+        "COMP_WORDS": "hvo-calc check --format p",
+        "COMP_CWORD": "3",
+    }
     words = subprocess.run([sys.executable, "-m", "hvo_calc"], capture_output=True, text=True, env=env)
     assert words.returncode == 0 and "plain,prometheus" in words.stdout.splitlines()
 
@@ -256,7 +264,10 @@ KERNEL_73 = (*SMALL_2M, "--kernel", "7.3")
 KERNEL_70 = (*SMALL_2M, "--kernel", "7.0")
 BAD_PAGE = ("--arch", "x86-64", "--huge", "2M", "--count", "2", "--kernel", "6.12.117", "--shrink-to", "1")
 MAYBE_BAD_PAGE = (*SMALL_2M, "--kernel", "6.12")
-TWO_NODES = ("--config", str(Path(__file__).resolve().parent.parent / "configs" / "examples" / "x86-vm-host-2node.toml"))
+TWO_NODES = (
+    "--config",
+    str(Path(__file__).resolve().parent.parent / "configs" / "examples" / "x86-vm-host-2node.toml"),
+)
 
 
 def _json(run, *args):
@@ -277,7 +288,7 @@ def _grid(text, first):
     header = next(line for line in lines if line.startswith("┃"))
     start = lines.index(header)
     body = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.startswith("│"):
             body.append([cell.strip() for cell in line.strip("│").split("│")])
         elif line.startswith("└"):
@@ -314,14 +325,16 @@ def test_table_known_issue_warning_names_release_range_and_pools(run):
     (issue,) = _json(run, *BAD_PAGE)["known_issues"]
     assert issue["applies"] == "yes" and issue["pools"] == ["2M-0"]
     assert _lines(_text(run, *BAD_PAGE), "WARNING") == [
-        f"WARNING: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: 2M-0"]
+        f"WARNING: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: 2M-0"
+    ]
 
 
 def test_table_known_issue_maybe(run):
     (issue,) = _json(run, *MAYBE_BAD_PAGE)["known_issues"]
     assert issue["applies"] == "maybe" and issue["pools"] == []
     assert _lines(_text(run, *MAYBE_BAD_PAGE), "WARNING") == [
-        f"WARNING: Linux 6.12 may be affected (6.12.115 to 6.12.118): {issue['summary']}; bites no pool of this plan"]
+        f"WARNING: Linux 6.12 may be affected (6.12.115 to 6.12.118): {issue['summary']}; bites no pool of this plan"
+    ]
     assert _json(run, *KERNEL_73)["known_issues"] == []
     assert _lines(_text(run, *KERNEL_73), "WARNING") == []
 
@@ -337,18 +350,23 @@ def test_hvo_enable_hint_is_given_where_expected(run):
     assert _json(run, *SMALL_2M, "--hvo", "off")["host"]["hvo_enable_hint"] is None
 
 
-@pytest.mark.parametrize(("kernel", "title"), [
-    ("6.12.117+deb13-amd64", "Linux 6.12 (6.12.117+deb13-amd64),"),
-    ("6.12.117", "Linux 6.12 (6.12.117),"),
-    ("6.12", "Linux 6.12,"),
-])
+@pytest.mark.parametrize(
+    ("kernel", "title"),
+    [
+        ("6.12.117+deb13-amd64", "Linux 6.12 (6.12.117+deb13-amd64),"),
+        ("6.12.117", "Linux 6.12 (6.12.117),"),
+        ("6.12", "Linux 6.12,"),
+    ],
+)
 def test_kernel_release_shown_where_it_differs(run, kernel, title):
     table = _text(run, *SMALL_2M, "--kernel", kernel).splitlines()[0]
     assert title in table and table.count("(") == (1 if "(" in title else 0)
     assert title in _text(run, *SMALL_2M, "--kernel", kernel, fmt="markdown").splitlines()[0]
 
 
-HEAD_COPY = "head vmemmap page copy is mandatory on this kernel: a hugepage whose copy cannot be allocated stays unoptimized"
+HEAD_COPY = (
+    "head vmemmap page copy is mandatory on this kernel: a hugepage whose copy cannot be allocated stays unoptimized"
+)
 
 
 @pytest.mark.parametrize("kernel", ["7.3", "7.0"])
@@ -391,8 +409,10 @@ def test_markdown_shared_tail_and_known_issues(run):
     assert "shared tail pages" not in _text(run, *KERNEL_70, fmt="markdown")
     (issue,) = _json(run, *BAD_PAGE)["known_issues"]
     text = _text(run, *BAD_PAGE, fmt="markdown")
-    assert (f"- **WARNING**: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: `2M-0`"
-            in text.splitlines())
+    assert (
+        f"- **WARNING**: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: `2M-0`"
+        in text.splitlines()
+    )
     assert f"  - {issue['detail']} Source: {issue['source']}. Id: `{issue['id']}`." in text.splitlines()
     assert f"- HVO: {_json(run, *BAD_PAGE)['host']['hvo_enable_hint']}" in text.splitlines()
 
@@ -408,9 +428,11 @@ def test_prometheus_schema_1_1_gauges(run):
     assert by("hvo_calc_pool_shared_tail_pages", "pool") == {n: p["shared_tail_pages"] for n, p in pools.items()}
     assert by("hvo_calc_pool_memmap_pages", "pool") == {n: p["memmap_pages"] for n, p in pools.items()}
     assert by("hvo_calc_pool_memmap_boot_freed_pages", "pool") == {
-        n: p["memmap_boot_pages_freed"] for n, p in pools.items()}
+        n: p["memmap_boot_pages_freed"] for n, p in pools.items()
+    }
     assert by("hvo_calc_node_shared_tail_pages", "node") == {
-        str(n["node"]): n["shared_tail_pages"] for n in report["nodes"]}
+        str(n["node"]): n["shared_tail_pages"] for n in report["nodes"]
+    }
     (total,) = families["hvo_calc_total_shared_tail_pages"].samples
     assert total.value == report["totals"]["shared_tail_pages"] == 2
     assert "hvo_calc_known_issue" not in families
@@ -421,8 +443,15 @@ def test_prometheus_known_issue_gauge(run):
     families = _families(_text(run, *BAD_PAGE, fmt="prometheus"))
     (sample,) = families["hvo_calc_known_issue"].samples
     assert sample.value == 1
-    assert sample.labels == {"arch": "x86-64", "id": issue["id"], "applies": "yes", "first": "6.12.115",
-                             "last": "6.12.118", "pools": "2M-0", "summary": issue["summary"]}
+    assert sample.labels == {
+        "arch": "x86-64",
+        "id": issue["id"],
+        "applies": "yes",
+        "first": "6.12.115",
+        "last": "6.12.118",
+        "pools": "2M-0",
+        "summary": issue["summary"],
+    }
     (maybe,) = _families(_text(run, *MAYBE_BAD_PAGE, fmt="prometheus"))["hvo_calc_known_issue"].samples
     assert maybe.labels["applies"] == "maybe" and maybe.labels["pools"] == ""
     (info,) = families["hvo_calc_build_info"].samples
@@ -437,16 +466,59 @@ def test_machine_formats_deterministic_with_known_issues_and_nodes(run, fmt):
 
 # Schema 1.0's columns, in order: fields are only ever added, so these keep their order.
 CSV_1_0 = [
-    "row", "name", "arch", "node", "base_page_bytes", "hugepage_bytes", "hugepage_size", "mapped_by", "hugepages",
-    "pool_bytes", "struct_page_bytes", "kernel", "hvo_active", "reason", "per_hugepage_struct_pages",
-    "per_hugepage_vmemmap_bytes", "per_hugepage_vmemmap_pages", "per_hugepage_reserved_pages",
-    "per_hugepage_freed_pages", "vmemmap_pages", "vmemmap_bytes", "reserved_pages", "freed_pages", "pagetable_pages",
-    "saved_pages", "saved_bytes", "saved_percent", "split_pmds", "tlb_flushes", "boot_line", "would_free_freed_pages",
-    "would_free_pagetable_pages", "would_free_saved_pages", "would_free_saved_bytes", "would_free_kernel",
-    "boot_time", "memtotal_gain_bytes", "memfree_gain_bytes", "peak_vmemmap_bytes", "transient_bytes",
-    "shrink_shrink_to", "shrink_hugepages_released", "shrink_restore_pages", "shrink_restore_bytes", "shrink_policy",
-    "shrink_available_bytes", "shrink_succeeds", "shrink_surplus_hugepages", "shrink_missing_bytes",
-    "shrink_pagetable_pages_kept", "memory_bytes", "free_bytes", "pools",
+    "row",
+    "name",
+    "arch",
+    "node",
+    "base_page_bytes",
+    "hugepage_bytes",
+    "hugepage_size",
+    "mapped_by",
+    "hugepages",
+    "pool_bytes",
+    "struct_page_bytes",
+    "kernel",
+    "hvo_active",
+    "reason",
+    "per_hugepage_struct_pages",
+    "per_hugepage_vmemmap_bytes",
+    "per_hugepage_vmemmap_pages",
+    "per_hugepage_reserved_pages",
+    "per_hugepage_freed_pages",
+    "vmemmap_pages",
+    "vmemmap_bytes",
+    "reserved_pages",
+    "freed_pages",
+    "pagetable_pages",
+    "saved_pages",
+    "saved_bytes",
+    "saved_percent",
+    "split_pmds",
+    "tlb_flushes",
+    "boot_line",
+    "would_free_freed_pages",
+    "would_free_pagetable_pages",
+    "would_free_saved_pages",
+    "would_free_saved_bytes",
+    "would_free_kernel",
+    "boot_time",
+    "memtotal_gain_bytes",
+    "memfree_gain_bytes",
+    "peak_vmemmap_bytes",
+    "transient_bytes",
+    "shrink_shrink_to",
+    "shrink_hugepages_released",
+    "shrink_restore_pages",
+    "shrink_restore_bytes",
+    "shrink_policy",
+    "shrink_available_bytes",
+    "shrink_succeeds",
+    "shrink_surplus_hugepages",
+    "shrink_missing_bytes",
+    "shrink_pagetable_pages_kept",
+    "memory_bytes",
+    "free_bytes",
+    "pools",
 ]
 
 
@@ -455,7 +527,9 @@ def test_csv_columns_stable_and_deterministic(run):
 
     names = header()
     assert names == header() and len(names) == len(set(names))
-    outputs = [_text(run, *args, fmt="csv") for args in (SMALL_2M, BAD_PAGE, TWO_NODES, (*SMALL_2M, "--kernel", "5.10"))]
+    outputs = [
+        _text(run, *args, fmt="csv") for args in (SMALL_2M, BAD_PAGE, TWO_NODES, (*SMALL_2M, "--kernel", "5.10"))
+    ]
     assert {text.splitlines()[0] for text in outputs} == {",".join(names)}  # the same columns, whatever the plan
     assert [name for name in names if name in CSV_1_0] == CSV_1_0  # 1.0's columns keep their order
     assert {"zone", "shared_tail_pages", "preoptimized", "memmap_pages", "memmap_boot_pages_freed"} <= set(names)
@@ -478,8 +552,21 @@ def test_csv_new_fields(run):
 
 # --- pool names, literally, in every format ------------------------------------------------------------
 
-NAMES = ["vm[/x]", "db[primary]", "db[replica]", "a|b", "x\ny", '"q"', "ünï",
-         "cr\rhere", "esc\x1b[31m", ":smile:", "back\\slash", "tick`s", "*b*_i_<br>&amp;"]
+NAMES = [
+    "vm[/x]",
+    "db[primary]",
+    "db[replica]",
+    "a|b",
+    "x\ny",
+    '"q"',
+    "ünï",
+    "cr\rhere",
+    "esc\x1b[31m",
+    ":smile:",
+    "back\\slash",
+    "tick`s",
+    "*b*_i_<br>&amp;",
+]
 ONE_LINE = {"x\ny": "x\\ny", "cr\rhere": "cr\\rhere", "esc\x1b[31m": "esc\\x1b[31m"}  # the rest as they are
 
 
@@ -490,14 +577,19 @@ def named(run, tmp_path):
     from hvo_calc.models import PlanReport
 
     plan = tmp_path / "names.toml"
-    plan.write_text('[host]\narch = "x86-64"\nkernel = "6.12.117"\n\n[[node]]\nmemory = "16G"\n\n' + "".join(
-        f'[[pool]]\nname = "p{i}"\nsize = "2M"\ncount = 2\nshrink_to = 1\n\n' for i in range(len(NAMES))))
+    plan.write_text(
+        '[host]\narch = "x86-64"\nkernel = "6.12.117"\n\n[[node]]\nmemory = "16G"\n\n'
+        + "".join(f'[[pool]]\nname = "p{i}"\nsize = "2M"\ncount = 2\nshrink_to = 1\n\n' for i in range(len(NAMES)))
+    )
     report = PlanReport.model_validate_json(run("plan", "--config", str(plan), "--format", "json").stdout)
     names = {f"p{i}": name for i, name in enumerate(NAMES)}
     (issue,) = report.known_issues
-    return report.model_copy(update={
-        "pools": [pool.model_copy(update={"name": names[pool.name]}) for pool in report.pools],
-        "known_issues": [issue.model_copy(update={"pools": [names[name] for name in issue.pools]})]})
+    return report.model_copy(
+        update={
+            "pools": [pool.model_copy(update={"name": names[pool.name]}) for pool in report.pools],
+            "known_issues": [issue.model_copy(update={"pools": [names[name] for name in issue.pools]})],
+        }
+    )
 
 
 def test_names_in_table(named):
@@ -516,7 +608,7 @@ def test_names_in_markdown(named):
     table = _lines(text, "|")
     assert len(table) == 2 + len(NAMES) + 1 + 2 + 1  # pools (header, rule, rows, total), then the node table
     header = _markdown_cells(table[0])
-    rows = [_markdown_cells(line) for line in table[2:2 + len(NAMES)]]
+    rows = [_markdown_cells(line) for line in table[2 : 2 + len(NAMES)]]
     assert {len(row) for row in rows} == {len(header)}
     unescape = re.compile(r"\\([!-/:-@\[-`{-~])")
     assert [unescape.sub(r"\1", row[0]) for row in rows] == [ONE_LINE.get(n, n) for n in NAMES]
@@ -535,7 +627,7 @@ def test_names_in_prometheus(named):
 def test_names_in_csv(named):
     rows = list(csv.DictReader(io.StringIO(RENDERERS["csv"](named), newline="")))
     assert [row["row"] for row in rows] == ["pool"] * len(NAMES) + ["node", "total"]
-    assert [row["name"] for row in rows[:len(NAMES)]] == NAMES
+    assert [row["name"] for row in rows[: len(NAMES)]] == NAMES
 
 
 def test_names_in_json(named):
@@ -552,6 +644,7 @@ def test_markdown_escapes():
 
 
 # --- narrow consoles -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("encoding", "shown"), [("latin-1", "ünï"), ("ascii", "?n?"), ("cp1252", "ünï")])
 def test_table_for_a_narrow_console(named, tmp_path, encoding, shown):
@@ -571,11 +664,20 @@ def test_table_on_a_utf8_console_keeps_boxes(named):
 @pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
 def test_cli_table_on_a_narrow_stdout(tmp_path, encoding):
     plan = tmp_path / "names.toml"
-    plan.write_text('[host]\narch = "x86-64"\n\n' + "".join(
-        f'[[pool]]\nname = {json.dumps(name, ensure_ascii=False)}\nsize = "2M"\ncount = 2\n\n'
-        for name in ("vm[/x]", "db[primary]", "db[replica]", "a|b", '"q"', "ünï")), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "hvo_calc", "plan", "--config", str(plan)], capture_output=True,
-                            env={**os.environ, "PYTHONIOENCODING": encoding}, check=False)
+    plan.write_text(
+        '[host]\narch = "x86-64"\n\n'
+        + "".join(
+            f'[[pool]]\nname = {json.dumps(name, ensure_ascii=False)}\nsize = "2M"\ncount = 2\n\n'
+            for name in ("vm[/x]", "db[primary]", "db[replica]", "a|b", '"q"', "ünï")
+        ),
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "hvo_calc", "plan", "--config", str(plan)],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": encoding},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     text = result.stdout.decode(encoding)
     for name in ("vm[/x]", "db[primary]", "db[replica]", "a|b", '"q"', "ünï" if encoding == "latin-1" else "?n?"):

@@ -14,9 +14,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hvo_calc.host.fs import HostFS
 from hvo_calc.host.models import InspectReport
+from hvo_calc.host.readers import (
+    kernel_size,
+    kstrtobool,
+    parse_cmdline,
+    parse_dmesg,
+    parse_id_list,
+    parse_meminfo,
+    parse_zoneinfo,
+    point_release,
+)
 from hvo_calc.host.render import RENDER
-from hvo_calc.host.readers import (kernel_size, kstrtobool, parse_cmdline, parse_dmesg, parse_id_list, parse_meminfo,
-                                   parse_zoneinfo, point_release)
 
 HOSTS = Path(__file__).parent / "fixtures" / "hosts"
 ALL_HOSTS = sorted(p.name for p in HOSTS.iterdir() if p.is_dir())
@@ -27,40 +35,126 @@ GiB, MiB = 1 << 30, 1 << 20
 # line's boot pools {size: count or {node: count}}, nodes, and the pools now {(size, node): count}.
 EXPECTED = {
     "x86-64_6.1.192_1node_hvo-on": dict(
-        machine="x86_64", release="6.1.0-56-cloud-amd64", version="6.1.192", sysctl=1, cmdline=True, state="on",
-        boot={"2M": 1024}, nodes=[0], pools={("2M", 0): 1024}),
+        machine="x86_64",
+        release="6.1.0-56-cloud-amd64",
+        version="6.1.192",
+        sysctl=1,
+        cmdline=True,
+        state="on",
+        boot={"2M": 1024},
+        nodes=[0],
+        pools={("2M", 0): 1024},
+    ),
     "x86-64_6.12.117_1node_hvo-on": dict(
-        machine="x86_64", release="6.12.117+deb13-cloud-amd64", version="6.12.117", sysctl=1, cmdline=True,
-        state="on", boot={"2M": 1024}, nodes=[0], pools={("2M", 0): 1024, ("1G", 0): 2}),
+        machine="x86_64",
+        release="6.12.117+deb13-cloud-amd64",
+        version="6.12.117",
+        sysctl=1,
+        cmdline=True,
+        state="on",
+        boot={"2M": 1024},
+        nodes=[0],
+        pools={("2M", 0): 1024, ("1G", 0): 2},
+    ),
     "x86-64_7.0.13_1node_hvo-on": dict(
-        machine="x86_64", release="7.0.13+deb13-cloud-amd64", version="7.0.13", sysctl=1, cmdline=True, state="on",
-        boot={"1G": 3}, nodes=[0], pools={("2M", 0): 512, ("1G", 0): 3}),
+        machine="x86_64",
+        release="7.0.13+deb13-cloud-amd64",
+        version="7.0.13",
+        sysctl=1,
+        cmdline=True,
+        state="on",
+        boot={"1G": 3},
+        nodes=[0],
+        pools={("2M", 0): 512, ("1G", 0): 3},
+    ),
     "x86-64_7.3.4_1node_hvo-default": dict(
-        machine="x86_64", release="7.3.4+deb13-cloud-amd64", version="7.3.4", sysctl=0, cmdline=None, state="off",
-        boot={}, nodes=[0], pools={("2M", 0): 512}),
+        machine="x86_64",
+        release="7.3.4+deb13-cloud-amd64",
+        version="7.3.4",
+        sysctl=0,
+        cmdline=None,
+        state="off",
+        boot={},
+        nodes=[0],
+        pools={("2M", 0): 512},
+    ),
     "x86-64_7.3.4_1node_hvo-on_shrunk": dict(
-        machine="x86_64", release="7.3.4+deb13-cloud-amd64", version="7.3.4", sysctl=1, cmdline=True, state="on",
-        boot={}, nodes=[0], pools={("2M", 0): 512}),
+        machine="x86_64",
+        release="7.3.4+deb13-cloud-amd64",
+        version="7.3.4",
+        sysctl=1,
+        cmdline=True,
+        state="on",
+        boot={},
+        nodes=[0],
+        pools={("2M", 0): 512},
+    ),
     "x86-64_7.3.4_1node_hvo-on_shrunk-inuse": dict(
-        machine="x86_64", release="7.3.4+deb13-cloud-amd64", version="7.3.4", sysctl=1, cmdline=True, state="on",
-        boot={}, nodes=[0], pools={("2M", 0): 632}),
+        machine="x86_64",
+        release="7.3.4+deb13-cloud-amd64",
+        version="7.3.4",
+        sysctl=1,
+        cmdline=True,
+        state="on",
+        boot={},
+        nodes=[0],
+        pools={("2M", 0): 632},
+    ),
     "x86-64_7.3.4_1node_sysctl-on-midway": dict(
-        machine="x86_64", release="7.3.4+deb13-cloud-amd64", version="7.3.4", sysctl=1, cmdline=None, state="on",
-        boot={}, nodes=[0], pools={("2M", 0): 512}),
+        machine="x86_64",
+        release="7.3.4+deb13-cloud-amd64",
+        version="7.3.4",
+        sysctl=1,
+        cmdline=None,
+        state="on",
+        boot={},
+        nodes=[0],
+        pools={("2M", 0): 512},
+    ),
     "x86-64_7.3.4_2node_hvo-off": dict(
-        machine="x86_64", release="7.3.4+deb13-cloud-amd64", version="7.3.4", sysctl=0, cmdline=False, state="off",
-        boot={"1G": {0: 1, 1: 1}, "2M": {0: 256, 1: 128}}, nodes=[0, 1],
-        pools={("2M", 0): 256, ("1G", 0): 1, ("2M", 1): 192, ("1G", 1): 1}),
+        machine="x86_64",
+        release="7.3.4+deb13-cloud-amd64",
+        version="7.3.4",
+        sysctl=0,
+        cmdline=False,
+        state="off",
+        boot={"1G": {0: 1, 1: 1}, "2M": {0: 256, 1: 128}},
+        nodes=[0, 1],
+        pools={("2M", 0): 256, ("1G", 0): 1, ("2M", 1): 192, ("1G", 1): 1},
+    ),
     "x86-64_7.3.4_2node_hvo-on": dict(
-        machine="x86_64", release="7.3.4+deb13-cloud-amd64", version="7.3.4", sysctl=1, cmdline=True, state="on",
-        boot={"1G": {0: 1, 1: 1}, "2M": {0: 256, 1: 128}}, nodes=[0, 1],
-        pools={("2M", 0): 256, ("1G", 0): 1, ("2M", 1): 192, ("1G", 1): 1}),
+        machine="x86_64",
+        release="7.3.4+deb13-cloud-amd64",
+        version="7.3.4",
+        sysctl=1,
+        cmdline=True,
+        state="on",
+        boot={"1G": {0: 1, 1: 1}, "2M": {0: 256, 1: 128}},
+        nodes=[0, 1],
+        pools={("2M", 0): 256, ("1G", 0): 1, ("2M", 1): 192, ("1G", 1): 1},
+    ),
     "arm64_7.3.4_1node_no-hvo_synthetic": dict(
-        machine="aarch64", release="7.3.4+deb13-cloud-arm64", version="7.3.4", sysctl=None, cmdline=True,
-        state="not available", boot={"1G": 1}, nodes=[0], pools={("2M", 0): 256, ("1G", 0): 1}),
+        machine="aarch64",
+        release="7.3.4+deb13-cloud-arm64",
+        version="7.3.4",
+        sysctl=None,
+        cmdline=True,
+        state="not available",
+        boot={"1G": 1},
+        nodes=[0],
+        pools={("2M", 0): 256, ("1G", 0): 1},
+    ),
     "riscv64_7.2.13_1node_hvo-on_synthetic": dict(
-        machine="riscv64", release="7.2.13+deb13-riscv64", version="7.2.13", sysctl=1, cmdline=True, state="on",
-        boot={"1G": 2}, nodes=[0], pools={("2M", 0): 512, ("1G", 0): 2}),
+        machine="riscv64",
+        release="7.2.13+deb13-riscv64",
+        version="7.2.13",
+        sysctl=1,
+        cmdline=True,
+        state="on",
+        boot={"1G": 2},
+        nodes=[0],
+        pools={("2M", 0): 512, ("1G", 0): 2},
+    ),
 }
 
 # /proc/vmstat as captured (INDEX.md): nr_memmap_pages, nr_memmap_boot_pages (None: the kernel has none)
@@ -102,6 +196,7 @@ def test_every_host_has_expectations():
 
 # -- every host: no error, state as its README says --------------------------------------------
 
+
 @pytest.mark.parametrize("host", ALL_HOSTS)
 def test_host_inspects_without_error_or_problem(run, host):
     report = inspect_json(run, host)
@@ -123,8 +218,10 @@ def test_detected_state_matches_readme(run, host):
     assert facts["hvo"]["built"] is (want["sysctl"] is not None)
     assert facts["hvo"]["cmdline"] == want["cmdline"]
     assert facts["hvo"]["state"] == want["state"]
-    boot = {b["hugepage_size"]: (b["per_node"] and {int(k): v for k, v in b["per_node"].items()}) or b["count"]
-            for b in facts["boot_hugepages"]}
+    boot = {
+        b["hugepage_size"]: (b["per_node"] and {int(k): v for k, v in b["per_node"].items()}) or b["count"]
+        for b in facts["boot_hugepages"]
+    }
     assert boot == want["boot"]
     assert [n["node"] for n in facts["nodes"]] == want["nodes"]
     pools = {(c["hugepage_size"], n["node"]): c["total"] for n in facts["nodes"] for c in n["hugepages"] if c["total"]}
@@ -159,6 +256,7 @@ def test_shrunk_pool_in_use_counts_surplus(run):
 
 # -- the model against the kernel's counters ---------------------------------------------------
 
+
 @pytest.mark.parametrize("host", ALL_HOSTS)
 def test_every_counter_agrees_or_is_explained(run, host):
     report = inspect_json(run, host)
@@ -184,15 +282,18 @@ def test_6_1_has_no_memmap_counters_and_never_claims_agreement(run):
     assert "2 not available" in report["summary"][-1]
 
 
-@pytest.mark.parametrize("host, memmap, boot", [
-    ("x86-64_6.12.117_1node_hvo-on", 1026, 16384),       # 1024 + 2 head copies; 32768 - 1024 x 8 - 2 x 4096
-    ("x86-64_7.0.13_1node_hvo-on", 512, 16387),          # 1G boot pages pre-optimized: 32768 - 3 x 4095 - 512 x 8
-    ("x86-64_7.3.4_2node_hvo-on", 448, 20994),           # 32768 - 2 x 4095 - 448 x 8
-    ("x86-64_7.3.4_1node_hvo-default", 0, 32768),
-    ("x86-64_7.3.4_2node_hvo-off", 0, 32768),
-    ("riscv64_7.2.13_1node_hvo-on_synthetic", 514, 20480),
-    ("arm64_7.3.4_1node_no-hvo_synthetic", 0, 32768),
-])
+@pytest.mark.parametrize(
+    "host, memmap, boot",
+    [
+        ("x86-64_6.12.117_1node_hvo-on", 1026, 16384),  # 1024 + 2 head copies; 32768 - 1024 x 8 - 2 x 4096
+        ("x86-64_7.0.13_1node_hvo-on", 512, 16387),  # 1G boot pages pre-optimized: 32768 - 3 x 4095 - 512 x 8
+        ("x86-64_7.3.4_2node_hvo-on", 448, 20994),  # 32768 - 2 x 4095 - 448 x 8
+        ("x86-64_7.3.4_1node_hvo-default", 0, 32768),
+        ("x86-64_7.3.4_2node_hvo-off", 0, 32768),
+        ("riscv64_7.2.13_1node_hvo-on_synthetic", 514, 20480),
+        ("arm64_7.3.4_1node_no-hvo_synthetic", 0, 32768),
+    ],
+)
 def test_model_predicts_the_counters_exactly(run, host, memmap, boot):
     report = inspect_json(run, host)
     for counter, value in (("nr_memmap_pages", memmap), ("nr_memmap_boot_pages", boot)):
@@ -200,10 +301,13 @@ def test_model_predicts_the_counters_exactly(run, host, memmap, boot):
         assert (row["predicted"], row["observed"], row["status"]) == (value, value, "agrees"), row
 
 
-@pytest.mark.parametrize("host, released, memmap, boot", [
-    ("x86-64_7.3.4_1node_hvo-on_shrunk", 512, 512, 28672),        # 1024 -> 512: 4608 = 512 + 512 x 8
-    ("x86-64_7.3.4_1node_hvo-on_shrunk-inuse", 392, 632, 27712),  # 1024 -> 632: 3768 = 632 + 392 x 8
-])
+@pytest.mark.parametrize(
+    "host, released, memmap, boot",
+    [
+        ("x86-64_7.3.4_1node_hvo-on_shrunk", 512, 512, 28672),  # 1024 -> 512: 4608 = 512 + 512 x 8
+        ("x86-64_7.3.4_1node_hvo-on_shrunk-inuse", 392, 632, 27712),  # 1024 -> 632: 3768 = 632 + 392 x 8
+    ],
+)
 def test_shrunk_pools_explained_by_released_hugepages(run, host, released, memmap, boot):
     report = inspect_json(run, host)
     row = memmap_row(report, "nr_memmap_pages")
@@ -267,15 +371,22 @@ def test_unaccounted_difference_is_unexplained(run, tmp_path):
 
 def test_boot_lines_compared(run):
     report = inspect_json(run, "x86-64_7.3.4_2node_hvo-off")
-    can_free = {r["hugepage_size"]: (r["predicted"], r["observed"]) for r in report["comparison"]
-                if r["counter"] == "hugetlb_boot_can_free_kib"}
+    can_free = {
+        r["hugepage_size"]: (r["predicted"], r["observed"])
+        for r in report["comparison"]
+        if r["counter"] == "hugetlb_boot_can_free_kib"
+    }
     assert can_free == {"2M": (28, 28), "1G": (16380, 16380)}  # printed with HVO off too
-    allocated = {r["hugepage_size"]: (r["predicted"], r["observed"]) for r in report["comparison"]
-                 if r["counter"] == "hugetlb_boot_preallocated"}
+    allocated = {
+        r["hugepage_size"]: (r["predicted"], r["observed"])
+        for r in report["comparison"]
+        if r["counter"] == "hugetlb_boot_preallocated"
+    }
     assert allocated == {"2M": (384, 384), "1G": (2, 2)}
 
 
 # -- HVO's state said first -----------------------------------------------------------------
+
 
 def test_hvo_off_says_so_first_with_what_it_would_free_and_how(run):
     report = inspect_json(run, "x86-64_7.3.4_2node_hvo-off")
@@ -318,6 +429,7 @@ def test_hvo_on_summary(run):
 
 # -- formats ------------------------------------------------------------------------------------
 
+
 def test_every_format_has_an_inspect_renderer():
     from hvo_calc.reports import RENDERERS
 
@@ -346,8 +458,12 @@ def test_csv_has_plan_rows_and_comparison_rows(run):
     kinds = [r["row"] for r in rows]
     assert kinds.count("pool") == 5 and kinds.count("total") == 1 and "comparison" in kinds
     memmap = next(r for r in rows if r["row"] == "comparison" and r["counter"] == "nr_memmap_pages")
-    assert (memmap["predicted"], memmap["observed"], memmap["status"], memmap["explained"]) == ("448", "448", "agrees",
-                                                                                              "true")
+    assert (memmap["predicted"], memmap["observed"], memmap["status"], memmap["explained"]) == (
+        "448",
+        "448",
+        "agrees",
+        "true",
+    )
     assert memmap["name"] == ""
 
 
@@ -356,9 +472,13 @@ def test_prometheus_parses_and_has_inspect_gauges(run):
     assert result.exit_code == 0, result.stderr
     families = {f.name: f for f in text_string_to_metric_families(result.stdout)}
     assert "hvo_calc_pool_hugepages" in families
-    samples = {(s.name, s.labels["counter"], s.labels["scope"]): s.value
-               for f in families.values() if f.name.startswith("hvo_calc_inspect_") for s in f.samples
-               if "counter" in s.labels}
+    samples = {
+        (s.name, s.labels["counter"], s.labels["scope"]): s.value
+        for f in families.values()
+        if f.name.startswith("hvo_calc_inspect_")
+        for s in f.samples
+        if "counter" in s.labels
+    }
     assert samples[("hvo_calc_inspect_observed", "nr_memmap_pages", "host")] == 256
     assert samples[("hvo_calc_inspect_predicted", "nr_memmap_pages", "host")] == 512
     assert samples[("hvo_calc_inspect_difference", "nr_memmap_pages", "host")] == -256
@@ -386,6 +506,7 @@ def test_formats_are_deterministic_and_output_writes_a_file(run, tmp_path, fmt):
 
 
 # -- --write-config and --capture ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("host", ALL_HOSTS)
 def test_write_config_round_trips_through_plan(run, tmp_path, host):
@@ -422,8 +543,9 @@ def test_capture_then_root_gives_the_same_report(run, tmp_path, host):
 def test_capture_writes_uname_and_dmesg(run, tmp_path):
     captured = tmp_path / "tree"
     inspect_json(run, "x86-64_6.12.117_1node_hvo-on", "--capture", str(captured))
-    assert (captured / "uname.txt").read_text() == \
-        "machine=x86_64\nrelease=6.12.117+deb13-cloud-amd64\npage_size=4096\n"
+    assert (
+        captured / "uname.txt"
+    ).read_text() == "machine=x86_64\nrelease=6.12.117+deb13-cloud-amd64\npage_size=4096\n"
     assert "28 KiB vmemmap can be freed" in (captured / "dmesg-hugetlb.txt").read_text()
 
 
@@ -438,8 +560,10 @@ def test_capture_of_a_tree_nothing_can_be_planned_from(run, tmp_path):
 
 def test_dmesg_file_option(run, tmp_path):
     log = tmp_path / "boot.log"
-    log.write_text("[    0.1] Booting Linux\n[    1.0] HugeTLB: registered 2.00 MiB page size, pre-allocated 7 pages\n"
-                   "[    1.0] HugeTLB: 28 KiB vmemmap can be freed for a 2.00 MiB page\n[    2.0] other\n")
+    log.write_text(
+        "[    0.1] Booting Linux\n[    1.0] HugeTLB: registered 2.00 MiB page size, pre-allocated 7 pages\n"
+        "[    1.0] HugeTLB: 28 KiB vmemmap can be freed for a 2.00 MiB page\n[    2.0] other\n"
+    )
     report = inspect_json(run, "x86-64_7.3.4_1node_hvo-on_shrunk", "--dmesg", str(log))
     assert len(report["host"]["dmesg"]) == 2
     row = next(r for r in report["comparison"] if r["counter"] == "hugetlb_boot_preallocated")
@@ -447,6 +571,7 @@ def test_dmesg_file_option(run, tmp_path):
 
 
 # -- bad and partial trees ------------------------------------------------------------------------
+
 
 def copy_host(tmp_path: Path, host: str) -> Path:
     tree = tmp_path / host
@@ -464,8 +589,13 @@ def test_empty_tree_exits_2_with_a_line_per_problem(run, tmp_path):
     assert result.exit_code == 2 and result.stdout == ""
     lines = error_lines(result)
     assert len(lines) == len(result.stderr.splitlines())
-    for needed in ("proc/meminfo: absent", "cannot tell the architecture", "cannot tell the base page size",
-                   "cannot tell the kernel release", "nothing can be planned"):
+    for needed in (
+        "proc/meminfo: absent",
+        "cannot tell the architecture",
+        "cannot tell the base page size",
+        "cannot tell the kernel release",
+        "nothing can be planned",
+    ):
         assert sum(needed in line for line in lines) == 1, needed
 
 
@@ -475,8 +605,10 @@ def test_unknown_architecture(run, tmp_path):
     result = run("inspect", "--root", str(tree))
     assert result.exit_code == 2
     lines = error_lines(result)
-    assert lines[0] == ("hvo-calc: error: machine sparc64 (uname.txt): unknown architecture 'sparc64'; hvo-calc has "
-                        "profiles for: " + lines[0].split("profiles for: ")[1])
+    assert lines[0] == (
+        "hvo-calc: error: machine sparc64 (uname.txt): unknown architecture 'sparc64'; hvo-calc has "
+        "profiles for: " + lines[0].split("profiles for: ")[1]
+    )
     assert len(lines) == 2
 
 
@@ -509,8 +641,12 @@ def test_garbage_counters_are_problems_and_the_rest_goes_on(run, tmp_path):
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     sources = [p["source"] for p in report["problems"]]
-    assert sources == ["proc/meminfo", "proc/vmstat", "proc/sys/vm/hugetlb_optimize_vmemmap",
-                       "sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"]
+    assert sources == [
+        "proc/meminfo",
+        "proc/vmstat",
+        "proc/sys/vm/hugetlb_optimize_vmemmap",
+        "sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages",
+    ]
     warnings = [line for line in result.stderr.splitlines() if line.startswith("hvo-calc: warning: ")]
     assert len(warnings) == 4
     assert report["host"]["hvo"]["state"] == "unknown"
@@ -534,8 +670,11 @@ def test_no_hugepages_is_not_an_error(run, tmp_path):
     for path in tree.rglob("free_hugepages"):
         path.write_text("0\n")
     meminfo = tree / "proc/meminfo"
-    meminfo.write_text(meminfo.read_text().replace("HugePages_Total:     512", "HugePages_Total:       0")
-                       .replace("HugePages_Free:      512", "HugePages_Free:        0"))
+    meminfo.write_text(
+        meminfo.read_text()
+        .replace("HugePages_Total:     512", "HugePages_Total:       0")
+        .replace("HugePages_Free:      512", "HugePages_Free:        0")
+    )
     vmstat = tree / "proc/vmstat"
     report = inspect_json(run, tree)
     assert report["plan"] is None
@@ -569,8 +708,9 @@ def test_kernel_older_than_the_data_has_no_hvo(run, tmp_path):
     assert any("older than the model's data" in note for note in report["notes"])
 
 
-@pytest.mark.parametrize("host", ["x86-64_7.3.4_2node_hvo-on", "riscv64_7.2.13_1node_hvo-on_synthetic",
-                                  "arm64_7.3.4_1node_no-hvo_synthetic"])
+@pytest.mark.parametrize(
+    "host", ["x86-64_7.3.4_2node_hvo-on", "riscv64_7.2.13_1node_hvo-on_synthetic", "arm64_7.3.4_1node_no-hvo_synthetic"]
+)
 def test_tree_without_uname_txt(run, tmp_path, host):
     """Machine from the release's flavour suffix, page size from MemTotal / managed pages."""
     tree = copy_host(tmp_path, host)
@@ -616,9 +756,12 @@ def test_root_must_be_a_directory(run, tmp_path):
 
 # -- readers on their own ---------------------------------------------------------------------------
 
+
 def test_cmdline_forms():
-    line = parse_cmdline('quiet hugetlb_free_vmemmap=on hugepages=16 default_hugepagesz=1G hugepagesz=2M '
-                         'hugepages=0:256,1:128 hugepagesz=1G hugepages=4 init="/bin/sh -x" -- hugepages=9')
+    line = parse_cmdline(
+        "quiet hugetlb_free_vmemmap=on hugepages=16 default_hugepagesz=1G hugepagesz=2M "
+        'hugepages=0:256,1:128 hugepagesz=1G hugepages=4 init="/bin/sh -x" -- hugepages=9'
+    )
     assert line.hvo is True and line.default_size_bytes == GiB
     boot = [(b.size_bytes, b.count, b.per_node) for b in line.boot]
     assert boot == [(None, 16, None), (2 * MiB, 384, {0: 256, 1: 128}), (GiB, 4, None)]
@@ -628,17 +771,31 @@ def test_cmdline_forms():
 
 
 def test_kstrtobool():
-    assert [kstrtobool(v) for v in ("on", "off", "1", "0", "Y", "n", "true", "x")] == \
-        [True, False, True, False, True, False, True, None]
+    assert [kstrtobool(v) for v in ("on", "off", "1", "0", "Y", "n", "true", "x")] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+        None,
+    ]
 
 
 def test_point_release():
-    version = ("Linux version 6.1.0-56-cloud-amd64 (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld 2.40) "
-               "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)")
+    version = (
+        "Linux version 6.1.0-56-cloud-amd64 (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld 2.40) "
+        "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)"
+    )
     assert point_release("6.1.0-56-cloud-amd64", version) == "6.1.192"
     assert point_release("7.3.4+deb13-cloud-amd64", None) == "7.3.4"
-    assert point_release("6.8.0-45-generic", "Linux version 6.8.0-45-generic #45-Ubuntu SMP",
-                         "Ubuntu 6.8.0-45.45-generic 6.8.12") == "6.8.12"
+    assert (
+        point_release(
+            "6.8.0-45-generic", "Linux version 6.8.0-45-generic #45-Ubuntu SMP", "Ubuntu 6.8.0-45.45-generic 6.8.12"
+        )
+        == "6.8.12"
+    )
     assert point_release("6.18.44-fc-v595", "Linux version 6.18.44-fc-v595 (gcc 15.3.0) #1 SMP @0") == "6.18.44"
     assert point_release("garbage", None) is None
 
@@ -650,8 +807,10 @@ def test_meminfo_zoneinfo_and_lists():
         parse_meminfo("MemFree: 1 kB\n")
     with pytest.raises(ValueError, match="line 1"):
         parse_meminfo("garbage\n")
-    zones = parse_zoneinfo("Node 0, zone   Normal\n        spanned  10\n        present  8\n        managed  7\n"
-                           "Node 1, zone   Normal\n        present  5\n")
+    zones = parse_zoneinfo(
+        "Node 0, zone   Normal\n        spanned  10\n        present  8\n        managed  7\n"
+        "Node 1, zone   Normal\n        present  5\n"
+    )
     assert (zones[0].present, zones[0].managed, zones[1].present) == (8, 7, 5)
     assert parse_id_list("0-2,5\n") == [0, 1, 2, 5] and parse_id_list("\n") == []
     with pytest.raises(ValueError):
@@ -659,11 +818,13 @@ def test_meminfo_zoneinfo_and_lists():
 
 
 def test_dmesg_lines():
-    lines = parse_dmesg("[1] HugeTLB: registered 64.0 KiB page size, pre-allocated 0 pages\n"
-                        "[1] HugeTLB: 0 KiB vmemmap can be freed for a 64.0 KiB page\n"
-                        "[1] HugeTLB: registered 16.0 GiB page size, pre-allocated 2 pages\n"
-                        "[0] Unknown kernel command line parameters \"hugetlb_free_vmemmap=on foo\", will be ...\n"
-                        "[2] unrelated\n")
+    lines = parse_dmesg(
+        "[1] HugeTLB: registered 64.0 KiB page size, pre-allocated 0 pages\n"
+        "[1] HugeTLB: 0 KiB vmemmap can be freed for a 64.0 KiB page\n"
+        "[1] HugeTLB: registered 16.0 GiB page size, pre-allocated 2 pages\n"
+        '[0] Unknown kernel command line parameters "hugetlb_free_vmemmap=on foo", will be ...\n'
+        "[2] unrelated\n"
+    )
     assert lines.preallocated == {64 << 10: 0, 16 * GiB: 2}
     assert lines.can_free_kib == {64 << 10: 0}
     assert lines.unknown_parameters == ("hugetlb_free_vmemmap=on",)

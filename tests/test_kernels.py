@@ -6,12 +6,22 @@ import pytest
 from pydantic import ValidationError
 
 from hvo_calc.errors import InputError
-from hvo_calc.kernels import (KernelData, behaviour, hvo_releases, last_release_with_hvo, parse_release,
-                              resolve_version, stable_releases_without_hvo, would_be_behaviour)
+from hvo_calc.kernels import (
+    KernelData,
+    behaviour,
+    hvo_releases,
+    last_release_with_hvo,
+    parse_release,
+    resolve_version,
+    stable_releases_without_hvo,
+    would_be_behaviour,
+)
 from hvo_calc.profiles import config_dir, find_profile, read_toml
 
-ACCEPTED = ("accepted: 5.10 to 7.3 (MAJOR.MINOR), a stable release such as 6.12.58, "
-            "a uname -r string such as 6.12.118+deb13-amd64, or latest")
+ACCEPTED = (
+    "accepted: 5.10 to 7.3 (MAJOR.MINOR), a stable release such as 6.12.58, "
+    "a uname -r string such as 6.12.118+deb13-amd64, or latest"
+)
 
 
 # -- behaviour eras: (key, release before the change, value, release of the change, value) --
@@ -37,12 +47,23 @@ def test_each_behaviour_changes_exactly_at_its_release(key, before, old, changed
     assert getattr(behaviour(changed, "x86-64"), key) == new
 
 
-@pytest.mark.parametrize("before, old, changed, new", [
-    ("5.18", "HugeTLB: can free {pages} vmemmap pages for hugepages-{size_kib}kB",
-     "5.19", "HugeTLB: can optimize {pages} vmemmap pages for hugepages-{size_kib}kB"),
-    ("5.19", "HugeTLB: can optimize {pages} vmemmap pages for hugepages-{size_kib}kB",
-     "6.0", "HugeTLB: {kib} KiB vmemmap can be freed for a {size} page"),
-])
+@pytest.mark.parametrize(
+    "before, old, changed, new",
+    [
+        (
+            "5.18",
+            "HugeTLB: can free {pages} vmemmap pages for hugepages-{size_kib}kB",
+            "5.19",
+            "HugeTLB: can optimize {pages} vmemmap pages for hugepages-{size_kib}kB",
+        ),
+        (
+            "5.19",
+            "HugeTLB: can optimize {pages} vmemmap pages for hugepages-{size_kib}kB",
+            "6.0",
+            "HugeTLB: {kib} KiB vmemmap can be freed for a {size} page",
+        ),
+    ],
+)
 def test_boot_line_changes_at_5_19_and_6_0(before, old, changed, new):
     assert behaviour(before, "x86-64").boot_line == old
     assert behaviour(changed, "x86-64").boot_line == new
@@ -96,20 +117,31 @@ def test_arm64_stays_without_hvo_through_7_3_and_says_the_re_enable_is_not_merge
 
 
 def test_hvo_releases_per_architecture():
-    assert {arch: hvo_releases(arch) for arch in ("x86-64", "arm64", "riscv64", "loongarch64", "s390x", "powerpc64")} \
-        == {"x86-64": "5.14+", "arm64": "5.19-6.2", "riscv64": "6.4+", "loongarch64": "6.2+",
-            "s390x": "6.2-6.17", "powerpc64": "never"}
+    assert {
+        arch: hvo_releases(arch) for arch in ("x86-64", "arm64", "riscv64", "loongarch64", "s390x", "powerpc64")
+    } == {
+        "x86-64": "5.14+",
+        "arm64": "5.19-6.2",
+        "riscv64": "6.4+",
+        "loongarch64": "6.2+",
+        "s390x": "6.2-6.17",
+        "powerpc64": "never",
+    }
 
 
 # -- stable backports of HVO removal --
 
-@pytest.mark.parametrize("arch, kept, dropped", [
-    ("s390x", "6.12.57", "6.12.58"),  # CVE-2025-68179
-    ("s390x", "6.6.116", "6.6.117"),
-    ("s390x", "6.17.7", "6.17.8"),
-    ("arm64", "6.1.15", "6.1.16"),  # the 6.3 disable, in Linux 6.1.16
-    ("arm64", "6.2.2", "6.2.3"),
-])
+
+@pytest.mark.parametrize(
+    "arch, kept, dropped",
+    [
+        ("s390x", "6.12.57", "6.12.58"),  # CVE-2025-68179
+        ("s390x", "6.6.116", "6.6.117"),
+        ("s390x", "6.17.7", "6.17.8"),
+        ("arm64", "6.1.15", "6.1.16"),  # the 6.3 disable, in Linux 6.1.16
+        ("arm64", "6.2.2", "6.2.3"),
+    ],
+)
 def test_stable_point_release_drops_hvo(arch, kept, dropped):
     assert behaviour(kept, arch).hvo_available
     kernel = behaviour(dropped, arch)
@@ -141,24 +173,28 @@ def test_stable_releases_without_hvo_list_the_first_point_of_each_series():
 
 # -- known issues --
 
-@pytest.mark.parametrize("release, applies", [
-    ("6.12.114", None),  # not in the range (it brought the backports, but was not measured)
-    ("6.12.115", "yes"),
-    ("6.12.117+deb13-amd64", "yes"),
-    ("6.12.118", "yes"),
-    ("6.12.119", None),
-    ("6.12.113", None),  # measured fine
-    ("6.12", "maybe"),  # only the mainline known
-    ("6.1.0-56-cloud-amd64", None),  # Debian 6.1: point unknown, but 6.1 is not 6.12
-    ("7.3.4+deb13-cloud-amd64", None),
-])
+
+@pytest.mark.parametrize(
+    "release, applies",
+    [
+        ("6.12.114", None),  # not in the range (it brought the backports, but was not measured)
+        ("6.12.115", "yes"),
+        ("6.12.117+deb13-amd64", "yes"),
+        ("6.12.118", "yes"),
+        ("6.12.119", None),
+        ("6.12.113", None),  # measured fine
+        ("6.12", "maybe"),  # only the mainline known
+        ("6.1.0-56-cloud-amd64", None),  # Debian 6.1: point unknown, but 6.1 is not 6.12
+        ("7.3.4+deb13-cloud-amd64", None),
+    ],
+)
 def test_bad_page_state_on_6_12_115_to_118(release, applies):
     found = {issue.id: issue.applies for issue in behaviour(release, "x86-64").known_issues}
     assert found == ({} if applies is None else {"hvo-bad-page-state-6.12.115": applies})
 
 
 def test_known_issue_names_its_range_condition_and_source():
-    issue, = behaviour("6.12.118+deb13-amd64", "riscv64").known_issues
+    (issue,) = behaviour("6.12.118+deb13-amd64", "riscv64").known_issues
     assert (issue.first, issue.last, issue.condition) == ("6.12.115", "6.12.118", "hvo-on-shrink")
     assert "Bad page state" in issue.summary and "QEMU" in issue.source and "6.12.113" in issue.detail
 
@@ -170,16 +206,20 @@ def test_known_issue_covers_both_x86_64_paging_modes_and_not_other_arches():
 
 # -- release strings --
 
-@pytest.mark.parametrize("text, mainline, point, normalised", [
-    ("6.12", (6, 12), None, "6.12"),
-    ("6.12.58", (6, 12), 58, "6.12.58"),
-    ("6.12.118+deb13-amd64", (6, 12), 118, "6.12.118+deb13-amd64"),
-    ("7.3.4+deb13-cloud-amd64", (7, 3), 4, "7.3.4+deb13-cloud-amd64"),
-    ("6.1.0-56-cloud-amd64", (6, 1), None, "6.1.0-56-cloud-amd64"),  # Debian 6.1 ABI form
-    ("6.12.0", (6, 12), 0, "6.12.0"),  # uname -r of a vanilla 6.12
-    ("latest", (7, 3), None, "7.3"),
-    (" 5.10 ", (5, 10), None, "5.10"),
-])
+
+@pytest.mark.parametrize(
+    "text, mainline, point, normalised",
+    [
+        ("6.12", (6, 12), None, "6.12"),
+        ("6.12.58", (6, 12), 58, "6.12.58"),
+        ("6.12.118+deb13-amd64", (6, 12), 118, "6.12.118+deb13-amd64"),
+        ("7.3.4+deb13-cloud-amd64", (7, 3), 4, "7.3.4+deb13-cloud-amd64"),
+        ("6.1.0-56-cloud-amd64", (6, 1), None, "6.1.0-56-cloud-amd64"),  # Debian 6.1 ABI form
+        ("6.12.0", (6, 12), 0, "6.12.0"),  # uname -r of a vanilla 6.12
+        ("latest", (7, 3), None, "7.3"),
+        (" 5.10 ", (5, 10), None, "5.10"),
+    ],
+)
 def test_release_strings(text, mainline, point, normalised):
     release = parse_release(text)
     assert (release.mainline, release.point, release.text) == (mainline, point, normalised)
@@ -214,6 +254,7 @@ def test_behaviour_keeps_the_mainline_and_the_release_as_given():
 
 # -- what HVO would free where the kernel has none --
 
+
 def test_would_be_behaviour_is_the_newest_release_with_hvo():
     assert last_release_with_hvo("arm64") == "6.2" and last_release_with_hvo("s390x") == "6.17"
     assert would_be_behaviour("arm64").version == "6.2" and not would_be_behaviour("arm64").hypothetical
@@ -229,6 +270,7 @@ def test_would_be_behaviour_for_an_arch_that_never_had_hvo_is_hypothetical():
 
 
 # -- the data file itself --
+
 
 def kernel_toml() -> dict:
     return read_toml(config_dir() / "kernel.toml")

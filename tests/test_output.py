@@ -24,8 +24,9 @@ SMALL = ("plan", "--huge", "2M", "--count", "4", "--kernel", "6.12")
 
 
 def hvo_calc(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hvo_calc", *args], capture_output=True,
-                          env={**os.environ, **(env or {})}, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "hvo_calc", *args], capture_output=True, env={**os.environ, **(env or {})}, **kwargs
+    )
 
 
 def one_error_line(stderr: str) -> str:
@@ -172,8 +173,12 @@ def test_names_of_stdout_write_stdout():
 def test_names_of_stdout_on_a_file_write_that_file(tmp_path):
     path = tmp_path / "out.json"
     with open(path, "w") as handle:
-        result = subprocess.run([sys.executable, "-m", "hvo_calc", *SMALL, "--format", "json", "-o", "/dev/fd/1"],
-                                stdout=handle, stderr=subprocess.PIPE, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "hvo_calc", *SMALL, "--format", "json", "-o", "/dev/fd/1"],
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     assert result.returncode == 0, result.stderr
     assert json.loads(path.read_text())["pools"][0]["hugepages"] == 4
 
@@ -203,8 +208,9 @@ def test_a_non_ascii_name_on_an_ascii_stdout_is_replaced_not_a_crash(tmp_path):
 def test_a_closed_pipe_ends_quietly():
     """`hvo-calc plan | true`: the reader is gone before the report is written; no traceback,
     no message, the exit code a shell shows for SIGPIPE."""
-    process = subprocess.Popen([sys.executable, "-m", "hvo_calc", *SMALL, "--format", "json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hvo_calc", *SMALL, "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     process.stdout.close()
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 141
@@ -212,9 +218,13 @@ def test_a_closed_pipe_ends_quietly():
 
 
 def _interrupt(args: list[str], delay: float) -> tuple[int, str]:
-    process = subprocess.Popen([sys.executable, "-m", "hvo_calc", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hvo_calc", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -225,7 +235,8 @@ def _before_our_code(stderr: str) -> bool:
     """Interrupted in Python's own startup, before hvo_calc.cli could take Ctrl-C: the
     traceback shows no frame of ours past __main__.py's import of it."""
     return "Traceback" in stderr and not any(
-        "hvo_calc" in line and "__main__.py" not in line for line in stderr.splitlines() if line.startswith("  File"))
+        "hvo_calc" in line and "__main__.py" not in line for line in stderr.splitlines() if line.startswith("  File")
+    )
 
 
 @pytest.mark.parametrize("delay", [0.15, 0.6])
@@ -233,7 +244,7 @@ def test_ctrl_c_is_one_line_and_130(delay):
     """During imports (0.15 s), and inside the simulation's numpy work (later). A busy
     machine may still be starting Python at 0.15 s: that is retried later, not counted."""
     for attempt in range(4):
-        code, stderr = _interrupt(["plan", "--huge", "2M", "--count", "30000000"], delay * 1.5 ** attempt)
+        code, stderr = _interrupt(["plan", "--huge", "2M", "--count", "30000000"], delay * 1.5**attempt)
         if not _before_our_code(stderr):
             break
     if code == 0:

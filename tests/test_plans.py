@@ -124,7 +124,7 @@ def test_partial_shrink_leaves_surplus(tmp_path):
 
 
 def test_boot_time_gigantic_pages_have_no_peak_on_6_15(tmp_path):
-    text = TWO_NODES.replace('count = 20\nnode = 1', 'count = 20\nnode = 1\nboot = true')
+    text = TWO_NODES.replace("count = 20\nnode = 1", "count = 20\nnode = 1\nboot = true")
     old = plan_text(tmp_path, text, kernel="6.14").pools[2]
     new = plan_text(tmp_path, text, kernel="6.15").pools[2]
     assert old.transient_bytes == 20 * 4095 * 4096 and new.transient_bytes == 0
@@ -140,18 +140,30 @@ def test_scattered_costs_more_splits_than_packed(tmp_path):
     assert scattered.saved_pages == packed.saved_pages - (100 - 2)
 
 
-@pytest.mark.parametrize("text, message", [
-    ('[[pool]]\nsize = "2M"\ncount = 1\ncolour = "red"\n', "host.toml: pool.0.colour: Extra inputs are not permitted"),
-    ('[[pool]]\nsize = "2M"\ncount = "many"\n', "host.toml: pool.0.count: Input should be a valid integer"),
-    ('[[pool]]\nsize = "2M"\ncount = -3\n', "host.toml: pool.0.count: Input should be greater than or equal to 1"),
-    ('[[node]]\nmemory = "8G"\n[[pool]]\nsize = "2M"\ncount = 1\nnode = 1\n', "on node 1, but the plan has nodes 0 to 0"),
-    ('[[pool]]\nsize = "2M"\ncount = 1\nnode = 1\n', "on node 1, but the plan has no [[node]] entries: accepted: node 0"),
-    ('[[node]]\nmemory = "8G"\n[[pool]]\nsize = "1G"\ncount = 9\n', "node 0 has 8.00 GiB"),
-    ('[host]\narch = "mips"\n[[pool]]\nsize = "2M"\ncount = 1\n', "unknown architecture 'mips'"),
-    ('[[pool]]\nsize = "2M"\ncount = 4\nshrink_to = 5\n', "shrink_to 5 is more than the pool's 4 hugepages"),
-    ('[host]\n', "host.toml: pool: Field required"),
-    ('pool = [', "cannot read TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '[[pool]]\nsize = "2M"\ncount = 1\ncolour = "red"\n',
+            "host.toml: pool.0.colour: Extra inputs are not permitted",
+        ),
+        ('[[pool]]\nsize = "2M"\ncount = "many"\n', "host.toml: pool.0.count: Input should be a valid integer"),
+        ('[[pool]]\nsize = "2M"\ncount = -3\n', "host.toml: pool.0.count: Input should be greater than or equal to 1"),
+        (
+            '[[node]]\nmemory = "8G"\n[[pool]]\nsize = "2M"\ncount = 1\nnode = 1\n',
+            "on node 1, but the plan has nodes 0 to 0",
+        ),
+        (
+            '[[pool]]\nsize = "2M"\ncount = 1\nnode = 1\n',
+            "on node 1, but the plan has no [[node]] entries: accepted: node 0",
+        ),
+        ('[[node]]\nmemory = "8G"\n[[pool]]\nsize = "1G"\ncount = 9\n', "node 0 has 8.00 GiB"),
+        ('[host]\narch = "mips"\n[[pool]]\nsize = "2M"\ncount = 1\n', "unknown architecture 'mips'"),
+        ('[[pool]]\nsize = "2M"\ncount = 4\nshrink_to = 5\n', "shrink_to 5 is more than the pool's 4 hugepages"),
+        ("[host]\n", "host.toml: pool: Field required"),
+        ("pool = [", "cannot read TOML"),
+    ],
+)
 def test_bad_plan_files_are_one_line_and_exit_2(tmp_path, text, message):
     path = tmp_path / "host.toml"
     path.write_text(text)
@@ -188,8 +200,10 @@ def test_node_and_host_figures_in_every_machine_format():
     report = json.loads(hvo_calc("plan", "--config", example, "--format", "json").stdout)
     nodes = {str(n["node"]): n["saved_bytes"] for n in report["nodes"]}
     assert set(nodes) == {"0", "1"}
-    families = {f.name: f for f in text_string_to_metric_families(
-        hvo_calc("plan", "--config", example, "--format", "prometheus").stdout)}
+    families = {
+        f.name: f
+        for f in text_string_to_metric_families(hvo_calc("plan", "--config", example, "--format", "prometheus").stdout)
+    }
     samples = {s.labels["node"]: s.value for s in families["hvo_calc_node_saved_bytes"].samples}
     assert samples == {k: float(v) for k, v in nodes.items()}
     assert families["hvo_calc_host_memtotal_gain_bytes"].samples[0].value == report["memory"]["memtotal_gain_bytes"]
@@ -211,7 +225,9 @@ kernel = "6.1"
 def test_several_pools_share_a_small_arm64_64k_node(tmp_path):
     # Each pool starts on a vmemmap PMD block, 512 GiB of physical memory apart on 64K
     # pages; the node only has to hold the pools themselves (50 GiB + 64 GiB).
-    text = ARM64_64K + """
+    text = (
+        ARM64_64K
+        + """
 [[node]]
 memory = "256G"
 [[pool]]
@@ -223,6 +239,7 @@ name = "large"
 size = "16G"
 count = 4
 """
+    )
     small, large = plan_text(tmp_path, text).pools
     assert (small.freed_pages, large.freed_pages) == (100 * 7, 4 * 255)
     alone = plan_text(tmp_path, ARM64_64K + '[[pool]]\nsize = "16G"\ncount = 4\n').pools[0]
@@ -230,7 +247,6 @@ count = 4
 
 
 def test_the_models_layout_does_not_limit_what_a_user_may_plan(tmp_path):
-    from hvo_calc.errors import InputError
 
     pools = "".join(f'[[pool]]\nname = "p{i}"\nsize = "512M"\ncount = 1\n' for i in range(257))
     # 257 pools of 512 MiB: the model lays each out on a 512 GiB vmemmap block of its own,
@@ -246,4 +262,5 @@ def test_two_pools_may_not_share_a_name(tmp_path):
     result = hvo_calc("plan", "--config", str(path))
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        "hvo-calc: error: pool name 'db' is given to more than one pool; each pool needs a name of its own"]
+        "hvo-calc: error: pool name 'db' is given to more than one pool; each pool needs a name of its own"
+    ]

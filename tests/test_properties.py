@@ -5,7 +5,8 @@ The closed form (hvo-facts.md): per hugepage v = H / P * S / P vmemmap pages, of
 PMD-mapped vmemmap costs one page-table page per PMD block of struct pages it splits.
 """
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hvo_calc.kernels import behaviour, kernel_data
 from hvo_calc.planner import PlanRequest, PoolRequest, plan
@@ -30,9 +31,16 @@ def plans(draw):
 @given(plans())
 def test_simulation_matches_the_closed_form(case):
     profile, size, struct_page, count, kernel, placement = case
-    request = PlanRequest(arch=profile.arch, base_page=profile.base_page, paging=profile.paging,
-                          mmu=profile.mmu or None, kernel=kernel, placement=placement,
-                          struct_page_bytes=struct_page, pools=(PoolRequest(hugepage_size=size, count=count),))
+    request = PlanRequest(
+        arch=profile.arch,
+        base_page=profile.base_page,
+        paging=profile.paging,
+        mmu=profile.mmu or None,
+        kernel=kernel,
+        placement=placement,
+        struct_page_bytes=struct_page,
+        pools=(PoolRequest(hugepage_size=size, count=count),),
+    )
     pool = plan(request).pools[0]
     page = profile.base_page
     v = size // page * struct_page // page

@@ -54,12 +54,15 @@ def plan_json(run, tmp_path, text: str) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.mark.parametrize("kernel, size, count, boot, memtotal_kib, free_kib", MEASURED,
-                         ids=[f"{k}-{c}x{s}-{'boot' if b else 'runtime'}" for k, s, c, b, _, _ in MEASURED])
-def test_memtotal_and_free_match_the_measured_kernel(run, tmp_path, kernel, size, count, boot, memtotal_kib,
-                                                     free_kib):
-    report = plan_json(run, tmp_path, HOST.format(kernel=kernel, size=size, count=count,
-                                                  boot="true" if boot else "false"))
+@pytest.mark.parametrize(
+    "kernel, size, count, boot, memtotal_kib, free_kib",
+    MEASURED,
+    ids=[f"{k}-{c}x{s}-{'boot' if b else 'runtime'}" for k, s, c, b, _, _ in MEASURED],
+)
+def test_memtotal_and_free_match_the_measured_kernel(run, tmp_path, kernel, size, count, boot, memtotal_kib, free_kib):
+    report = plan_json(
+        run, tmp_path, HOST.format(kernel=kernel, size=size, count=count, boot="true" if boot else "false")
+    )
     memory = report["memory"]
     assert memory["memtotal_gain_bytes"] // 1024 == memtotal_kib  # exact
     assert abs(memory["memfree_gain_bytes"] // 1024 - free_kib) <= WIDER.get((kernel, size), FREE_NOISE_KIB)
@@ -89,8 +92,9 @@ def test_7_1_allocates_one_more_page_for_the_first_pool_of_a_zone(run, tmp_path)
 def test_memtotal_by_era_for_2m_pages(run, tmp_path):
     """6.1 returns 7 boot pages per 2M page to MemTotal; 6.2 (head copy) returns all 8."""
     text = HOST.format(kernel="{kernel}", size="2M", count=64, boot="true")
-    gains = [plan_json(run, tmp_path, text.format(kernel=k))["memory"]["memtotal_gain_bytes"] // 4096
-             for k in ("6.1", "6.2")]
+    gains = [
+        plan_json(run, tmp_path, text.format(kernel=k))["memory"]["memtotal_gain_bytes"] // 4096 for k in ("6.1", "6.2")
+    ]
     assert gains == [64 * 7, 64 * 8]
 
 

@@ -16,9 +16,11 @@ REGENERATE = "hvo-calc schema > schema/plan-report.schema.json"
 def test_committed_schema_matches_models():
     assert COMMITTED.exists(), f"schema/plan-report.schema.json is missing; create it with: {REGENERATE}"
     if COMMITTED.read_text() != schema_text():
-        pytest.fail("the report models and schema/plan-report.schema.json have drifted; if the change is "
-                    f"intended, regenerate it with `{REGENERATE}` and bump SCHEMA_VERSION in models.py "
-                    "(minor when only adding fields, major when renaming or removing)")
+        pytest.fail(
+            "the report models and schema/plan-report.schema.json have drifted; if the change is "
+            f"intended, regenerate it with `{REGENERATE}` and bump SCHEMA_VERSION in models.py "
+            "(minor when only adding fields, major when renaming or removing)"
+        )
 
 
 def test_schema_command_prints_it_deterministically(run):

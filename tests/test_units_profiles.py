@@ -16,10 +16,20 @@ from hvo_calc.units import GiB, KiB, MiB, TiB, human_size, parse_size, short_siz
 ARCH_DIR = Path(__file__).parents[1] / "configs/arch"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("64K", 64 * KiB), ("64KiB", 64 * KiB), ("64k", 64 * KiB), ("2M", 2 * MiB), ("1G", GiB),
-    ("16G", 16 * GiB), ("512MiB", 512 * MiB), ("4096", 4096), (" 2m ", 2 * MiB),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("64K", 64 * KiB),
+        ("64KiB", 64 * KiB),
+        ("64k", 64 * KiB),
+        ("2M", 2 * MiB),
+        ("1G", GiB),
+        ("16G", 16 * GiB),
+        ("512MiB", 512 * MiB),
+        ("4096", 4096),
+        (" 2m ", 2 * MiB),
+    ],
+)
 def test_parse_size_accepts_binary_units(text, expected):
     assert parse_size(text) == expected
 
@@ -36,6 +46,7 @@ def test_size_spellings():
 
 
 # -- every profile, against the reference tables --
+
 
 def test_shipped_profiles_match_the_kernel_tables():
     sizes = {p.name: [short_size(h.size) for h in p.hugepage] for p in all_profiles()}
@@ -56,12 +67,15 @@ def test_shipped_profiles_match_the_kernel_tables():
     }
 
 
-@pytest.mark.parametrize("name, mappings", [
-    ("riscv64 4K", ["contiguous PTE x16", "PMD", "PUD"]),  # 64K Svnapot
-    ("s390x 4K", ["PMD", "PUD"]),  # segment, region-3
-    ("loongarch64 16K", ["PMD"]),
-    ("powerpc64 64K hash", ["PMD", "PUD"]),
-])
+@pytest.mark.parametrize(
+    "name, mappings",
+    [
+        ("riscv64 4K", ["contiguous PTE x16", "PMD", "PUD"]),  # 64K Svnapot
+        ("s390x 4K", ["PMD", "PUD"]),  # segment, region-3
+        ("loongarch64 16K", ["PMD"]),
+        ("powerpc64 64K hash", ["PMD", "PUD"]),
+    ],
+)
 def test_hugepage_sizes_name_the_level_that_maps_them(name, mappings):
     profile = next(p for p in all_profiles() if p.name == name)
     assert [h.mapping for h in profile.hugepage] == mappings
@@ -73,11 +87,22 @@ def test_every_hugepage_is_its_levels_block_times_its_run():
             assert huge.size == huge.contiguous << profile.level_shift(huge.mapped_by), (profile.name, huge)
 
 
-@pytest.mark.parametrize("name, leaf", [
-    ("x86-64 4K", "pmd"), ("x86-64 4K 5-level", "pmd"), ("arm64 4K", "pmd"), ("arm64 16K", "pte"),
-    ("arm64 64K", "pte"), ("riscv64 4K", "pmd"), ("loongarch64 4K", "pmd"), ("loongarch64 16K", "pmd"),
-    ("loongarch64 64K", "pmd"), ("s390x 4K", "pmd"), ("powerpc64 64K radix", "pmd"),
-])
+@pytest.mark.parametrize(
+    "name, leaf",
+    [
+        ("x86-64 4K", "pmd"),
+        ("x86-64 4K 5-level", "pmd"),
+        ("arm64 4K", "pmd"),
+        ("arm64 16K", "pte"),
+        ("arm64 64K", "pte"),
+        ("riscv64 4K", "pmd"),
+        ("loongarch64 4K", "pmd"),
+        ("loongarch64 16K", "pmd"),
+        ("loongarch64 64K", "pmd"),
+        ("s390x 4K", "pmd"),
+        ("powerpc64 64K radix", "pmd"),
+    ],
+)
 def test_how_the_vmemmap_is_mapped(name, leaf):
     assert next(p for p in all_profiles() if p.name == name).vmemmap_leaf == leaf
 
@@ -85,8 +110,12 @@ def test_how_the_vmemmap_is_mapped(name, leaf):
 def test_every_architecture_has_one_default_profile():
     defaults = {p.arch: p.name for p in all_profiles() if p.default}
     assert defaults == {
-        "x86-64": "x86-64 4K", "arm64": "arm64 4K", "riscv64": "riscv64 4K", "loongarch64": "loongarch64 16K",
-        "s390x": "s390x 4K", "powerpc64": "powerpc64 64K radix",
+        "x86-64": "x86-64 4K",
+        "arm64": "arm64 4K",
+        "riscv64": "riscv64 4K",
+        "loongarch64": "loongarch64 16K",
+        "s390x": "s390x 4K",
+        "powerpc64": "powerpc64 64K radix",
     }
 
 
@@ -98,11 +127,23 @@ def test_zones_a_pool_may_be_in():
 
 # -- selection: arch names, uname -m names, base page, paging, MMU --
 
-@pytest.mark.parametrize("given, arch", [
-    ("x86-64", "x86-64"), ("x86_64", "x86-64"), ("X86_64", "x86-64"), ("aarch64", "arm64"), ("arm64", "arm64"),
-    ("riscv64", "riscv64"), ("loongarch64", "loongarch64"), ("s390x", "s390x"), ("ppc64le", "powerpc64"),
-    ("ppc64", "powerpc64"), ("powerpc64", "powerpc64"),
-])
+
+@pytest.mark.parametrize(
+    "given, arch",
+    [
+        ("x86-64", "x86-64"),
+        ("x86_64", "x86-64"),
+        ("X86_64", "x86-64"),
+        ("aarch64", "arm64"),
+        ("arm64", "arm64"),
+        ("riscv64", "riscv64"),
+        ("loongarch64", "loongarch64"),
+        ("s390x", "s390x"),
+        ("ppc64le", "powerpc64"),
+        ("ppc64", "powerpc64"),
+        ("powerpc64", "powerpc64"),
+    ],
+)
 def test_uname_machine_names_are_accepted(given, arch):
     assert find_profile(given).arch == arch
 
@@ -117,7 +158,7 @@ def test_arch_alone_selects_its_default_profile():
 def test_paging_selects_x86_64_with_5_levels():
     profile = find_profile("x86_64", 4 * KiB, paging=5)
     assert profile.name == "x86-64 4K 5-level" and profile.levels == ("pgd", "p4d", "pud", "pmd", "pte")
-    assert profile.va_bits == 57 and profile.vmemmap_start == 0xffd4000000000000  # Documentation/arch/x86/x86_64/mm.rst
+    assert profile.va_bits == 57 and profile.vmemmap_start == 0xFFD4000000000000  # Documentation/arch/x86/x86_64/mm.rst
     assert profile.max_memory_bytes(64) == 4 << 50  # 52-bit physical addresses: 4 PiB
     assert find_profile("x86-64", paging=4).name == "x86-64 4K"
 
@@ -127,16 +168,22 @@ def test_mmu_selects_powerpc64_hash():
     assert find_profile("ppc64le", 4 * KiB, mmu="radix").name == "powerpc64 4K radix"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(arch="sparc"), "unknown architecture 'sparc'; accepted: arm64, loongarch64, powerpc64, riscv64, s390x, "
-                         "x86-64 (or aarch64, ppc64, ppc64le, x86_64 as uname -m prints them)"),
-    (dict(arch="x86-64", base_page=64 * KiB), "x86-64 has no 64K base page; accepted: 4K"),
-    (dict(arch="loongarch64", base_page=8 * KiB), "loongarch64 has no 8K base page; accepted: 4K, 16K, 64K"),
-    (dict(arch="x86-64", paging=3), "x86-64 has no 3-level paging; accepted: 4, 5"),
-    (dict(arch="riscv64", base_page=4 * KiB, paging=4), "riscv64 4K has no 4-level paging; accepted: 5"),
-    (dict(arch="powerpc64", base_page=4 * KiB, mmu="hash"), "powerpc64 4K has no 'hash' MMU; accepted: radix"),
-    (dict(arch="x86-64", mmu="radix"), "x86-64 has no 'radix' MMU; accepted: none (x86-64 has one MMU"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            dict(arch="sparc"),
+            "unknown architecture 'sparc'; accepted: arm64, loongarch64, powerpc64, riscv64, s390x, "
+            "x86-64 (or aarch64, ppc64, ppc64le, x86_64 as uname -m prints them)",
+        ),
+        (dict(arch="x86-64", base_page=64 * KiB), "x86-64 has no 64K base page; accepted: 4K"),
+        (dict(arch="loongarch64", base_page=8 * KiB), "loongarch64 has no 8K base page; accepted: 4K, 16K, 64K"),
+        (dict(arch="x86-64", paging=3), "x86-64 has no 3-level paging; accepted: 4, 5"),
+        (dict(arch="riscv64", base_page=4 * KiB, paging=4), "riscv64 4K has no 4-level paging; accepted: 5"),
+        (dict(arch="powerpc64", base_page=4 * KiB, mmu="hash"), "powerpc64 4K has no 'hash' MMU; accepted: radix"),
+        (dict(arch="x86-64", mmu="radix"), "x86-64 has no 'radix' MMU; accepted: none (x86-64 has one MMU"),
+    ],
+)
 def test_unknown_combinations_are_one_line_with_what_is_accepted(kwargs, message):
     with pytest.raises(InputError) as error:
         find_profile(**kwargs)
@@ -144,6 +191,7 @@ def test_unknown_combinations_are_one_line_with_what_is_accepted(kwargs, message
 
 
 # -- geometry: levels, table sizes, shifts, vmemmap --
+
 
 def test_x86_64_can_address_64_tib_with_64_byte_struct_pages():
     assert find_profile("x86-64").max_memory_bytes(64) == 64 * TiB
@@ -172,16 +220,17 @@ def test_powerpc64_tables_follow_the_index_sizes():
     hash_ = find_profile("powerpc64", mmu="hash")  # 8/10/10/8
     assert [hash_.entries(level) for level in hash_.levels] == [256, 1024, 1024, 256]
     assert hash_.level_shift("pmd") == 24 and hash_.level_shift("pud") == 34
-    assert radix.vmemmap_start == hash_.vmemmap_start == 0xc00c000000000000
+    assert radix.vmemmap_start == hash_.vmemmap_start == 0xC00C000000000000
 
 
 def test_riscv64_runs_sv57():
     profile = find_profile("riscv64")
     assert profile.paging == 5 and profile.va_bits == 57
-    assert profile.vmemmap_start == 0xff1c000000000000  # Documentation/arch/riscv/vm-layout.rst, Sv57
+    assert profile.vmemmap_start == 0xFF1C000000000000  # Documentation/arch/riscv/vm-layout.rst, Sv57
 
 
 # -- the data files' validation --
+
 
 def test_unknown_key_in_a_profile_is_an_input_error(tmp_path: Path):
     bad = tmp_path / "bad.toml"
@@ -197,11 +246,14 @@ def test_malformed_toml_is_an_input_error(tmp_path: Path):
         load_profile(bad)
 
 
-@pytest.mark.parametrize("change, message", [
-    ("table_entries = { p4d = 512 }", "table_entries names levels the profile does not have: p4d"),
-    ("table_entries = { pte = 300 }", "a table holds a power of two"),
-    ('zones = ["movable"]', "zones must include 'normal'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("table_entries = { p4d = 512 }", "table_entries names levels the profile does not have: p4d"),
+        ("table_entries = { pte = 300 }", "a table holds a power of two"),
+        ('zones = ["movable"]', "zones must include 'normal'"),
+    ],
+)
 def test_inconsistent_profiles_are_refused(tmp_path: Path, change, message):
     bad = tmp_path / "bad.toml"
     bad.write_text(change + "\n" + (ARCH_DIR / "x86-64-4k.toml").read_text().replace("zones =", "# zones ="))
@@ -223,6 +275,7 @@ def test_two_defaults_for_one_arch_are_refused():
 
 
 # -- `hvo-calc profiles` --
+
 
 def test_profiles_command_lists_every_profile_with_its_variant_and_hvo_releases():
     _register()

@@ -60,6 +60,7 @@ def after_leaf(monkeypatch, bug, name="remap_free_pte"):
     def planted(ptes, walk):
         original(ptes, walk)
         bug(ptes, walk)
+
     monkeypatch.setattr(vmemmap, name, planted)
 
 
@@ -76,12 +77,14 @@ def test_clean_runs_pass(era, huge, count, keep):
 
 # -- the bugs a reviewer planted, which the count-based verifier let through --------
 
+
 def test_split_mapping_each_page_to_its_neighbours_frame(monkeypatch):
     def split_off_by_one(self, slots, leaves, source="buddy"):
         n = SPLIT_PMD(self, slots, leaves, source)
         rows = self.pte_rows(slots)[leaves]
         self.pte.entries[rows] += np.uint64(1 << int(PFN_SHIFT))
         return n
+
     monkeypatch.setattr(PageTable, "split_pmd", split_off_by_one)
     for era in ERAS:
         with caught("kept vmemmap page|does not hold|frames freed|freed|stopped being mapped"):
@@ -93,9 +96,11 @@ def test_walk_rewriting_one_pte_past_the_end_of_the_pool(monkeypatch):
         walk = REMAP_FREE(pt, ranges, reuse, frames, *args, **kwargs)
         slots = pt.pmd_slots(np.array([ranges.end(4096) >> pt.pmd_shift], np.uint64), create=False)
         from hvo_calc.pagetable import Ranges
+
         past = range_view(pt, slots, Ranges(ranges.end(4096), 0, 1, 1))
         past[0, 0] = mk_entry(walk.reuse_pages[-1], PRESENT)
         return walk
+
     monkeypatch.setattr(engine, "vmemmap_remap_free", walks_too_far)
     with caught("outside the pool"):
         simulate("7.3", count=100)  # 100 x 8 pages end inside a PMD block
@@ -105,6 +110,7 @@ def test_one_frame_freed_twice_while_another_leaks(monkeypatch):
     def double_free(ptes, walk):
         pages = walk.vmemmap_pages[-1]
         pages[1] = pages[0]
+
     after_leaf(monkeypatch, double_free)
     for era in ERAS:
         with caught("freed twice|never freed|frames freed"):
@@ -114,6 +120,7 @@ def test_one_frame_freed_twice_while_another_leaks(monkeypatch):
 def test_restore_mapping_every_tail_to_one_frame(monkeypatch):
     def one_frame_for_all_tails(ptes, walk):
         ptes[:, 1:] = ptes[:, 1:2]
+
     after_leaf(monkeypatch, one_frame_for_all_tails, "restore_pte")
     for era in ERAS:
         with caught("share a frame|copied vmemmap page"):
@@ -123,6 +130,7 @@ def test_restore_mapping_every_tail_to_one_frame(monkeypatch):
 def test_split_table_allocated_but_not_counted(monkeypatch):
     def uncounted(self, slots, leaves, source="buddy"):
         return SPLIT_PMD(self, slots, leaves, source) - 1 if leaves.any() else 0
+
     monkeypatch.setattr(PageTable, "split_pmd", uncounted)
     with caught("split page tables"):
         simulate("7.3")
@@ -130,13 +138,17 @@ def test_split_table_allocated_but_not_counted(monkeypatch):
 
 # -- the bugs the verifier already caught -------------------------------------------
 
-@pytest.mark.parametrize("bug, message", [
-    (lambda ptes, walk: ptes.__setitem__((0, 3), ptes[0, 3] | WRITE), "writable"),
-    (lambda ptes, walk: ptes.__setitem__((1, 2), mk_entry(np.uint64(12345), PRESENT)), "does not map"),
-    (lambda ptes, walk: ptes.__setitem__((2, 5), ptes[2, 5] & ~PRESENT), "no longer translate"),
-    (lambda ptes, walk: ptes.__setitem__((3, 0), ptes[3, 0] & ~WRITE), "not mapped writable"),
-    (lambda ptes, walk: ptes.__setitem__((1, 3), ptes[1, 3] | np.uint64(4)), "stray flags"),
-])
+
+@pytest.mark.parametrize(
+    "bug, message",
+    [
+        (lambda ptes, walk: ptes.__setitem__((0, 3), ptes[0, 3] | WRITE), "writable"),
+        (lambda ptes, walk: ptes.__setitem__((1, 2), mk_entry(np.uint64(12345), PRESENT)), "does not map"),
+        (lambda ptes, walk: ptes.__setitem__((2, 5), ptes[2, 5] & ~PRESENT), "no longer translate"),
+        (lambda ptes, walk: ptes.__setitem__((3, 0), ptes[3, 0] & ~WRITE), "not mapped writable"),
+        (lambda ptes, walk: ptes.__setitem__((1, 3), ptes[1, 3] | np.uint64(4)), "stray flags"),
+    ],
+)
 def test_a_corrupted_tail_or_kept_page(monkeypatch, bug, message):
     after_leaf(monkeypatch, bug)
     with caught(message):
@@ -146,6 +158,7 @@ def test_a_corrupted_tail_or_kept_page(monkeypatch, bug, message):
 def test_tail_left_on_its_own_frame(monkeypatch):
     def leaves_one(ptes, walk):
         ptes[4, 6] = mk_entry(walk.vmemmap_pages[-1][0], PRESENT)
+
     after_leaf(monkeypatch, leaves_one)
     with caught("does not map|still mapped"):
         simulate("6.12")
@@ -156,6 +169,7 @@ def test_frame_freed_while_still_mapped(monkeypatch):
         freed = int(walk.vmemmap_pages[-1][10])
         ptes[0, 0] = mk_entry(freed, PRESENT | WRITE)
         ptes[0, 1:] = mk_entry(freed, PRESENT)
+
     after_leaf(monkeypatch, maps_a_freed_frame)
     with caught("kept vmemmap page|still mapped|does not hold"):
         simulate("6.1")
@@ -164,6 +178,7 @@ def test_frame_freed_while_still_mapped(monkeypatch):
 def test_one_frame_not_freed(monkeypatch):
     def keeps_one(ptes, walk):
         walk.vmemmap_pages[-1] = walk.vmemmap_pages[-1][1:]
+
     after_leaf(monkeypatch, keeps_one)
     with caught("frames were freed where"):
         simulate("6.1")
@@ -174,6 +189,7 @@ def test_split_without_a_table(monkeypatch):
         n = SPLIT_PMD(self, slots, leaves, source)
         self.tables["pmd"].child[slots.rows[leaves][0], slots.index[leaves][0]] = -1
         return n
+
     monkeypatch.setattr(PageTable, "split_pmd", no_table)
     with caught("points at no PTE table|not consecutive rows"):
         simulate("7.3")
@@ -182,8 +198,10 @@ def test_split_without_a_table(monkeypatch):
 def test_walk_from_the_wrong_page(monkeypatch):
     def wrong_reuse(pt, ranges, reuse, frames, *args, **kwargs):
         from hvo_calc.pagetable import Ranges
+
         shifted = Ranges(ranges.start + 4096, ranges.stride, ranges.count, ranges.nr_pages - 1)
         return REMAP_FREE(pt, shifted, reuse + 4096, frames, *args, **kwargs)
+
     monkeypatch.setattr(engine, "vmemmap_remap_free", wrong_reuse)
     for era in ERAS:
         with pytest.raises(HvoError) as error:
@@ -194,6 +212,7 @@ def test_walk_from_the_wrong_page(monkeypatch):
 def test_restore_without_allocation(monkeypatch):
     def reuses_the_kept_page(ptes, walk):
         ptes[:, 1:] = ptes[:, :1]
+
     after_leaf(monkeypatch, reuses_the_kept_page, "restore_pte")
     with caught("share a frame|not allocated|copied"):
         simulate("7.3", count=64, keep=10)
@@ -206,6 +225,7 @@ def test_one_bad_pte_in_the_last_window_only(monkeypatch):
         calls.append(1)
         if len(calls) == 4:  # the fourth and last window
             ptes[-1, -1] |= WRITE
+
     after_leaf(monkeypatch, late_bug)
     with caught("writable"):
         simulate("7.3", count=256, window_ptes=8 * 64)
@@ -234,6 +254,7 @@ def test_head_copy_that_copies_the_wrong_page(monkeypatch):
     def copies_a_neighbour(ptes, walk):
         to, source = walk.frames.log.copies[-1]
         walk.frames.log.copies[-1] = (to, source + np.uint64(1))
+
     after_leaf(monkeypatch, copies_a_neighbour)
     with caught("does not hold what the kernel copies"):
         simulate("6.12")
@@ -242,6 +263,7 @@ def test_head_copy_that_copies_the_wrong_page(monkeypatch):
 def test_kept_page_remapped_to_another_hugepages_head(monkeypatch):
     def shares_heads(ptes, walk):
         ptes[1, :] = ptes[0, :]  # hugepage 1 now keeps hugepage 0's head; its own is lost, never freed
+
     after_leaf(monkeypatch, shares_heads)
     with caught("no longer maps its original frame"):
         simulate("6.1")
@@ -250,12 +272,14 @@ def test_kept_page_remapped_to_another_hugepages_head(monkeypatch):
 def test_head_copy_placed_in_a_frame_the_walk_freed(monkeypatch):
     """Everything else consistent (the copy logged, tails pointing at it): only the check that
     no freed frame is still mapped can see it."""
+
     def copies_into_a_freed_frame(ptes, walk):
         freed = walk.vmemmap_pages[-1][5]
         to, source = walk.frames.log.copies[-1]
         to[0] = freed
         ptes[0, 0] = mk_entry(freed, PRESENT | WRITE)
         ptes[0, 1:] = mk_entry(freed, PRESENT)
+
     after_leaf(monkeypatch, copies_into_a_freed_frame)
     with caught("still mapped"):
         simulate("6.12")

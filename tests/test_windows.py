@@ -45,8 +45,9 @@ def place(profile: ArchProfile, pools: list[tuple[str, int]], scattered: bool) -
     return extents
 
 
-def simulate(arch: str, page: str, pools: list[tuple[str, int]], opts: SimOptions, window_ptes: int,
-             scattered: bool = False) -> tuple[list[dict], dict]:
+def simulate(
+    arch: str, page: str, pools: list[tuple[str, int]], opts: SimOptions, window_ptes: int, scattered: bool = False
+) -> tuple[list[dict], dict]:
     """Every pool's PoolStats (less the window count) and the frame counts after the run."""
     profile = find_profile(arch, parse_size(page))
     frames, pt = new_model(profile, STRUCT_PAGE)
@@ -135,12 +136,15 @@ def freed_frame_mapped(ptes, walk):
 
 
 @pytest.mark.parametrize("opts", [LATEST, LINUX_5_14])
-@pytest.mark.parametrize("corrupt,message", [
-    (tail_writable, "writable"),
-    (tail_elsewhere, "does not map the page the kernel points tails at"),
-    (tail_empty, "PTE is empty"),
-    (freed_frame_mapped, "still mapped|no longer maps its original frame|not mapped writable|does not map"),
-])
+@pytest.mark.parametrize(
+    "corrupt,message",
+    [
+        (tail_writable, "writable"),
+        (tail_elsewhere, "does not map the page the kernel points tails at"),
+        (tail_empty, "PTE is empty"),
+        (freed_frame_mapped, "still mapped|no longer maps its original frame|not mapped writable|does not map"),
+    ],
+)
 def test_windowed_run_catches_corruption(monkeypatch, opts, corrupt, message):
     corrupt_on_call(monkeypatch, 3, corrupt)
     with pytest.raises(VerificationError, match=message):

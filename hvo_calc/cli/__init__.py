@@ -6,10 +6,9 @@ its own verification (or another bug: one line, never a traceback), 130 interrup
 (Ctrl-C: one line), 141 stdout closed early (`hvo-calc plan | head -1`: quietly).
 """
 
+import _signal  # the C module: `signal` imports enum, which takes a while to import
 import os
 import sys
-
-import _signal  # the C module: `signal` imports enum, which takes a while to import
 
 
 class Interrupted(BaseException):
@@ -179,8 +178,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: one line to report, not a traceback
         if os.environ.get("HVO_CALC_DEBUG"):
             raise
-        say(f"hvo-calc: internal error: {type(exc).__name__}: {exc}{_where(exc)} "
-            "(a bug: please report it; HVO_CALC_DEBUG=1 shows the traceback)")
+        say(
+            f"hvo-calc: internal error: {type(exc).__name__}: {exc}{_where(exc)} "
+            "(a bug: please report it; HVO_CALC_DEBUG=1 shows the traceback)"
+        )
         code = EXIT_BUG
     finally:
         if previous is not None and not _PROGRAM:

@@ -44,27 +44,53 @@ class PercentType(click.ParamType):
 
 @cli.command()
 @plan_options
-@click.option("--min-saved", type=SizeType(), default=None,
-              help="Fail unless the total saving (freed minus page-table pages) is at least SIZE. "
-                   "Example: --min-saved 256M")
-@click.option("--max-vmemmap", type=SizeType(), default=None,
-              help="Fail if the vmemmap kept after HVO (reserved + page-table pages) exceeds SIZE. "
-                   "Example: --max-vmemmap 32M")
-@click.option("--max-overhead", type=PercentType(), default=None,
-              help="Fail if the vmemmap kept after HVO exceeds PERCENT of host RAM (when the plan "
-                   "gives it) or else of the pools' hugepage memory. Example: --max-overhead 0.1")
-@click.option("--require-hvo", is_flag=True, default=False,
-              help="Fail if any pool is not optimized by HVO (the kernel lacks it, it is off, or the "
-                   "hugepage is too small).")
-@click.option("--allow-known-issue", "allowed_issues", multiple=True, metavar="ID", callback=not_blank,
-              help="Do not fail on the known kernel issue ID (repeatable). Without it, a known issue that "
-                   "applies to the release and bites a pool (e.g. the shrink leak of 6.12.115-6.12.118) "
-                   "fails the check. Example: --allow-known-issue ID")
+@click.option(
+    "--min-saved",
+    type=SizeType(),
+    default=None,
+    help="Fail unless the total saving (freed minus page-table pages) is at least SIZE. Example: --min-saved 256M",
+)
+@click.option(
+    "--max-vmemmap",
+    type=SizeType(),
+    default=None,
+    help="Fail if the vmemmap kept after HVO (reserved + page-table pages) exceeds SIZE. Example: --max-vmemmap 32M",
+)
+@click.option(
+    "--max-overhead",
+    type=PercentType(),
+    default=None,
+    help="Fail if the vmemmap kept after HVO exceeds PERCENT of host RAM (when the plan "
+    "gives it) or else of the pools' hugepage memory. Example: --max-overhead 0.1",
+)
+@click.option(
+    "--require-hvo",
+    is_flag=True,
+    default=False,
+    help="Fail if any pool is not optimized by HVO (the kernel lacks it, it is off, or the hugepage is too small).",
+)
+@click.option(
+    "--allow-known-issue",
+    "allowed_issues",
+    multiple=True,
+    metavar="ID",
+    callback=not_blank,
+    help="Do not fail on the known kernel issue ID (repeatable). Without it, a known issue that "
+    "applies to the release and bites a pool (e.g. the shrink leak of 6.12.115-6.12.118) "
+    "fails the check. Example: --allow-known-issue ID",
+)
 @format_option
 @output_option
-def check(fmt: str, output: str | None, min_saved: int | None, max_vmemmap: int | None,
-          max_overhead: float | None, require_hvo: bool, allowed_issues: tuple[str, ...],
-          **options: object) -> None:
+def check(
+    fmt: str,
+    output: str | None,
+    min_saved: int | None,
+    max_vmemmap: int | None,
+    max_overhead: float | None,
+    require_hvo: bool,
+    allowed_issues: tuple[str, ...],
+    **options: object,
+) -> None:
     """Plan like `plan`, print the report, and check it against budgets (for CI).
 
     The report goes to stdout (or --output FILE) in --format; each failed budget is one
@@ -87,9 +113,13 @@ def check(fmt: str, output: str | None, min_saved: int | None, max_vmemmap: int 
     """
     from hvo_calc.budgets import Budgets, evaluate, failed, known_issue_warnings, unknown_allowed
 
-    budgets = Budgets(min_saved_bytes=min_saved, max_vmemmap_bytes=max_vmemmap,
-                      max_overhead_percent=max_overhead, require_hvo=require_hvo,
-                      allowed_issues=frozenset(allowed_issues))
+    budgets = Budgets(
+        min_saved_bytes=min_saved,
+        max_vmemmap_bytes=max_vmemmap,
+        max_overhead_percent=max_overhead,
+        require_hvo=require_hvo,
+        allowed_issues=frozenset(allowed_issues),
+    )
     report = simulate(options)
     emit(RENDERERS[fmt](report), output, human=fmt not in MACHINE_FORMATS)
     for line in known_issue_warnings(report):
@@ -97,8 +127,10 @@ def check(fmt: str, output: str | None, min_saved: int | None, max_vmemmap: int 
     for issue in unknown_allowed(report, allowed_issues):
         say(f"hvo-calc: note: --allow-known-issue {issue}: no known issue of that id on this plan's kernel")
     if budgets.empty():
-        say("hvo-calc: note: no budgets given (--min-saved, --max-vmemmap, --max-overhead, "
-            "--require-hvo); only known issues checked")
+        say(
+            "hvo-calc: note: no budgets given (--min-saved, --max-vmemmap, --max-overhead, "
+            "--require-hvo); only known issues checked"
+        )
     results = evaluate(report, budgets)
     for result in results:
         if result.passed and result.budget.startswith("known issue"):
@@ -107,5 +139,6 @@ def check(fmt: str, output: str | None, min_saved: int | None, max_vmemmap: int 
     for result in broken:
         say(f"hvo-calc: budget failed: {result.message}")
     if broken:
-        raise BudgetError(f"{len(broken)} of {len(results)} budgets failed: "
-                          + ", ".join(result.budget for result in broken))
+        raise BudgetError(
+            f"{len(broken)} of {len(results)} budgets failed: " + ", ".join(result.budget for result in broken)
+        )

@@ -16,6 +16,7 @@ REUSED = ("arch", "base_page", "huge", "kernel", "struct_page_bytes", "hvo", "pa
 
 def plan_params(names: tuple[str, ...]) -> list[click.Parameter]:
     """Fresh click options, as `plan` declares them, for each of `names` that it has."""
+
     def holder() -> None:
         """Collects the options."""
 
@@ -34,9 +35,15 @@ def plan_params(names: tuple[str, ...]) -> list[click.Parameter]:
 
 
 @cli.command(params=plan_params(REUSED))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table: a drawing for people (plain text when piped or with NO_COLOR); json: the same "
-                   "facts as data (deterministic, never coloured). Example: --format json")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: a drawing for people (plain text when piped or with NO_COLOR); json: the same "
+    "facts as data (deterministic, never coloured). Example: --format json",
+)
 @output_option
 def explain(fmt: str, output: str | None, **options: Any) -> None:
     """Show what HVO does to one hugepage's vmemmap, page by page, before and after.

@@ -12,23 +12,47 @@ from hvo_calc.reports import MACHINE_FORMATS
 
 
 @cli.command()
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
-              help="Read a captured tree instead of the running host: DIR/proc/..., DIR/sys/..., DIR/uname.txt "
-                   "(as --capture writes them). Example: --root captures/db-host")
-@click.option("--dmesg", "dmesg", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
-              help="Kernel log to take the HugeTLB boot lines from (dmesg output, whole or grepped); by default "
-                   "/dev/kmsg when readable, or DIR/dmesg-hugetlb.txt with --root. Example: --dmesg boot.log")
-@click.option("--write-config", "write_config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              metavar="FILE", help="Also write the host's plan as a plan file ([host], [[node]], [[pool]]) that "
-                                   "`plan --config` and `check --config` read. Example: --write-config host.toml")
-@click.option("--capture", "capture", type=click.Path(file_okay=False, path_type=Path), default=None,
-              metavar="DIR", help="Also copy the files inspect read into DIR (same paths, plus uname.txt and "
-                                  "dmesg-hugetlb.txt), for --root elsewhere or a bug report. "
-                                  "Example: --capture host-tree")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Read a captured tree instead of the running host: DIR/proc/..., DIR/sys/..., DIR/uname.txt "
+    "(as --capture writes them). Example: --root captures/db-host",
+)
+@click.option(
+    "--dmesg",
+    "dmesg",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Kernel log to take the HugeTLB boot lines from (dmesg output, whole or grepped); by default "
+    "/dev/kmsg when readable, or DIR/dmesg-hugetlb.txt with --root. Example: --dmesg boot.log",
+)
+@click.option(
+    "--write-config",
+    "write_config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also write the host's plan as a plan file ([host], [[node]], [[pool]]) that "
+    "`plan --config` and `check --config` read. Example: --write-config host.toml",
+)
+@click.option(
+    "--capture",
+    "capture",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Also copy the files inspect read into DIR (same paths, plus uname.txt and "
+    "dmesg-hugetlb.txt), for --root elsewhere or a bug report. "
+    "Example: --capture host-tree",
+)
 @format_option
 @output_option
-def inspect(root: Path | None, dmesg: Path | None, write_config: Path | None, capture: Path | None, fmt: str,
-            output: str | None) -> None:
+def inspect(
+    root: Path | None, dmesg: Path | None, write_config: Path | None, capture: Path | None, fmt: str, output: str | None
+) -> None:
     """Inspect this host: hugepage pools, HVO's state, the plan of its pools, and the
     model's figures against the kernel's counters (nr_memmap_pages, nr_memmap_boot_pages,
     MemTotal, HugePages_*). Needs no root; what it cannot read it says and goes on.
@@ -69,6 +93,8 @@ def inspect(root: Path | None, dmesg: Path | None, write_config: Path | None, ca
             click.echo(f"hvo-calc: warning: {problem.source}: {problem.message}", err=True)
     if write_config is not None:
         if inspection.request is None:
-            raise InputError(f"--write-config {str(write_config)!r}: no hugepages are allocated on this host, and a "
-                             "plan file needs at least one [[pool]]: not written")
+            raise InputError(
+                f"--write-config {str(write_config)!r}: no hugepages are allocated on this host, and a "
+                "plan file needs at least one [[pool]]: not written"
+            )
         write_atomic(write_config, plan_file_text(inspection.request, report))

@@ -1,6 +1,5 @@
 """`hvo-calc plan`: simulate HVO for a host's pools and print the report."""
 
-
 from hvo_calc.cli import cli
 from hvo_calc.cli.options import plan_options, simulate
 from hvo_calc.output import emit, format_option, output_option

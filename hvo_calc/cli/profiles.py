@@ -15,11 +15,18 @@ from hvo_calc.units import short_size
 def profile_row(profile: ArchProfile) -> dict[str, Any]:
     """One profile as `profiles --format json` prints it."""
     return {
-        "name": profile.name, "arch": profile.arch, "base_page": short_size(profile.base_page),
-        "variant": profile.variant, "mmu": profile.mmu, "default": profile.default,
-        "uname_machine": list(profile.uname_machine), "va_bits": profile.va_bits,
-        "levels": list(profile.levels), "table_entries": dict(profile.entries_by_level),
-        "vmemmap_start": f"{profile.vmemmap_start:#x}", "vmemmap_leaf": profile.vmemmap_leaf,
+        "name": profile.name,
+        "arch": profile.arch,
+        "base_page": short_size(profile.base_page),
+        "variant": profile.variant,
+        "mmu": profile.mmu,
+        "default": profile.default,
+        "uname_machine": list(profile.uname_machine),
+        "va_bits": profile.va_bits,
+        "levels": list(profile.levels),
+        "table_entries": dict(profile.entries_by_level),
+        "vmemmap_start": f"{profile.vmemmap_start:#x}",
+        "vmemmap_leaf": profile.vmemmap_leaf,
         "zones": list(profile.zones),
         "hugepage_sizes": {short_size(h.size): h.mapping for h in profile.hugepage},
         "hvo": hvo_releases(profile.arch),
@@ -31,14 +38,27 @@ def table_row(row: dict[str, Any]) -> list[str]:
     """One profile as a line of the table."""
     dropped = row["hvo_dropped_in_stable"]
     hvo = row["hvo"] + (f" (dropped in stable {', '.join(f'{d}+' for d in dropped)})" if dropped else "")
-    return [row["arch"], row["base_page"], row["variant"] or "-", "yes" if row["default"] else "",
-            f'{row["va_bits"]}-bit, {len(row["levels"])} levels', f'{row["vmemmap_leaf"].upper()} leaves',
-            ", ".join(f"{size} ({how})" for size, how in row["hugepage_sizes"].items()), hvo]
+    return [
+        row["arch"],
+        row["base_page"],
+        row["variant"] or "-",
+        "yes" if row["default"] else "",
+        f"{row['va_bits']}-bit, {len(row['levels'])} levels",
+        f"{row['vmemmap_leaf'].upper()} leaves",
+        ", ".join(f"{size} ({how})" for size, how in row["hugepage_sizes"].items()),
+        hvo,
+    ]
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table for people, json for scripts. Example: --format json")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts. Example: --format json",
+)
 def profiles(fmt: str) -> None:
     """List architecture profiles: base page, paging variant, levels, vmemmap mapping,
     hugepage sizes, and the mainline releases with HVO on each architecture.
@@ -53,6 +73,14 @@ def profiles(fmt: str) -> None:
         return
     from tabulate import tabulate  # type: ignore[import-untyped]
 
-    headers = ["arch", "base page", "variant", "default", "paging", "vmemmap mapped by", "hugepage sizes",
-               "HVO (mainline)"]
+    headers = [
+        "arch",
+        "base page",
+        "variant",
+        "default",
+        "paging",
+        "vmemmap mapped by",
+        "hugepage sizes",
+        "HVO (mainline)",
+    ]
     click.echo(tabulate([table_row(r) for r in rows], headers=headers))

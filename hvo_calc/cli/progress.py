@@ -29,9 +29,15 @@ def simulation_progress(total_hugepages: int) -> Iterator[Callable[[int], None] 
         nonlocal bar, task, done
         done += hugepages
         if bar is None and time.monotonic() - started > SHOW_AFTER_SECONDS:
-            bar = Progress(TextColumn("remap-and-free, verify"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("hugepages, ETA"), TimeRemainingColumn(),
-                           console=Console(stderr=True), transient=True)
+            bar = Progress(
+                TextColumn("remap-and-free, verify"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("hugepages, ETA"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             bar.start()
             task = bar.add_task("simulate", total=total_hugepages, completed=done)
         elif bar is not None:

@@ -25,10 +25,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvo_calc.host.fs import HostFS, Problem
-from hvo_calc.host.readers import (CommandLine, HugetlbBootLines, Meminfo, NodeZones, hugepage_dir_bytes,
-                                   is_hugetlb_line, parse_cmdline, parse_dmesg, parse_hex, parse_id_list,
-                                   parse_int, parse_key_values, parse_meminfo, parse_vmstat, parse_zoneinfo,
-                                   read_parsed)
+from hvo_calc.host.readers import (
+    CommandLine,
+    HugetlbBootLines,
+    Meminfo,
+    NodeZones,
+    hugepage_dir_bytes,
+    is_hugetlb_line,
+    parse_cmdline,
+    parse_dmesg,
+    parse_hex,
+    parse_id_list,
+    parse_int,
+    parse_key_values,
+    parse_meminfo,
+    parse_vmstat,
+    parse_zoneinfo,
+    read_parsed,
+)
 
 UNAME_FILE = "uname.txt"
 DMESG_FILE = "dmesg-hugetlb.txt"
@@ -55,7 +69,7 @@ class Collected:
     live: bool
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    uname: dict[str, str] = field(default_factory=dict)       # uname.txt or uname(2)
+    uname: dict[str, str] = field(default_factory=dict)  # uname.txt or uname(2)
     sysconf_page_bytes: int | None = None
     release: str | None = None
     arch_sysctl: str | None = None
@@ -68,9 +82,9 @@ class Collected:
     hvo_sysctl: int | None = None
     hvo_built: bool | None = None
     vm_nr_hugepages: int | None = None
-    hugepages: dict[int, Counts] = field(default_factory=dict)              # size -> host-wide counts
+    hugepages: dict[int, Counts] = field(default_factory=dict)  # size -> host-wide counts
     node_ids: list[int] = field(default_factory=list)
-    numa: bool = False                                                      # sys/devices/system/node read
+    numa: bool = False  # sys/devices/system/node read
     node_meminfo: dict[int, Meminfo | None] = field(default_factory=dict)
     node_hugepages: dict[int, dict[int, Counts]] = field(default_factory=dict)
     block_bytes: int | None = None
@@ -84,15 +98,17 @@ def collect(fs: HostFS, dmesg_file: Path | None = None) -> Collected:
     found.meminfo = read_parsed(fs, "proc/meminfo", parse_meminfo, problems, what="MemTotal and HugePages_*")
     found.vmstat = read_parsed(fs, "proc/vmstat", parse_vmstat, problems, what="nr_memmap_pages")
     found.zones = read_parsed(fs, "proc/zoneinfo", parse_zoneinfo, problems, what="present memory sections")
-    found.cmdline = read_parsed(fs, "proc/cmdline", parse_cmdline, problems,
-                                what="hugetlb_free_vmemmap= and the pools allocated at boot")
+    found.cmdline = read_parsed(
+        fs, "proc/cmdline", parse_cmdline, problems, what="hugetlb_free_vmemmap= and the pools allocated at boot"
+    )
     for warning in found.cmdline.warnings if found.cmdline else ():
         problems.append(Problem("proc/cmdline", warning))
     read_hvo_sysctl(fs, found)
     found.hugepages = read_hugepage_dirs(fs, HUGEPAGES_DIR, problems, host_wide=True)
     read_nodes(fs, found)
-    found.block_bytes = read_parsed(fs, "sys/devices/system/memory/block_size_bytes", parse_hex, problems,
-                                    optional=True)
+    found.block_bytes = read_parsed(
+        fs, "sys/devices/system/memory/block_size_bytes", parse_hex, problems, optional=True
+    )
     found.dmesg = read_kernel_log(fs, dmesg_file, found)
     return found
 
@@ -109,14 +125,22 @@ def read_identity(fs: HostFS, found: Collected) -> None:
             found.sysconf_page_bytes = None
     else:
         found.uname = read_parsed(fs, UNAME_FILE, parse_key_values, found.problems, optional=True) or {}
-    release = read_parsed(fs, "proc/sys/kernel/osrelease", lambda t: _one_word(t, "a release"), found.problems,
-                          what="uname -r", optional=bool(found.uname.get("release")))
+    release = read_parsed(
+        fs,
+        "proc/sys/kernel/osrelease",
+        lambda t: _one_word(t, "a release"),
+        found.problems,
+        what="uname -r",
+        optional=bool(found.uname.get("release")),
+    )
     found.release = release or found.uname.get("release")
-    found.arch_sysctl = read_parsed(fs, "proc/sys/kernel/arch", lambda t: _one_word(t, "a machine name"),
-                                    found.problems, optional=True)
+    found.arch_sysctl = read_parsed(
+        fs, "proc/sys/kernel/arch", lambda t: _one_word(t, "a machine name"), found.problems, optional=True
+    )
     found.proc_version = read_parsed(fs, "proc/version", lambda t: t.strip(), found.problems, optional=True)
-    found.version_signature = read_parsed(fs, "proc/version_signature", lambda t: t.strip(), found.problems,
-                                          optional=True)
+    found.version_signature = read_parsed(
+        fs, "proc/version_signature", lambda t: t.strip(), found.problems, optional=True
+    )
 
 
 def _one_word(text: str, what: str) -> str:
@@ -129,6 +153,7 @@ def _one_word(text: str, what: str) -> str:
 def read_hvo_sysctl(fs: HostFS, found: Collected) -> None:
     """vm.hugetlb_optimize_vmemmap: present when HVO is built (its value is the current
     setting). Absent means not built, if the vm sysctls are there at all."""
+
     def zero_or_one(text: str) -> int:
         value = parse_int(text)
         if value > 1:
@@ -142,8 +167,9 @@ def read_hvo_sysctl(fs: HostFS, found: Collected) -> None:
         vm_readable = fs.live or fs.read("proc/sys/vm/nr_hugepages").text is not None
         found.hvo_built = False if vm_readable else None
         if not vm_readable:
-            found.problems.append(Problem(HVO_SYSCTL, "absent, and so is proc/sys/vm/nr_hugepages: cannot tell "
-                                                      "whether HVO is built"))
+            found.problems.append(
+                Problem(HVO_SYSCTL, "absent, and so is proc/sys/vm/nr_hugepages: cannot tell whether HVO is built")
+            )
         return
     found.hvo_sysctl = read_parsed(fs, HVO_SYSCTL, zero_or_one, found.problems, what="whether HVO is on")
     found.hvo_built = True
@@ -167,11 +193,16 @@ def read_hugepage_dirs(fs: HostFS, directory: str, problems: list[Problem], host
             continue
         values = {}
         for file in FILES_HOST_WIDE if host_wide else FILES_NODE:
-            values[file] = read_parsed(fs, f"{directory}/{name}/{file}", parse_int, problems,
-                                       optional=file != "nr_hugepages")
-        sizes[size] = Counts(total=values["nr_hugepages"], free=values["free_hugepages"],
-                             surplus=values["surplus_hugepages"], reserved=values.get("resv_hugepages"),
-                             overcommit=values.get("nr_overcommit_hugepages"))
+            values[file] = read_parsed(
+                fs, f"{directory}/{name}/{file}", parse_int, problems, optional=file != "nr_hugepages"
+            )
+        sizes[size] = Counts(
+            total=values["nr_hugepages"],
+            free=values["free_hugepages"],
+            surplus=values["surplus_hugepages"],
+            reserved=values.get("resv_hugepages"),
+            overcommit=values.get("nr_overcommit_hugepages"),
+        )
     return dict(sorted(sizes.items()))
 
 
@@ -194,13 +225,15 @@ def read_nodes(fs: HostFS, found: Collected) -> None:
     found.node_ids = ids
     for node in ids:
         base = f"{NODE_DIR}/node{node}"
-        found.node_meminfo[node] = read_parsed(fs, f"{base}/meminfo", lambda t, n=node: parse_meminfo(t, n),
-                                               found.problems, what=f"node {node}'s memory")
+        found.node_meminfo[node] = read_parsed(
+            fs, f"{base}/meminfo", lambda t, n=node: parse_meminfo(t, n), found.problems, what=f"node {node}'s memory"
+        )
         read_parsed(fs, f"{base}/cpulist", lambda t: t.strip(), found.problems, optional=True)
         found.node_hugepages[node] = read_hugepage_dirs(fs, f"{base}/hugepages", found.problems, host_wide=False)
 
 
 # -- the kernel log ---------------------------------------------------------------------
+
 
 def read_kernel_log(fs: HostFS, dmesg_file: Path | None, found: Collected) -> HugetlbBootLines | None:
     """The HugeTLB boot lines: from --dmesg FILE, else the capture's dmesg-hugetlb.txt, else
@@ -220,8 +253,9 @@ def read_kernel_log(fs: HostFS, dmesg_file: Path | None, found: Collected) -> Hu
         return read_parsed(fs, DMESG_FILE, parse_dmesg, found.problems)
     lines = read_kmsg()
     if isinstance(lines, str):
-        found.notes.append(f"kernel log not readable ({lines}): no HugeTLB boot lines; give them with "
-                           "--dmesg FILE (optional)")
+        found.notes.append(
+            f"kernel log not readable ({lines}): no HugeTLB boot lines; give them with --dmesg FILE (optional)"
+        )
         return None
     return parse_dmesg("\n".join(lines))
 

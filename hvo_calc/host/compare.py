@@ -53,7 +53,7 @@ class Cause:
     memmap: int
     boot: int
     limit: int | None
-    memmap_story: str   # formatted with k=, total=
+    memmap_story: str  # formatted with k=, total=
     boot_story: str
 
 
@@ -69,13 +69,18 @@ def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list
             if memmap % count or freed % count or not (memmap or freed):
                 continue
             name = f"{short_size(size)}{' boot' if boot else ''}"
-            found.append(Cause(
-                -(memmap // count), freed // count, count,
-                f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was off and are not optimized "
-                f"(the sysctl is the current setting, not the pool's state): {{k}} x {memmap // count} "
-                f"head-page copies fewer = {{total}} pages",
-                f"the same {{k}} unoptimized {name} hugepage{{s}} keep{{s_verb}} their boot-memory vmemmap: {{k}} x "
-                f"{freed // count} = {{total}} pages"))
+            found.append(
+                Cause(
+                    -(memmap // count),
+                    freed // count,
+                    count,
+                    f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was off and are not optimized "
+                    f"(the sysctl is the current setting, not the pool's state): {{k}} x {memmap // count} "
+                    f"head-page copies fewer = {{total}} pages",
+                    f"the same {{k}} unoptimized {name} hugepage{{s}} keep{{s_verb}} their boot-memory vmemmap: "
+                    f"{{k}} x {freed // count} = {{total}} pages",
+                )
+            )
     else:
         for size, boot, group in pool_classes(pools, active=False):
             unit = next((u for u in units if u.size == size and u.boot == boot), None)
@@ -83,13 +88,18 @@ def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list
                 continue
             count = sum(p.hugepages for p in group)
             name = f"{short_size(size)}{' boot' if boot else ''}"
-            found.append(Cause(
-                unit.memmap, -unit.boot_freed, count,
-                f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was on and stay optimized "
-                f"(the sysctl now reads 0; it is the current setting, not the pool's state): {{k}} x "
-                f"{unit.memmap} head-page copies = {{total}} pages",
-                f"the same {{k}} optimized {name} hugepage{{s}} freed their boot-memory vmemmap: {{k}} x "
-                f"{unit.boot_freed} = {{total}} pages"))
+            found.append(
+                Cause(
+                    unit.memmap,
+                    -unit.boot_freed,
+                    count,
+                    f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was on and stay optimized "
+                    f"(the sysctl now reads 0; it is the current setting, not the pool's state): {{k}} x "
+                    f"{unit.memmap} head-page copies = {{total}} pages",
+                    f"the same {{k}} optimized {name} hugepage{{s}} freed their boot-memory vmemmap: {{k}} x "
+                    f"{unit.boot_freed} = {{total}} pages",
+                )
+            )
     sizes_with_pools = {p.hugepage_bytes for p in pools}
     ordered = sorted(units, key=lambda u: (u.size not in sizes_with_pools, u.boot, u.size))
     for unit in ordered:
@@ -97,12 +107,17 @@ def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list
         if not (held or unit.boot_freed):
             continue
         name = f"{short_size(unit.size)}{' boot' if unit.boot else ''}"
-        found.append(Cause(
-            held, -unit.boot_freed, None,
-            f"{{k}} {name} hugepage{{s}} optimized earlier and since released keep{{s_verb}} their restored "
-            f"vmemmap in buddy pages: {{k}} x ({unit.memmap} head copy + {unit.freed} restored) = {{total}} pages",
-            f"the same {{k}} released {name} hugepage{{s}} freed their boot-memory vmemmap when they were "
-            f"optimized: {{k}} x {unit.boot_freed} = {{total}} pages"))
+        found.append(
+            Cause(
+                held,
+                -unit.boot_freed,
+                None,
+                f"{{k}} {name} hugepage{{s}} optimized earlier and since released keep{{s_verb}} their restored "
+                f"vmemmap in buddy pages: {{k}} x ({unit.memmap} head copy + {unit.freed} restored) = {{total}} pages",
+                f"the same {{k}} released {name} hugepage{{s}} freed their boot-memory vmemmap when they were "
+                f"optimized: {{k}} x {unit.boot_freed} = {{total}} pages",
+            )
+        )
     return dedupe(found)
 
 
@@ -137,8 +152,9 @@ class Solution:
 
     def short(self) -> str:
         """The causes without their arithmetic: "512 2M hugepages optimized earlier and since released"."""
-        return " and ".join(re.split(r" keep| and are | and stay ", c.memmap_story)[0].format(**words(k))
-                            for c, k in self.parts)
+        return " and ".join(
+            re.split(r" keep| and are | and stay ", c.memmap_story)[0].format(**words(k)) for c, k in self.parts
+        )
 
 
 def words(k: int) -> dict[str, object]:
@@ -182,9 +198,20 @@ def solve(d_memmap: int | None, d_boot: int | None, found: list[Cause]) -> list[
 
 # -- the rows ---------------------------------------------------------------------------------
 
-def row(counter: str, scope: str, unit: str, basis: str, predicted: int | None, observed: int | None,
-        explanation: str = "", *, explained: bool | None = None, status: str | None = None,
-        size: int | None = None) -> ComparisonRow:
+
+def row(
+    counter: str,
+    scope: str,
+    unit: str,
+    basis: str,
+    predicted: int | None,
+    observed: int | None,
+    explanation: str = "",
+    *,
+    explained: bool | None = None,
+    status: str | None = None,
+    size: int | None = None,
+) -> ComparisonRow:
     difference = observed - predicted if predicted is not None and observed is not None else None
     if status is None:
         if difference is None:
@@ -194,10 +221,19 @@ def row(counter: str, scope: str, unit: str, basis: str, predicted: int | None, 
         else:
             status = "explained" if explained else "unexplained"
     ok = {"agrees": True, "explained": True, "unexplained": False}.get(status)
-    return ComparisonRow(counter=counter, scope=scope, hugepage_size=short_size(size) if size else None, unit=unit,
-                         basis=basis, predicted=predicted,  # type: ignore[arg-type]
-                         observed=observed, difference=difference, status=status, explained=ok,  # type: ignore[arg-type]
-                         explanation=explanation)
+    return ComparisonRow(
+        counter=counter,
+        scope=scope,
+        hugepage_size=short_size(size) if size else None,
+        unit=unit,
+        basis=basis,
+        predicted=predicted,  # type: ignore[arg-type]
+        observed=observed,
+        difference=difference,
+        status=status,
+        explained=ok,  # type: ignore[arg-type]
+        explanation=explanation,
+    )
 
 
 @dataclass(frozen=True)
@@ -207,10 +243,10 @@ class Inputs:
     units: list[Unit]
     planned_on: bool
     kernel_version: tuple[int, int] | None
-    boot_vmemmap_pages: int | None       # vmemmap of all present sections
+    boot_vmemmap_pages: int | None  # vmemmap of all present sections
     section_vmemmap_pages: int | None
     default_size: int | None
-    boot_counts: dict[int, int]          # size -> hugepages the command line allocates at boot
+    boot_counts: dict[int, int]  # size -> hugepages the command line allocates at boot
     page_bytes: int
 
 
@@ -231,8 +267,10 @@ def memmap_rows(i: Inputs) -> list[ComparisonRow]:
         if vmstat is None:
             return "not compared: proc/vmstat was not read"
         release = f"Linux {i.kernel_version[0]}.{i.kernel_version[1]}" if i.kernel_version else "this kernel"
-        return (f"not available on this kernel: {release} has no {counter} in /proc/vmstat "
-                f"(it appeared in Linux {FIRST_MEMMAP_COUNTERS[0]}.{FIRST_MEMMAP_COUNTERS[1]})")
+        return (
+            f"not available on this kernel: {release} has no {counter} in /proc/vmstat "
+            f"(it appeared in Linux {FIRST_MEMMAP_COUNTERS[0]}.{FIRST_MEMMAP_COUNTERS[1]})"
+        )
 
     d_memmap = observed_memmap - predicted_memmap if observed_memmap is not None else None
     d_boot = observed_boot - predicted_boot if observed_boot is not None and predicted_boot is not None else None
@@ -242,26 +280,79 @@ def memmap_rows(i: Inputs) -> list[ComparisonRow]:
 
     rows = []
     if observed_memmap is None:
-        rows.append(row("nr_memmap_pages", "host", "pages", "model", predicted_memmap, None,
-                        unavailable("nr_memmap_pages"), status="not available" if vmstat else "not compared"))
+        rows.append(
+            row(
+                "nr_memmap_pages",
+                "host",
+                "pages",
+                "model",
+                predicted_memmap,
+                None,
+                unavailable("nr_memmap_pages"),
+                status="not available" if vmstat else "not compared",
+            )
+        )
     elif d_memmap == 0:
-        rows.append(row("nr_memmap_pages", "host", "pages", "model", predicted_memmap, observed_memmap,
-                        memmap_agreement(pools)))
+        rows.append(
+            row("nr_memmap_pages", "host", "pages", "model", predicted_memmap, observed_memmap, memmap_agreement(pools))
+        )
     else:
-        text = (f"{d_memmap:+d} = {best.memmap_text()}{also}" if best else
-                f"not accounted for by hugepages optimized, unoptimized or released: {d_memmap:+d} pages")
-        rows.append(row("nr_memmap_pages", "host", "pages", "model", predicted_memmap, observed_memmap, text,
-                        explained=best is not None))
+        text = (
+            f"{d_memmap:+d} = {best.memmap_text()}{also}"
+            if best
+            else f"not accounted for by hugepages optimized, unoptimized or released: {d_memmap:+d} pages"
+        )
+        rows.append(
+            row(
+                "nr_memmap_pages",
+                "host",
+                "pages",
+                "model",
+                predicted_memmap,
+                observed_memmap,
+                text,
+                explained=best is not None,
+            )
+        )
     if observed_boot is None:
-        rows.append(row("nr_memmap_boot_pages", "host", "pages", "model", predicted_boot, None,
-                        unavailable("nr_memmap_boot_pages"), status="not available" if vmstat else "not compared"))
+        rows.append(
+            row(
+                "nr_memmap_boot_pages",
+                "host",
+                "pages",
+                "model",
+                predicted_boot,
+                None,
+                unavailable("nr_memmap_boot_pages"),
+                status="not available" if vmstat else "not compared",
+            )
+        )
     elif predicted_boot is None:
-        rows.append(row("nr_memmap_boot_pages", "host", "pages", "model", None, observed_boot,
-                        "not compared: the present memory sections are not known (proc/zoneinfo not read, or no "
-                        "section size for this architecture)", status="not compared"))
+        rows.append(
+            row(
+                "nr_memmap_boot_pages",
+                "host",
+                "pages",
+                "model",
+                None,
+                observed_boot,
+                "not compared: the present memory sections are not known (proc/zoneinfo not read, or no "
+                "section size for this architecture)",
+                status="not compared",
+            )
+        )
     elif d_boot == 0:
-        rows.append(row("nr_memmap_boot_pages", "host", "pages", "model", predicted_boot, observed_boot,
-                        boot_agreement(i, freed)))
+        rows.append(
+            row(
+                "nr_memmap_boot_pages",
+                "host",
+                "pages",
+                "model",
+                predicted_boot,
+                observed_boot,
+                boot_agreement(i, freed),
+            )
+        )
     else:
         if best and best.boot_text():
             text = f"{d_boot:+d} = {best.boot_text()}{also}"
@@ -270,11 +361,23 @@ def memmap_rows(i: Inputs) -> list[ComparisonRow]:
         else:
             text = f"not accounted for: {d_boot:+d} pages"
             if i.section_vmemmap_pages and d_boot % i.section_vmemmap_pages == 0:
-                text += (f" = {d_boot // i.section_vmemmap_pages} section(s) of vmemmap: the estimate of present "
-                         "sections (per node, present pages rounded up to whole sections) may miss sections "
-                         "only partly present")
-        rows.append(row("nr_memmap_boot_pages", "host", "pages", "model", predicted_boot, observed_boot, text,
-                        explained=best is not None))
+                text += (
+                    f" = {d_boot // i.section_vmemmap_pages} section(s) of vmemmap: the estimate of present "
+                    "sections (per node, present pages rounded up to whole sections) may miss sections "
+                    "only partly present"
+                )
+        rows.append(
+            row(
+                "nr_memmap_boot_pages",
+                "host",
+                "pages",
+                "model",
+                predicted_boot,
+                observed_boot,
+                text,
+                explained=best is not None,
+            )
+        )
     return rows
 
 
@@ -285,8 +388,11 @@ def memmap_agreement(pools: list[PoolReport]) -> str:
 
 def boot_agreement(i: Inputs, freed: int) -> str:
     sections = i.boot_vmemmap_pages // i.section_vmemmap_pages if i.section_vmemmap_pages else None
-    whole = (f"{sections} present sections x {i.section_vmemmap_pages} = {i.boot_vmemmap_pages}" if sections
-             else f"{i.boot_vmemmap_pages}")
+    whole = (
+        f"{sections} present sections x {i.section_vmemmap_pages} = {i.boot_vmemmap_pages}"
+        if sections
+        else f"{i.boot_vmemmap_pages}"
+    )
     return f"agrees: {whole} pages of boot vmemmap, less {freed} freed by the pools"
 
 
@@ -297,9 +403,18 @@ def memory_rows(i: Inputs) -> list[ComparisonRow]:
     if found.numa and meminfo and meminfo.mem_total_bytes is not None:
         nodes = [m.mem_total_bytes for m in found.node_meminfo.values() if m and m.mem_total_bytes is not None]
         if len(nodes) == len(found.node_ids):
-            rows.append(row("MemTotal", "host", "bytes", "plan input", sum(nodes), meminfo.mem_total_bytes,
-                            "the nodes' MemTotal (the plan's node memory), summed",
-                            explained=False))
+            rows.append(
+                row(
+                    "MemTotal",
+                    "host",
+                    "bytes",
+                    "plan input",
+                    sum(nodes),
+                    meminfo.mem_total_bytes,
+                    "the nodes' MemTotal (the plan's node memory), summed",
+                    explained=False,
+                )
+            )
     size = i.default_size
     if size is None:
         return rows
@@ -309,24 +424,47 @@ def memory_rows(i: Inputs) -> list[ComparisonRow]:
             planned[pool_host_node(pool)] = planned.get(pool_host_node(pool), 0) + pool.hugepages
     scopes: list[tuple[str, Counts | None, object]] = [("host", found.hugepages.get(size), meminfo)]
     if found.numa:
-        scopes += [(f"node{n}", found.node_hugepages.get(n, {}).get(size), found.node_meminfo.get(n))
-                   for n in found.node_ids]
+        scopes += [
+            (f"node{n}", found.node_hugepages.get(n, {}).get(size), found.node_meminfo.get(n)) for n in found.node_ids
+        ]
     for scope, counts, info in scopes:
         if info is None:
             continue
         total = sum(planned.values()) if scope == "host" else planned.get(int(scope[4:]), 0)
         observed = {key: info.get(key) for key in ("HugePages_Total", "HugePages_Free", "HugePages_Surp")}  # type: ignore[attr-defined]
         if observed["HugePages_Total"] is not None:
-            rows.append(row("HugePages_Total", scope, "hugepages", "plan input", total,
-                            observed["HugePages_Total"], "the plan's hugepages (sysfs nr_hugepages), against "
-                            "meminfo", explained=False, size=size))
-        for key, field, what in (("HugePages_Free", "free", "free_hugepages"),
-                                 ("HugePages_Surp", "surplus", "surplus_hugepages")):
+            rows.append(
+                row(
+                    "HugePages_Total",
+                    scope,
+                    "hugepages",
+                    "plan input",
+                    total,
+                    observed["HugePages_Total"],
+                    "the plan's hugepages (sysfs nr_hugepages), against meminfo",
+                    explained=False,
+                    size=size,
+                )
+            )
+        for key, field, what in (
+            ("HugePages_Free", "free", "free_hugepages"),
+            ("HugePages_Surp", "surplus", "surplus_hugepages"),
+        ):
             value = getattr(counts, field) if counts else None
             if observed[key] is not None and value is not None:
-                rows.append(row(key, scope, "hugepages", "plan input", value, observed[key],
-                                f"sysfs {what}, against meminfo (the plan counts free, used and surplus "
-                                f"hugepages alike)", explained=False, size=size))
+                rows.append(
+                    row(
+                        key,
+                        scope,
+                        "hugepages",
+                        "plan input",
+                        value,
+                        observed[key],
+                        f"sysfs {what}, against meminfo (the plan counts free, used and surplus hugepages alike)",
+                        explained=False,
+                        size=size,
+                    )
+                )
     return rows
 
 
@@ -346,10 +484,20 @@ def boot_line_rows(i: Inputs) -> list[ComparisonRow]:
     for size, kib in sorted(dmesg.can_free_kib.items()):
         unit = next((u for u in i.units if u.size == size and not u.boot), None)
         predicted = unit.freed * i.page_bytes // 1024 if unit else 0
-        rows.append(row("hugetlb_boot_can_free_kib", "host", "KiB", "model", predicted, kib,
-                        f"'N KiB vmemmap can be freed for a {human_size(size)} page': what HVO frees per hugepage "
-                        f"(printed whether HVO is on or off)",
-                        explained=False, size=size))
+        rows.append(
+            row(
+                "hugetlb_boot_can_free_kib",
+                "host",
+                "KiB",
+                "model",
+                predicted,
+                kib,
+                f"'N KiB vmemmap can be freed for a {human_size(size)} page': what HVO frees per hugepage "
+                f"(printed whether HVO is on or off)",
+                explained=False,
+                size=size,
+            )
+        )
     for size, count in sorted(dmesg.preallocated.items()):
         asked = i.boot_counts.get(size, 0)
         if not (asked or count):
@@ -357,6 +505,17 @@ def boot_line_rows(i: Inputs) -> list[ComparisonRow]:
         text = "hugepages= of the command line, against 'pre-allocated N pages'"
         if count < asked:
             text += ": the kernel allocated fewer than asked (memory short or fragmented at boot)"
-        rows.append(row("hugetlb_boot_preallocated", "host", "hugepages", "plan input", asked, count, text,
-                        explained=False, size=size))
+        rows.append(
+            row(
+                "hugetlb_boot_preallocated",
+                "host",
+                "hugepages",
+                "plan input",
+                asked,
+                count,
+                text,
+                explained=False,
+                size=size,
+            )
+        )
     return rows

@@ -8,22 +8,42 @@ NUMA node with hugepages, split into a boot part and a run-time part where the c
 line allocated fewer at boot than the node holds now.
 """
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Callable, ContextManager, Iterator
 
 from hvo_calc import __version__
 from hvo_calc.errors import InputError
 from hvo_calc.host.collect import Collected, collect
 from hvo_calc.host.compare import Inputs, Unit, compare
 from hvo_calc.host.fs import HostFS, Problem
-from hvo_calc.host.models import (BootHugepagesFact, BootLineFact, HostFacts, HugepageCounts, HvoFacts,
-                                  InspectReport, MeminfoHugepages, NodeFacts, ProblemReport)
+from hvo_calc.host.models import (
+    BootHugepagesFact,
+    BootLineFact,
+    HostFacts,
+    HugepageCounts,
+    HvoFacts,
+    InspectReport,
+    MeminfoHugepages,
+    NodeFacts,
+    ProblemReport,
+)
 from hvo_calc.host.readers import Meminfo, release_major_minor
-from hvo_calc.host.resolve import (CannotPlan, Identity, boot_on_node, boot_requests, boot_vmemmap_pages,
-                                   default_hugepage_bytes, hvo_state, identify, node_counts, node_memory,
-                                   present_sections, section_bytes)
+from hvo_calc.host.resolve import (
+    CannotPlan,
+    Identity,
+    boot_on_node,
+    boot_requests,
+    boot_vmemmap_pages,
+    default_hugepage_bytes,
+    hvo_state,
+    identify,
+    node_counts,
+    node_memory,
+    present_sections,
+    section_bytes,
+)
 from hvo_calc.host.summary import summary_lines
 from hvo_calc.models import PlanReport
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest, plan, planned_hugepages
@@ -56,11 +76,12 @@ class HostPool:
     boot: bool
 
 
-Progress = Callable[[int], ContextManager[Callable[[int], None] | None]]
+Progress = Callable[[int], AbstractContextManager[Callable[[int], None] | None]]
 
 
-def inspect_host(root: str | Path = "/", live: bool | None = None, dmesg: Path | None = None,
-                 progress: Progress | None = None) -> Inspection:
+def inspect_host(
+    root: str | Path = "/", live: bool | None = None, dmesg: Path | None = None, progress: Progress | None = None
+) -> Inspection:
     """Inspect the host under `root` (live when root is `/` unless told otherwise).
     Raises CannotPlan (one problem per line, with the files read) when nothing can be
     planned. `progress(hugepages)` gives the engine's progress callback, as `plan` has it."""
@@ -86,11 +107,16 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
     report: PlanReport | None = None
     if pools:
         request = PlanRequest(
-            arch=profile.arch, base_page=profile.base_page, paging=identity.paging, kernel=identity.kernel,
+            arch=profile.arch,
+            base_page=profile.base_page,
+            paging=identity.paging,
+            kernel=identity.kernel,
             hvo=planned_on,
             nodes=tuple(NodeRequest(memory=m) for m in plan_nodes),
-            pools=tuple(PoolRequest(hugepage_size=p.size, count=p.count, node=node_index[p.host_node], name=p.name,
-                                    boot=p.boot) for p in pools),
+            pools=tuple(
+                PoolRequest(hugepage_size=p.size, count=p.count, node=node_index[p.host_node], name=p.name, boot=p.boot)
+                for p in pools
+            ),
         )
         try:
             with (progress or no_progress)(planned_hugepages(request)) as callback:
@@ -98,8 +124,9 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
         except InputError as exc:
             raise CannotPlan(found.problems + [Problem("plan", str(exc))]) from None
     elif not found.hugepages and not any(node_counts(found).values()):
-        raise CannotPlan(found.problems + [Problem("hugepages", "no hugepage sizes could be read (sysfs): "
-                                                                "nothing to plan")])
+        raise CannotPlan(
+            found.problems + [Problem("hugepages", "no hugepage sizes could be read (sysfs): nothing to plan")]
+        )
     else:
         notes.append("no hugepages are allocated: nothing to plan; the counters are still compared")
     units = unit_figures(identity, sorted(set(found.hugepages) | {s for c in node_counts(found).values() for s in c}))
@@ -108,16 +135,27 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
     boot_total = boot_vmemmap_pages(sections, section, profile) if sections and section else None
     per_section = boot_vmemmap_pages(1, section, profile) if section else None
     boot_counts = {size: count for size, (count, _) in requests.items()}
-    inputs = Inputs(found=found, plan=report, units=units, planned_on=planned_on,
-                    kernel_version=release_major_minor(identity.version or identity.release),
-                    boot_vmemmap_pages=boot_total, section_vmemmap_pages=per_section,
-                    default_size=default_hugepage_bytes(found), boot_counts=boot_counts,
-                    page_bytes=profile.base_page)
+    inputs = Inputs(
+        found=found,
+        plan=report,
+        units=units,
+        planned_on=planned_on,
+        kernel_version=release_major_minor(identity.version or identity.release),
+        boot_vmemmap_pages=boot_total,
+        section_vmemmap_pages=per_section,
+        default_size=default_hugepage_bytes(found),
+        boot_counts=boot_counts,
+        page_bytes=profile.base_page,
+    )
     rows = compare(inputs)
     facts = host_facts(found, identity, state, planned_on, requests, sections, section)
     report_model = InspectReport(
-        tool=f"hvo-calc {__version__}", summary=summary_lines(facts, report, rules, found, rows),
-        host=facts, plan=report, comparison=rows, notes=notes,
+        tool=f"hvo-calc {__version__}",
+        summary=summary_lines(facts, report, rules, found, rows),
+        host=facts,
+        plan=report,
+        comparison=rows,
+        notes=notes,
         problems=[ProblemReport(source=p.source, message=p.message) for p in found.problems],
     )
     return Inspection(report=report_model, request=request, fs=fs, found=found, identity=identity)
@@ -126,8 +164,9 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
 BootRequests = dict[int, tuple[int, dict[int, int] | None]]
 
 
-def host_pools(found: Collected, identity: Identity,
-               requests: BootRequests) -> tuple[list[HostPool], dict[int, int], list[int]]:
+def host_pools(
+    found: Collected, identity: Identity, requests: BootRequests
+) -> tuple[list[HostPool], dict[int, int], list[int]]:
     """The pools to plan, the host node -> plan node index map, and the plan's node memory."""
     memory = node_memory(found)
     with_memory = [n for n in found.node_ids if memory.get(n)]
@@ -141,8 +180,12 @@ def host_pools(found: Collected, identity: Identity,
             if profile.hugepage_size(size) is None:
                 continue  # reported once by check_sizes
             if node not in index:
-                found.problems.append(Problem(f"node{node}", f"{counts.total} x {short_size(size)} hugepages not "
-                                                             "planned: the node's memory is not known"))
+                found.problems.append(
+                    Problem(
+                        f"node{node}",
+                        f"{counts.total} x {short_size(size)} hugepages not planned: the node's memory is not known",
+                    )
+                )
                 continue
             boot = min(counts.total, boot_on_node(requests, size, node, with_memory))
             name = f"{short_size(size)}-node{node}"
@@ -162,9 +205,13 @@ def check_sizes(found: Collected, identity: Identity) -> None:
         if profile.hugepage_size(size) is None:
             held = sum((c.get(size).total or 0) for c in node_counts(found).values() if c.get(size))
             known = ", ".join(short_size(h.size) for h in profile.hugepage)
-            found.problems.append(Problem(
-                f"hugepages-{size // 1024}kB", f"{profile.name} has no {short_size(size)} hugepages in hvo-calc's "
-                f"profile (accepted: {known}){f'; {held} hugepages not planned' if held else ''}"))
+            found.problems.append(
+                Problem(
+                    f"hugepages-{size // 1024}kB",
+                    f"{profile.name} has no {short_size(size)} hugepages in hvo-calc's "
+                    f"profile (accepted: {known}){f'; {held} hugepages not planned' if held else ''}",
+                )
+            )
 
 
 def unit_figures(identity: Identity, sizes: list[int]) -> list[Unit]:
@@ -178,76 +225,147 @@ def unit_figures(identity: Identity, sizes: list[int]) -> list[Unit]:
         if profile.hugepage_size(size) is None:
             continue
         for boot in (False, True):
-            request = PlanRequest(arch=profile.arch, base_page=profile.base_page, paging=identity.paging,
-                                  kernel=identity.kernel, hvo=True,
-                                  pools=(PoolRequest(hugepage_size=size, count=1, boot=boot, name="unit"),))
+            request = PlanRequest(
+                arch=profile.arch,
+                base_page=profile.base_page,
+                paging=identity.paging,
+                kernel=identity.kernel,
+                hvo=True,
+                pools=(PoolRequest(hugepage_size=size, count=1, boot=boot, name="unit"),),
+            )
             try:
                 pool = plan(request).pools[0]
             except InputError:
                 continue
             if not pool.hvo_active:
                 continue
-            units.append(Unit(size=size, boot=bool(pool.preoptimized), memmap=pool.memmap_pages,
-                              boot_freed=pool.memmap_boot_pages_freed, freed=pool.freed_pages,
-                              vmemmap=pool.vmemmap_pages))
+            units.append(
+                Unit(
+                    size=size,
+                    boot=bool(pool.preoptimized),
+                    memmap=pool.memmap_pages,
+                    boot_freed=pool.memmap_boot_pages_freed,
+                    freed=pool.freed_pages,
+                    vmemmap=pool.vmemmap_pages,
+                )
+            )
     unique = {(u.size, u.boot): u for u in units}
     return list(unique.values())
 
 
 # -- facts ------------------------------------------------------------------------------------
 
+
 def meminfo_hugepages(info: Meminfo | None) -> MeminfoHugepages | None:
     if info is None or info.get("HugePages_Total") is None:
         return None
-    return MeminfoHugepages(total=info.get("HugePages_Total"), free=info.get("HugePages_Free"),
-                            surplus=info.get("HugePages_Surp"), reserved=info.get("HugePages_Rsvd"))
+    return MeminfoHugepages(
+        total=info.get("HugePages_Total"),
+        free=info.get("HugePages_Free"),
+        surplus=info.get("HugePages_Surp"),
+        reserved=info.get("HugePages_Rsvd"),
+    )
 
 
-def host_facts(found: Collected, identity: Identity, state: str, planned_on: bool,
-               requests: dict[int, tuple[int, dict[int, int] | None]], sections: int | None,
-               section: int | None) -> HostFacts:
+def host_facts(
+    found: Collected,
+    identity: Identity,
+    state: str,
+    planned_on: bool,
+    requests: dict[int, tuple[int, dict[int, int] | None]],
+    sections: int | None,
+    section: int | None,
+) -> HostFacts:
     memory = node_memory(found)
     with_memory = [n for n in found.node_ids if memory.get(n)]
     counts = node_counts(found)
     nodes = []
     for node in found.node_ids:
         zones = found.zones.get(node) if found.zones else None
-        sizes = [HugepageCounts(hugepage_size=short_size(size), hugepage_bytes=size, total=c.total, free=c.free,
-                                surplus=c.surplus, boot=boot_on_node(requests, size, node, with_memory)
-                                if found.cmdline else None)
-                 for size, c in counts.get(node, {}).items()]
-        nodes.append(NodeFacts(node=node, memory_bytes=memory.get(node), present_pages=zones.present if zones else None,
-                               managed_pages=zones.managed if zones else None, hugepages=sizes,
-                               meminfo_hugepages=meminfo_hugepages(found.node_meminfo.get(node)) if found.numa
-                               else meminfo_hugepages(found.meminfo)))
-    host_wide = [HugepageCounts(hugepage_size=short_size(size), hugepage_bytes=size, total=c.total, free=c.free,
-                                surplus=c.surplus, reserved=c.reserved, overcommit=c.overcommit,
-                                boot=requests[size][0] if size in requests else (0 if found.cmdline else None))
-                 for size, c in found.hugepages.items()]
-    boot = [BootHugepagesFact(hugepage_size=short_size(size), hugepage_bytes=size, count=count, per_node=per_node)
-            for size, (count, per_node) in sorted(requests.items())]
+        sizes = [
+            HugepageCounts(
+                hugepage_size=short_size(size),
+                hugepage_bytes=size,
+                total=c.total,
+                free=c.free,
+                surplus=c.surplus,
+                boot=boot_on_node(requests, size, node, with_memory) if found.cmdline else None,
+            )
+            for size, c in counts.get(node, {}).items()
+        ]
+        nodes.append(
+            NodeFacts(
+                node=node,
+                memory_bytes=memory.get(node),
+                present_pages=zones.present if zones else None,
+                managed_pages=zones.managed if zones else None,
+                hugepages=sizes,
+                meminfo_hugepages=meminfo_hugepages(found.node_meminfo.get(node))
+                if found.numa
+                else meminfo_hugepages(found.meminfo),
+            )
+        )
+    host_wide = [
+        HugepageCounts(
+            hugepage_size=short_size(size),
+            hugepage_bytes=size,
+            total=c.total,
+            free=c.free,
+            surplus=c.surplus,
+            reserved=c.reserved,
+            overcommit=c.overcommit,
+            boot=requests[size][0] if size in requests else (0 if found.cmdline else None),
+        )
+        for size, c in found.hugepages.items()
+    ]
+    boot = [
+        BootHugepagesFact(hugepage_size=short_size(size), hugepage_bytes=size, count=count, per_node=per_node)
+        for size, (count, per_node) in sorted(requests.items())
+    ]
     dmesg = found.dmesg
     lines = []
     if dmesg:
         for size in sorted(set(dmesg.preallocated) | set(dmesg.can_free_kib)):
-            lines.append(BootLineFact(hugepage_size=short_size(size), hugepage_bytes=size,
-                                      preallocated=dmesg.preallocated.get(size),
-                                      can_free_kib=dmesg.can_free_kib.get(size)))
+            lines.append(
+                BootLineFact(
+                    hugepage_size=short_size(size),
+                    hugepage_bytes=size,
+                    preallocated=dmesg.preallocated.get(size),
+                    can_free_kib=dmesg.can_free_kib.get(size),
+                )
+            )
     default = default_hugepage_bytes(found)
     vmstat = found.vmstat or {}
     return HostFacts(
-        machine=identity.machine, machine_source=identity.machine_source, arch=identity.profile.arch,
-        base_page_bytes=identity.profile.base_page, base_page_source=identity.base_page_source,
+        machine=identity.machine,
+        machine_source=identity.machine_source,
+        arch=identity.profile.arch,
+        base_page_bytes=identity.profile.base_page,
+        base_page_source=identity.base_page_source,
         paging=identity.paging,
-        kernel_release=identity.release, kernel_version=identity.version, kernel_modelled=identity.behaviour.version,
+        kernel_release=identity.release,
+        kernel_version=identity.version,
+        kernel_modelled=identity.behaviour.version,
         cmdline=found.cmdline.text if found.cmdline else None,
-        hvo=HvoFacts(built=found.hvo_built, sysctl=found.hvo_sysctl,
-                     cmdline=found.cmdline.hvo if found.cmdline else None,
-                     available=identity.behaviour.hvo_available, state=state, planned_on=planned_on),  # type: ignore[arg-type]
-        default_hugepage_size=short_size(default) if default else None, boot_hugepages=boot,
+        hvo=HvoFacts(
+            built=found.hvo_built,
+            sysctl=found.hvo_sysctl,
+            cmdline=found.cmdline.hvo if found.cmdline else None,
+            available=identity.behaviour.hvo_available,
+            state=state,
+            planned_on=planned_on,
+        ),  # type: ignore[arg-type]
+        default_hugepage_size=short_size(default) if default else None,
+        boot_hugepages=boot,
         memory_bytes=found.meminfo.mem_total_bytes if found.meminfo else None,
-        meminfo_hugepages=meminfo_hugepages(found.meminfo), hugepages=host_wide, nodes=nodes,
-        nr_memmap_pages=vmstat.get("nr_memmap_pages"), nr_memmap_boot_pages=vmstat.get("nr_memmap_boot_pages"),
-        memory_block_bytes=found.block_bytes, section_bytes=section, present_sections=sections,
-        boot_lines=lines, dmesg=list(dmesg.lines) if dmesg else [],
+        meminfo_hugepages=meminfo_hugepages(found.meminfo),
+        hugepages=host_wide,
+        nodes=nodes,
+        nr_memmap_pages=vmstat.get("nr_memmap_pages"),
+        nr_memmap_boot_pages=vmstat.get("nr_memmap_boot_pages"),
+        memory_block_bytes=found.block_bytes,
+        section_bytes=section,
+        present_sections=sections,
+        boot_lines=lines,
+        dmesg=list(dmesg.lines) if dmesg else [],
     )

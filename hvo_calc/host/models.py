@@ -26,8 +26,10 @@ class HugepageCounts(Model):
     reserved: int | None = Field(default=None, description="resv_hugepages (host-wide only)")
     overcommit: int | None = Field(default=None, description="nr_overcommit_hugepages (host-wide only)")
     boot: int | None = Field(
-        default=None, description="allocated at boot by the command line (hugepages=); on a node, as the "
-        "per-node form gives it or as the kernel spreads the plain form over the nodes; null: not read")
+        default=None,
+        description="allocated at boot by the command line (hugepages=); on a node, as the "
+        "per-node form gives it or as the kernel spreads the plain form over the nodes; null: not read",
+    )
 
 
 class MeminfoHugepages(Model):
@@ -63,8 +65,9 @@ class HvoFacts(Model):
     built: bool | None = Field(description="vm.hugetlb_optimize_vmemmap exists (null: could not tell)")
     sysctl: int | None = Field(description="vm.hugetlb_optimize_vmemmap: the current setting, not the pools' state")
     cmdline: bool | None = Field(description="hugetlb_free_vmemmap= on the command line: the boot setting")
-    available: bool | None = Field(description="whether this kernel has HVO on this architecture at all "
-                                               "(the model's kernel data)")
+    available: bool | None = Field(
+        description="whether this kernel has HVO on this architecture at all (the model's kernel data)"
+    )
     state: Literal["on", "off", "not built", "not available", "unknown"]
     planned_on: bool = Field(description="what the plan assumed")
 
@@ -82,8 +85,11 @@ class HostFacts(Model):
     arch: str | None = Field(description="the hvo-calc profile's architecture")
     base_page_bytes: int | None
     base_page_source: str
-    paging: int | None = Field(default=None, description="page-table levels where the architecture has two: "
-                               "x86-64 from VmallocTotal (32 TiB with 4 levels, 12800 TiB with 5)")
+    paging: int | None = Field(
+        default=None,
+        description="page-table levels where the architecture has two: "
+        "x86-64 from VmallocTotal (32 TiB with 4 levels, 12800 TiB with 5)",
+    )
     kernel_release: str | None = Field(description="uname -r")
     kernel_version: str | None = Field(description="the upstream point release, where it can be told")
     kernel_modelled: str | None = Field(description="the release whose rules the plan uses")
@@ -99,8 +105,7 @@ class HostFacts(Model):
     nr_memmap_boot_pages: int | None = Field(description="/proc/vmstat (6.11+): vmemmap pages from boot memory")
     memory_block_bytes: int | None
     section_bytes: int | None = Field(description="SPARSEMEM section size of the architecture")
-    present_sections: int | None = Field(
-        description="estimate: per node, present pages rounded up to whole sections")
+    present_sections: int | None = Field(description="estimate: per node, present pages rounded up to whole sections")
     boot_lines: list[BootLineFact]
     dmesg: list[str] = Field(description="the HugeTLB lines of the kernel log, when it was readable")
 
@@ -108,13 +113,16 @@ class HostFacts(Model):
 class ComparisonRow(Model):
     """One figure the model predicts (or the plan assumed) against what the kernel counts."""
 
-    counter: str = Field(description="the kernel's name for it (nr_memmap_pages, HugePages_Total, ...), or "
-                         "hugetlb_boot_can_free_kib / hugetlb_boot_preallocated for the HugeTLB boot lines")
+    counter: str = Field(
+        description="the kernel's name for it (nr_memmap_pages, HugePages_Total, ...), or "
+        "hugetlb_boot_can_free_kib / hugetlb_boot_preallocated for the HugeTLB boot lines"
+    )
     scope: str = Field(description="host or nodeN")
     hugepage_size: str | None = Field(description="the hugepage size the counter is about, if one")
     unit: str = Field(description="pages (base pages), hugepages, bytes or KiB")
     basis: Literal["model", "plan input"] = Field(
-        description="model: the engine's figure; plan input: what inspect read and gave the plan")
+        description="model: the engine's figure; plan input: what inspect read and gave the plan"
+    )
     predicted: int | None
     observed: int | None
     difference: int | None = Field(description="observed - predicted")

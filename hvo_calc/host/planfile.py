@@ -39,7 +39,13 @@ def plan_file_text(request: PlanRequest, report: InspectReport) -> str:
         name = f"node {host_nodes[index].node}" if index < len(host_nodes) else f"node {index}"
         lines += ["", f"[[node]]  # {name}: MemTotal {node.memory} bytes", f"memory = {node.memory}"]
     for pool in request.pools:
-        lines += ["", "[[pool]]", f"name = {_toml_string(pool.name or '')}",
-                  f"size = {_toml_string(short_size(pool.hugepage_size))}", f"count = {pool.count}",
-                  f"node = {pool.node}", f"boot = {'true' if pool.boot else 'false'}"]
+        lines += [
+            "",
+            "[[pool]]",
+            f"name = {_toml_string(pool.name or '')}",
+            f"size = {_toml_string(short_size(pool.hugepage_size))}",
+            f"count = {pool.count}",
+            f"node = {pool.node}",
+            f"boot = {'true' if pool.boot else 'false'}",
+        ]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ KB = 1024
 
 # -- single values -------------------------------------------------------------------
 
+
 def parse_int(text: str) -> int:
     """A file holding one non-negative decimal integer ("1024\\n")."""
     value = text.strip()
@@ -90,7 +91,7 @@ def parse_meminfo(text: str, node: int | None = None) -> Meminfo:
         if node is not None:
             if not line.startswith(prefix):
                 raise ValueError(f"line {number} does not start with {prefix.strip()!r}: {_show(line)}")
-            line = line[len(prefix):]
+            line = line[len(prefix) :]
         match = _MEMINFO_LINE.match(line)
         if not match:
             raise ValueError(f"line {number} is not 'Key: value [kB]': {_show(line)}")
@@ -102,6 +103,7 @@ def parse_meminfo(text: str, node: int | None = None) -> Meminfo:
 
 
 # -- vmstat ----------------------------------------------------------------------------
+
 
 def parse_vmstat(text: str) -> dict[str, int]:
     """`name value` lines of /proc/vmstat."""
@@ -119,6 +121,7 @@ def parse_vmstat(text: str) -> dict[str, int]:
 
 
 # -- zoneinfo --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class NodeZones:
@@ -146,11 +149,19 @@ def parse_zoneinfo(text: str) -> dict[int, NodeZones]:
             nodes[node][count.group(1)] += int(count.group(2))  # type: ignore[operator]
     if not nodes:
         raise ValueError("no 'Node N, zone NAME' sections")
-    return {n: NodeZones(spanned=e["spanned"], present=e["present"], managed=e["managed"],  # type: ignore[arg-type]
-                         zones=tuple(e["zones"])) for n, e in sorted(nodes.items())}  # type: ignore[arg-type]
+    return {
+        n: NodeZones(
+            spanned=e["spanned"],
+            present=e["present"],
+            managed=e["managed"],  # type: ignore[arg-type]
+            zones=tuple(e["zones"]),
+        )
+        for n, e in sorted(nodes.items())
+    }  # type: ignore[arg-type]
 
 
 # -- the kernel command line -----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BootHugepages:
@@ -165,9 +176,9 @@ class BootHugepages:
 @dataclass(frozen=True)
 class CommandLine:
     text: str
-    hvo: bool | None = None                 # hugetlb_free_vmemmap=
+    hvo: bool | None = None  # hugetlb_free_vmemmap=
     hvo_value: str | None = None
-    default_size_bytes: int | None = None   # default_hugepagesz=
+    default_size_bytes: int | None = None  # default_hugepagesz=
     boot: tuple[BootHugepages, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -208,7 +219,7 @@ def split_cmdline(text: str) -> list[str]:
         word.append(char)
     if word:
         words.append("".join(word))
-    return words[:words.index("--")] if "--" in words else words
+    return words[: words.index("--")] if "--" in words else words
 
 
 def parse_cmdline(text: str) -> CommandLine:
@@ -244,8 +255,14 @@ def parse_cmdline(text: str) -> CommandLine:
             else:
                 seen.add(request.size_bytes)
                 boot.append(request)
-    return CommandLine(text=text.strip(), hvo=hvo, hvo_value=hvo_value, default_size_bytes=default_size,
-                       boot=tuple(boot), warnings=tuple(warnings))
+    return CommandLine(
+        text=text.strip(),
+        hvo=hvo,
+        hvo_value=hvo_value,
+        default_size_bytes=default_size,
+        boot=tuple(boot),
+        warnings=tuple(warnings),
+    )
 
 
 def parse_hugepages_value(value: str, size: int | None) -> BootHugepages | None:
@@ -261,6 +278,7 @@ def parse_hugepages_value(value: str, size: int | None) -> BootHugepages | None:
 
 
 # -- kernel release and machine --------------------------------------------------------
+
 
 def parse_key_values(text: str) -> dict[str, str]:
     """`key=value` lines (uname.txt, which `--capture` writes beside /proc and /sys)."""
@@ -297,7 +315,7 @@ def point_release(release: str, proc_version: str | None, signature: str | None 
     if signature and signature.split():
         candidates.append(signature.split()[-1])
     if proc_version and "#" in proc_version:
-        candidates += re.findall(r"(?<![\d.])(\d+\.\d+\.\d+)(?![\d.])", proc_version[proc_version.index("#"):])
+        candidates += re.findall(r"(?<![\d.])(\d+\.\d+\.\d+)(?![\d.])", proc_version[proc_version.index("#") :])
     for candidate in candidates:
         if release_major_minor(candidate) == major_minor:
             return _RELEASE.match(candidate).group(0)  # type: ignore[union-attr]
@@ -307,8 +325,9 @@ def point_release(release: str, proc_version: str | None, signature: str | None 
 
 # -- hugepage sizes in sysfs -------------------------------------------------------------
 
+
 def hugepage_dir_bytes(name: str) -> int | None:
-    """"hugepages-2048kB" -> 2 MiB in bytes."""
+    """ "hugepages-2048kB" -> 2 MiB in bytes."""
     match = re.fullmatch(r"hugepages-(\d+)kB", name)
     return int(match.group(1)) * KB if match else None
 
@@ -332,9 +351,9 @@ class HugetlbBootLines:
     """The HugeTLB lines of the kernel log: what each size printed at boot."""
 
     lines: tuple[str, ...] = ()
-    preallocated: dict[int, int] = field(default_factory=dict)   # size -> pages allocated at boot
-    can_free_kib: dict[int, int] = field(default_factory=dict)   # size -> "N KiB vmemmap can be freed" (6.0+)
-    unknown_parameters: tuple[str, ...] = ()                     # hugetlb parameters the kernel did not know
+    preallocated: dict[int, int] = field(default_factory=dict)  # size -> pages allocated at boot
+    can_free_kib: dict[int, int] = field(default_factory=dict)  # size -> "N KiB vmemmap can be freed" (6.0+)
+    unknown_parameters: tuple[str, ...] = ()  # hugetlb parameters the kernel did not know
 
 
 def is_hugetlb_line(line: str) -> bool:
@@ -361,16 +380,15 @@ def parse_dmesg(text: str) -> HugetlbBootLines:
 
 # -- readers: the same parsers on a HostFS, problems collected ---------------------------
 
-def read_parsed(fs: HostFS, path: str, parse, problems: list[Problem], *, what: str = "",
-                optional: bool = False):  # type: ignore[no-untyped-def]
+
+def read_parsed(fs: HostFS, path: str, parse, problems: list[Problem], *, what: str = "", optional: bool = False):  # type: ignore[no-untyped-def]
     """`parse(text)` of `path`; an absent file is a problem unless `optional`; an
     unreadable or garbled one always is."""
     file = fs.read(path)
     return parse_file(file, parse, problems, what=what, optional=optional)
 
 
-def parse_file(file: FileText, parse, problems: list[Problem], *, what: str = "",
-               optional: bool = False):  # type: ignore[no-untyped-def]
+def parse_file(file: FileText, parse, problems: list[Problem], *, what: str = "", optional: bool = False):  # type: ignore[no-untyped-def]
     if file.text is None:
         if not (optional and file.absent):
             problems.append(file.problem(what))

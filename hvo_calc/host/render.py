@@ -24,8 +24,19 @@ from hvo_calc.reports import RENDERERS
 from hvo_calc.reports.prometheus import _family
 from hvo_calc.units import human_size, short_size
 
-COMPARISON_COLUMNS = ("counter", "scope", "hugepage_size", "unit", "basis", "predicted", "observed", "difference",
-                      "status", "explained", "explanation")
+COMPARISON_COLUMNS = (
+    "counter",
+    "scope",
+    "hugepage_size",
+    "unit",
+    "basis",
+    "predicted",
+    "observed",
+    "difference",
+    "status",
+    "explained",
+    "explanation",
+)
 
 
 def host_line(host: HostFacts) -> str:
@@ -36,8 +47,10 @@ def host_line(host: HostFacts) -> str:
     nodes = f"{len(host.nodes)} NUMA node{'s' if len(host.nodes) != 1 else ''}"
     memory = f", MemTotal {human_size(host.memory_bytes)}" if host.memory_bytes else ""
     paging = f", {host.paging}-level paging" if host.paging else ""
-    return (f"host: {host.machine} ({host.arch} {page} pages{paging}), Linux {kernel}, modelled as Linux "
-            f"{host.kernel_modelled}, {nodes}{memory}")
+    return (
+        f"host: {host.machine} ({host.arch} {page} pages{paging}), Linux {kernel}, modelled as Linux "
+        f"{host.kernel_modelled}, {nodes}{memory}"
+    )
 
 
 def _count(value: int | None) -> str:
@@ -54,8 +67,12 @@ def render_table(report: InspectReport) -> str:
 
     buffer = io.StringIO()
     tty = sys.stdout.isatty()
-    console = Console(file=buffer, force_terminal=tty, no_color=bool(os.environ.get("NO_COLOR")) or not tty,
-                      width=None if tty else 160)
+    console = Console(
+        file=buffer,
+        force_terminal=tty,
+        no_color=bool(os.environ.get("NO_COLOR")) or not tty,
+        width=None if tty else 160,
+    )
     host = report.host
     for line in report.summary:
         console.print(line, highlight=False)
@@ -67,24 +84,36 @@ def render_table(report: InspectReport) -> str:
         grid.add_column(column, justify="left" if column == "size" else "right")
     for node in host.nodes:
         for counts in node.hugepages:
-            grid.add_row(counts.hugepage_size, str(node.node),
-                         human_size(node.memory_bytes) if node.memory_bytes else "-",
-                         _count(counts.total), _count(counts.free), _count(counts.surplus), _count(counts.boot))
+            grid.add_row(
+                counts.hugepage_size,
+                str(node.node),
+                human_size(node.memory_bytes) if node.memory_bytes else "-",
+                _count(counts.total),
+                _count(counts.free),
+                _count(counts.surplus),
+                _count(counts.boot),
+            )
     console.print(grid)
     text = buffer.getvalue()
     if report.plan is not None:
         text += RENDERERS["table"](report.plan)
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=tty, no_color=bool(os.environ.get("NO_COLOR")) or not tty,
-                      width=None if tty else 160)
+    console = Console(
+        file=buffer,
+        force_terminal=tty,
+        no_color=bool(os.environ.get("NO_COLOR")) or not tty,
+        width=None if tty else 160,
+    )
     grid = Table(title="model against the kernel's counters", title_justify="left")
     for column in ("counter", "scope", "predicted", "observed", "difference", "status", "why"):
-        grid.add_column(column, justify="right" if column in ("predicted", "observed", "difference") else "left",
-                        overflow="fold")
+        grid.add_column(
+            column, justify="right" if column in ("predicted", "observed", "difference") else "left", overflow="fold"
+        )
     for r in report.comparison:
         scope = f"{r.scope} {r.hugepage_size}" if r.hugepage_size else r.scope
-        grid.add_row(r.counter, scope, _count(r.predicted), _count(r.observed), _signed(r.difference), r.status,
-                     r.explanation)
+        grid.add_row(
+            r.counter, scope, _count(r.predicted), _count(r.observed), _signed(r.difference), r.status, r.explanation
+        )
     console.print(grid)
     for line in host.dmesg:
         console.print(f"dmesg: {line}", highlight=False)
@@ -136,21 +165,48 @@ def render_markdown(report: InspectReport) -> str:
     host = report.host
     lines = [f"**hvo-calc inspect**: {_escape(host_line(host))}", ""]
     lines += [f"- {_escape(line)}" for line in report.summary] + [""]
-    rows = [[c.hugepage_size, str(n.node), _count(c.total), _count(c.free), _count(c.surplus), _count(c.boot)]
-            for n in host.nodes for c in n.hugepages]
+    rows = [
+        [c.hugepage_size, str(n.node), _count(c.total), _count(c.free), _count(c.surplus), _count(c.boot)]
+        for n in host.nodes
+        for c in n.hugepages
+    ]
     if rows:
-        lines += [tabulate(rows, headers=("size", "node", "hugepages", "free", "surplus", "at boot"),
-                           tablefmt="pipe", disable_numparse=True), ""]
+        lines += [
+            tabulate(
+                rows,
+                headers=("size", "node", "hugepages", "free", "surplus", "at boot"),
+                tablefmt="pipe",
+                disable_numparse=True,
+            ),
+            "",
+        ]
     if report.plan is not None:
         lines.append(RENDERERS["markdown"](report.plan).rstrip("\n"))
         lines.append("")
     if report.comparison:
-        table = [[r.counter, f"{r.scope} {r.hugepage_size}" if r.hugepage_size else r.scope, _count(r.predicted),
-                  _count(r.observed), _signed(r.difference), r.status, _escape(r.explanation)]
-                 for r in report.comparison]
-        lines += ["**model against the kernel's counters**", "",
-                  tabulate(table, headers=("counter", "scope", "predicted", "observed", "difference", "status", "why"),
-                           tablefmt="pipe", disable_numparse=True), ""]
+        table = [
+            [
+                r.counter,
+                f"{r.scope} {r.hugepage_size}" if r.hugepage_size else r.scope,
+                _count(r.predicted),
+                _count(r.observed),
+                _signed(r.difference),
+                r.status,
+                _escape(r.explanation),
+            ]
+            for r in report.comparison
+        ]
+        lines += [
+            "**model against the kernel's counters**",
+            "",
+            tabulate(
+                table,
+                headers=("counter", "scope", "predicted", "observed", "difference", "status", "why"),
+                tablefmt="pipe",
+                disable_numparse=True,
+            ),
+            "",
+        ]
     items = [f"- note: {_escape(n)}" for n in report.notes]
     items += [f"- problem: `{p.source}`: {_escape(p.message)}" for p in report.problems]
     if items:
@@ -162,8 +218,11 @@ INSPECT_METRICS = (
     ("predicted", "inspect_predicted", "What the model predicts (or the plan assumed) for a kernel counter."),
     ("observed", "inspect_observed", "What the kernel's counter shows."),
     ("difference", "inspect_difference", "Observed minus predicted."),
-    ("explained", "inspect_explained", "1 when the counter agrees or its difference is accounted for, 0 when not; "
-                                       "absent when not checked."),
+    (
+        "explained",
+        "inspect_explained",
+        "1 when the counter agrees or its difference is accounted for, 0 when not; absent when not checked.",
+    ),
 )
 
 
@@ -175,21 +234,47 @@ def render_prometheus(report: InspectReport) -> str:
     text = RENDERERS["prometheus"](report.plan) if report.plan is not None else ""
     lines: list[str] = []
     host = report.host
-    _family(lines, "inspect_info", "The inspected host: machine, kernel release, modelled release, HVO state; "
-            "always 1.", [({"machine": host.machine or "", "release": host.kernel_release or "",
-                             "kernel": host.kernel_modelled or "", "hvo": host.hvo.state,
-                             "schema_version": report.schema_version}, 1)])
+    _family(
+        lines,
+        "inspect_info",
+        "The inspected host: machine, kernel release, modelled release, HVO state; always 1.",
+        [
+            (
+                {
+                    "machine": host.machine or "",
+                    "release": host.kernel_release or "",
+                    "kernel": host.kernel_modelled or "",
+                    "hvo": host.hvo.state,
+                    "schema_version": report.schema_version,
+                },
+                1,
+            )
+        ],
+    )
     if host.hvo.sysctl is not None:
-        _family(lines, "inspect_hvo_sysctl", "vm.hugetlb_optimize_vmemmap: the current setting.",
-                [({"arch": host.arch or ""}, host.hvo.sysctl)])
+        _family(
+            lines,
+            "inspect_hvo_sysctl",
+            "vm.hugetlb_optimize_vmemmap: the current setting.",
+            [({"arch": host.arch or ""}, host.hvo.sysctl)],
+        )
     for field, name, help_text in INSPECT_METRICS:
         samples = [(_labels(r), getattr(r, field)) for r in report.comparison if getattr(r, field) is not None]
         if samples:
             _family(lines, name, help_text, samples)
-    _family(lines, "inspect_problems", "Files inspect could not read or understand.",
-            [({"arch": host.arch or ""}, len(report.problems))])
+    _family(
+        lines,
+        "inspect_problems",
+        "Files inspect could not read or understand.",
+        [({"arch": host.arch or ""}, len(report.problems))],
+    )
     return text + "\n".join(lines) + "\n"
 
 
-RENDER = {"table": render_table, "json": render_json, "csv": render_csv, "markdown": render_markdown,
-          "prometheus": render_prometheus}
+RENDER = {
+    "table": render_table,
+    "json": render_json,
+    "csv": render_csv,
+    "markdown": render_markdown,
+    "prometheus": render_prometheus,
+}

@@ -28,20 +28,41 @@ from hvo_calc.units import short_size
 
 # uname -m -> the profiles' architecture names
 MACHINE_ARCH = {
-    "x86_64": "x86-64", "amd64": "x86-64", "aarch64": "arm64", "arm64": "arm64", "riscv64": "riscv64",
-    "loongarch64": "loongarch64", "s390x": "s390x", "ppc64le": "powerpc64", "ppc64": "powerpc64",
+    "x86_64": "x86-64",
+    "amd64": "x86-64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "riscv64": "riscv64",
+    "loongarch64": "loongarch64",
+    "s390x": "s390x",
+    "ppc64le": "powerpc64",
+    "ppc64": "powerpc64",
 }
 # Distribution flavour suffixes of uname -r -> uname -m
 RELEASE_SUFFIX_MACHINE = {
-    "amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64", "riscv64": "riscv64",
-    "ppc64el": "ppc64le", "ppc64le": "ppc64le", "ppc64": "ppc64", "s390x": "s390x", "loong64": "loongarch64",
+    "amd64": "x86_64",
+    "x86_64": "x86_64",
+    "arm64": "aarch64",
+    "aarch64": "aarch64",
+    "riscv64": "riscv64",
+    "ppc64el": "ppc64le",
+    "ppc64le": "ppc64le",
+    "ppc64": "ppc64",
+    "s390x": "s390x",
+    "loong64": "loongarch64",
     "loongarch64": "loongarch64",
 }
 # SPARSEMEM section size (SECTION_SIZE_BITS in arch/*/include/asm/sparsemem.h), by
 # architecture and base page: the vmemmap is populated per present section.
 SECTION_BITS = {
-    ("x86-64", None): 27, ("arm64", 4096): 27, ("arm64", 16384): 27, ("arm64", 65536): 29,
-    ("riscv64", None): 27, ("loongarch64", None): 29, ("s390x", None): 28, ("powerpc64", None): 24,
+    ("x86-64", None): 27,
+    ("arm64", 4096): 27,
+    ("arm64", 16384): 27,
+    ("arm64", 65536): 29,
+    ("riscv64", None): 27,
+    ("loongarch64", None): 29,
+    ("s390x", None): 28,
+    ("powerpc64", None): 24,
 }
 
 
@@ -61,11 +82,11 @@ class Identity:
     machine: str
     machine_source: str
     profile: ArchProfile
-    paging: int | None             # page-table levels, where the architecture has two (x86-64)
+    paging: int | None  # page-table levels, where the architecture has two (x86-64)
     base_page_source: str
     release: str
-    version: str | None            # upstream point release
-    kernel: str                    # what the plan is given
+    version: str | None  # upstream point release
+    kernel: str  # what the plan is given
     behaviour: KernelBehaviour
 
 
@@ -92,8 +113,11 @@ def page_of(found: Collected) -> tuple[int | None, str, list[Problem]]:
             problems.append(Problem("uname.txt", f"page_size={given!r} is not a number of bytes"))
         else:
             if derived and derived != int(given):
-                problems.append(Problem("uname.txt", f"page_size={given} but MemTotal / managed pages gives "
-                                                     f"{derived}: using page_size"))
+                problems.append(
+                    Problem(
+                        "uname.txt", f"page_size={given} but MemTotal / managed pages gives {derived}: using page_size"
+                    )
+                )
             return int(given), "uname.txt", problems
     if derived:
         return derived, "MemTotal / managed pages (proc/meminfo, proc/zoneinfo)", problems
@@ -166,14 +190,24 @@ def kernel_rules(release: str, version: str | None, arch: str) -> tuple[str, Ker
     if not known:
         oldest = behaviour(releases[0], arch)
         if oldest.hvo_available:
-            raise InputError(f"Linux {major_minor[0]}.{major_minor[1]} is older than the model's data "
-                             f"({releases[0]} to {releases[-1]})")
-        return releases[0], oldest, (f"Linux {major_minor[0]}.{major_minor[1]} is older than the model's data "
-                                     f"({releases[0]} to {releases[-1]}); {arch} has no HVO in Linux "
-                                     f"{releases[0]} or before: planned with Linux {releases[0]}'s rules")
+            raise InputError(
+                f"Linux {major_minor[0]}.{major_minor[1]} is older than the model's data "
+                f"({releases[0]} to {releases[-1]})"
+            )
+        return (
+            releases[0],
+            oldest,
+            (
+                f"Linux {major_minor[0]}.{major_minor[1]} is older than the model's data "
+                f"({releases[0]} to {releases[-1]}); {arch} has no HVO in Linux "
+                f"{releases[0]} or before: planned with Linux {releases[0]}'s rules"
+            ),
+        )
     newest = known[-1]
-    note = (f"Linux {major_minor[0]}.{major_minor[1]} is newer than the model's data ({releases[0]} to "
-            f"{releases[-1]}): planned with Linux {newest}'s rules")
+    note = (
+        f"Linux {major_minor[0]}.{major_minor[1]} is newer than the model's data ({releases[0]} to "
+        f"{releases[-1]}): planned with Linux {newest}'s rules"
+    )
     return newest, behaviour(newest, arch), note
 
 
@@ -187,14 +221,28 @@ def identify(found: Collected) -> tuple[Identity, list[str]]:
     page, page_source, page_problems = page_of(found)
     found.problems.extend(page_problems)
     if machine is None:
-        fatal.append(Problem("machine", "cannot tell the architecture: no uname.txt machine=, no "
-                                        "proc/sys/kernel/arch, no flavour suffix in the release"))
+        fatal.append(
+            Problem(
+                "machine",
+                "cannot tell the architecture: no uname.txt machine=, no "
+                "proc/sys/kernel/arch, no flavour suffix in the release",
+            )
+        )
     if page is None:
-        fatal.append(Problem("page size", "cannot tell the base page size: no uname.txt page_size=, and "
-                                          "proc/meminfo MemTotal / proc/zoneinfo managed pages gives none"))
+        fatal.append(
+            Problem(
+                "page size",
+                "cannot tell the base page size: no uname.txt page_size=, and "
+                "proc/meminfo MemTotal / proc/zoneinfo managed pages gives none",
+            )
+        )
     if not found.release:
-        fatal.append(Problem("kernel release", "cannot tell the kernel release: proc/sys/kernel/osrelease "
-                                               "and uname.txt release= are missing"))
+        fatal.append(
+            Problem(
+                "kernel release",
+                "cannot tell the kernel release: proc/sys/kernel/osrelease and uname.txt release= are missing",
+            )
+        )
     profile = None
     paging = paging_of(found, machine) if machine else None
     if machine and page:
@@ -219,12 +267,21 @@ def identify(found: Collected) -> tuple[Identity, list[str]]:
             fatal.append(Problem(f"kernel {found.release}", str(exc)))
     if fatal or profile is None or kernel is None or rules is None:
         raise CannotPlan(found.problems + fatal)
-    return Identity(machine=machine, machine_source=machine_source, profile=profile, paging=paging,  # type: ignore[arg-type]
-                    base_page_source=page_source, release=found.release, version=version,  # type: ignore[arg-type]
-                    kernel=kernel, behaviour=rules), notes
+    return Identity(
+        machine=machine,
+        machine_source=machine_source,
+        profile=profile,
+        paging=paging,  # type: ignore[arg-type]
+        base_page_source=page_source,
+        release=found.release,
+        version=version,  # type: ignore[arg-type]
+        kernel=kernel,
+        behaviour=rules,
+    ), notes
 
 
 # -- HVO --------------------------------------------------------------------------------
+
 
 def hvo_state(found: Collected, rules: KernelBehaviour) -> tuple[str, bool, list[str]]:
     """HVO's state ("on", "off", "not built", "not available", "unknown"), whether the
@@ -233,20 +290,25 @@ def hvo_state(found: Collected, rules: KernelBehaviour) -> tuple[str, bool, list
     cmdline = found.cmdline.hvo if found.cmdline else None
     if not rules.hvo_available:
         if found.hvo_built:
-            notes.append(f"the kernel has vm.hugetlb_optimize_vmemmap = {found.hvo_sysctl}, but the model's data "
-                         f"has no HVO for {rules.arch} in Linux {rules.version}: planned as the data says")
+            notes.append(
+                f"the kernel has vm.hugetlb_optimize_vmemmap = {found.hvo_sysctl}, but the model's data "
+                f"has no HVO for {rules.arch} in Linux {rules.version}: planned as the data says"
+            )
         return "not available", False, notes
     if found.hvo_built is False:
         return "not built", False, notes
     if found.hvo_built and found.hvo_sysctl is not None:
         return ("on" if found.hvo_sysctl else "off"), bool(found.hvo_sysctl), notes
     planned = bool(cmdline)
-    notes.append(f"whether HVO is on is not known; planned as {'on' if planned else 'off'} "
-                 f"({'hugetlb_free_vmemmap=on' if planned else 'the distribution default'})")
+    notes.append(
+        f"whether HVO is on is not known; planned as {'on' if planned else 'off'} "
+        f"({'hugetlb_free_vmemmap=on' if planned else 'the distribution default'})"
+    )
     return "unknown", planned, notes
 
 
 # -- pools and boot counts ------------------------------------------------------------------
+
 
 def default_hugepage_bytes(found: Collected) -> int | None:
     if found.cmdline and found.cmdline.default_size_bytes:
@@ -261,15 +323,21 @@ def boot_requests(found: Collected) -> dict[int, tuple[int, dict[int, int] | Non
     for request in found.cmdline.boot if found.cmdline else ():
         size = request.size_bytes if request.size_bytes is not None else default
         if size is None:
-            found.problems.append(Problem("proc/cmdline", f"hugepages={request.count} has no hugepagesz= before "
-                                                          "it and the default hugepage size is not known"))
+            found.problems.append(
+                Problem(
+                    "proc/cmdline",
+                    f"hugepages={request.count} has no hugepagesz= before "
+                    "it and the default hugepage size is not known",
+                )
+            )
             continue
         requests.setdefault(size, (request.count, request.per_node))
     return requests
 
 
-def boot_on_node(requests: dict[int, tuple[int, dict[int, int] | None]], size: int, node: int,
-                 nodes_with_memory: list[int]) -> int:
+def boot_on_node(
+    requests: dict[int, tuple[int, dict[int, int] | None]], size: int, node: int, nodes_with_memory: list[int]
+) -> int:
     """Hugepages of `size` the command line put on `node` at boot. The plain form is spread
     over the nodes with memory round-robin, as the kernel's boot allocation does."""
     if size not in requests:
@@ -299,6 +367,7 @@ def node_memory(found: Collected) -> dict[int, int | None]:
 
 
 # -- sections -------------------------------------------------------------------------------
+
 
 def section_bytes(profile: ArchProfile) -> int | None:
     bits = SECTION_BITS.get((profile.arch, profile.base_page), SECTION_BITS.get((profile.arch, None)))

@@ -20,23 +20,30 @@ def cmdline_setting(facts: HostFacts) -> str:
     return f"hugetlb_free_vmemmap={'on' if facts.hvo.cmdline else 'off'} on the command line"
 
 
-def summary_lines(facts: HostFacts, plan: PlanReport | None, rules: KernelBehaviour, found: Collected,
-                  rows: list[ComparisonRow]) -> list[str]:
+def summary_lines(
+    facts: HostFacts, plan: PlanReport | None, rules: KernelBehaviour, found: Collected, rows: list[ComparisonRow]
+) -> list[str]:
     state = facts.hvo.state
     page = facts.base_page_bytes or 4096
     lines = []
     if state == "not available":
-        lines.append(f"HVO: not available: Linux {rules.version} on {rules.arch} has no HugeTLB vmemmap "
-                     f"optimization: {rules.why_unavailable.rstrip('.')}.")
+        lines.append(
+            f"HVO: not available: Linux {rules.version} on {rules.arch} has no HugeTLB vmemmap "
+            f"optimization: {rules.why_unavailable.rstrip('.')}."
+        )
         if found.dmesg and found.dmesg.unknown_parameters:
             lines.append(f"The kernel did not know {', '.join(found.dmesg.unknown_parameters)} (its log says so).")
         lines += would_free_lines(plan, page, how=False, lead="A kernel with HVO")
     elif state == "not built":
-        lines.append("HVO: not built into this kernel (no vm.hugetlb_optimize_vmemmap: "
-                     "CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP is not set).")
+        lines.append(
+            "HVO: not built into this kernel (no vm.hugetlb_optimize_vmemmap: "
+            "CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP is not set)."
+        )
         lines += would_free_lines(plan, page, how=False, lead="A kernel with HVO built and on")
-        lines.append("To have it: a kernel built with CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP=y, then as below for a "
-                     "kernel where it is off.")
+        lines.append(
+            "To have it: a kernel built with CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP=y, then as below for a "
+            "kernel where it is off."
+        )
     elif state == "off":
         lines.append(f"HVO: built but off (vm.hugetlb_optimize_vmemmap = 0; {cmdline_setting(facts)}).")
         lines += would_free_lines(plan, page, how=True)
@@ -44,14 +51,20 @@ def summary_lines(facts: HostFacts, plan: PlanReport | None, rules: KernelBehavi
         lines.append(f"HVO: on (vm.hugetlb_optimize_vmemmap = 1; {cmdline_setting(facts)}).")
         if plan and plan.pools:
             t = plan.totals
-            lines.append(f"For the current pools the model frees {pages(t.freed_pages, page)} of vmemmap and "
-                         f"saves {pages(t.saved_pages, page)} net of {t.pagetable_pages:,} split page-table pages.")
+            lines.append(
+                f"For the current pools the model frees {pages(t.freed_pages, page)} of vmemmap and "
+                f"saves {pages(t.saved_pages, page)} net of {t.pagetable_pages:,} split page-table pages."
+            )
         if facts.hvo.cmdline is False:
-            lines.append("The command line says off: hugepages allocated before the sysctl was set (those "
-                         "allocated at boot among them) are not optimized.")
+            lines.append(
+                "The command line says off: hugepages allocated before the sysctl was set (those "
+                "allocated at boot among them) are not optimized."
+            )
     else:
-        lines.append(f"HVO: state unknown (vm.hugetlb_optimize_vmemmap not read; {cmdline_setting(facts)}); "
-                     f"planned as {'on' if facts.hvo.planned_on else 'off'}.")
+        lines.append(
+            f"HVO: state unknown (vm.hugetlb_optimize_vmemmap not read; {cmdline_setting(facts)}); "
+            f"planned as {'on' if facts.hvo.planned_on else 'off'}."
+        )
     lines += known_issue_lines(plan)
     lines.append(comparison_line(rows))
     return lines
@@ -62,8 +75,9 @@ def known_issue_lines(plan: PlanReport | None) -> list[str]:
     lines = []
     for issue in plan.known_issues if plan else []:
         verb = "has" if issue.applies == "yes" else "may have"
-        lines.append(f"Known issue: this kernel {verb} {issue.id} (Linux {issue.first} to {issue.last}): "
-                     f"{issue.summary}.")
+        lines.append(
+            f"Known issue: this kernel {verb} {issue.id} (Linux {issue.first} to {issue.last}): {issue.summary}."
+        )
     return lines
 
 
@@ -71,9 +85,11 @@ def would_free_lines(plan: PlanReport | None, page: int, how: bool, lead: str = 
     if plan is None or not plan.pools:
         lines = ["No hugepages are allocated: there is nothing for HVO to free now."]
         if how:
-            lines.append("To turn it on for pools allocated later: hugetlb_free_vmemmap=on on the kernel command "
-                         "line, or `sysctl -w vm.hugetlb_optimize_vmemmap=1` (persist it in /etc/sysctl.d/) before "
-                         "the hugepages are allocated.")
+            lines.append(
+                "To turn it on for pools allocated later: hugetlb_free_vmemmap=on on the kernel command "
+                "line, or `sysctl -w vm.hugetlb_optimize_vmemmap=1` (persist it in /etc/sysctl.d/) before "
+                "the hugepages are allocated."
+            )
         return lines
     would = [p for p in plan.pools if p.would_free]
     lines = []
@@ -81,23 +97,30 @@ def would_free_lines(plan: PlanReport | None, page: int, how: bool, lead: str = 
         freed = sum(p.would_free.freed_pages for p in would)  # type: ignore[union-attr]
         saved = sum(p.would_free.saved_pages for p in would)  # type: ignore[union-attr]
         kernels = sorted({p.would_free.kernel for p in would})  # type: ignore[union-attr]
-        lines.append(f"{lead} would free {pages(freed, page)} and save {pages(saved, page)} for the current "
-                     f"pools (as Linux {', '.join(kernels)} does).")
+        lines.append(
+            f"{lead} would free {pages(freed, page)} and save {pages(saved, page)} for the current "
+            f"pools (as Linux {', '.join(kernels)} does)."
+        )
     else:
-        lines.append("No pool of this host would be optimized by HVO (no kernel in the model's data frees any "
-                     "of its vmemmap).")
+        lines.append(
+            "No pool of this host would be optimized by HVO (no kernel in the model's data frees any of its vmemmap)."
+        )
     if how and would:
         boot = [p.name for p in would if p.boot_time]
         runtime = [p.name for p in would if not p.boot_time]
         steps = []
         if boot:
-            steps.append(f"add hugetlb_free_vmemmap=on to the kernel command line and reboot (the only way for "
-                         f"the pools allocated at boot: {', '.join(boot)})")
+            steps.append(
+                f"add hugetlb_free_vmemmap=on to the kernel command line and reboot (the only way for "
+                f"the pools allocated at boot: {', '.join(boot)})"
+            )
         if runtime:
-            steps.append(f"{'or, for the pools allocated at run time, ' if boot else ''}run `sysctl -w "
-                         f"vm.hugetlb_optimize_vmemmap=1` (persist it in /etc/sysctl.d/), then shrink each pool "
-                         f"to 0 and allocate it again ({', '.join(runtime)}): hugepages allocated before the "
-                         f"change stay unoptimized")
+            steps.append(
+                f"{'or, for the pools allocated at run time, ' if boot else ''}run `sysctl -w "
+                f"vm.hugetlb_optimize_vmemmap=1` (persist it in /etc/sysctl.d/), then shrink each pool "
+                f"to 0 and allocate it again ({', '.join(runtime)}): hugepages allocated before the "
+                f"change stay unoptimized"
+            )
         lines.append("To turn it on: " + "; ".join(steps) + ".")
     return lines
 
@@ -108,6 +131,9 @@ def comparison_line(rows: list[ComparisonRow]) -> str:
         counts[r.status] = counts.get(r.status, 0) + 1
     if not rows:
         return "Kernel counters: none to compare."
-    parts = [f"{counts[s]} {s}" for s in ("agrees", "explained", "unexplained", "not available", "not compared")
-             if counts.get(s)]
+    parts = [
+        f"{counts[s]} {s}"
+        for s in ("agrees", "explained", "unexplained", "not available", "not compared")
+        if counts.get(s)
+    ]
     return "Model against the kernel's counters: " + ", ".join(parts) + "."

@@ -31,14 +31,27 @@ POOL_METRICS = (
     ("saved_bytes", "pool_saved_bytes", "Net bytes saved for the pool: freed minus page-table pages."),
     ("split_pmds", "pool_split_pmds", "Vmemmap PMD mappings split into PTEs for the pool."),
     ("tlb_flushes", "pool_tlb_flushes", "TLB flushes the remap of the pool took in the simulation."),
-    ("shared_tail_pages", "pool_shared_tail_pages",
-     ("Shared read-only tail vmemmap pages the pool allocated (7.1+: one per node, zone and hugepage order, "
-      "charged to the first pool of its kind); 0 on older kernels.")),
-    ("memmap_pages", "pool_memmap_pages",
-     "Vmemmap pages the pool holds from the buddy allocator, as /proc/vmstat nr_memmap_pages counts them (6.11+)."),
-    ("memmap_boot_pages_freed", "pool_memmap_boot_freed_pages",
-     ("Boot-memory vmemmap pages the pool's HVO freed or never populated: what it takes off /proc/vmstat "
-      "nr_memmap_boot_pages (6.11+).")),
+    (
+        "shared_tail_pages",
+        "pool_shared_tail_pages",
+        (
+            "Shared read-only tail vmemmap pages the pool allocated (7.1+: one per node, zone and hugepage order, "
+            "charged to the first pool of its kind); 0 on older kernels."
+        ),
+    ),
+    (
+        "memmap_pages",
+        "pool_memmap_pages",
+        "Vmemmap pages the pool holds from the buddy allocator, as /proc/vmstat nr_memmap_pages counts them (6.11+).",
+    ),
+    (
+        "memmap_boot_pages_freed",
+        "pool_memmap_boot_freed_pages",
+        (
+            "Boot-memory vmemmap pages the pool's HVO freed or never populated: what it takes off /proc/vmstat "
+            "nr_memmap_boot_pages (6.11+)."
+        ),
+    ),
 )
 PER_HUGEPAGE_METRICS = (
     ("struct_pages", "hugepage_struct_pages", "Struct pages describing one hugepage of the pool."),
@@ -59,7 +72,11 @@ MEMORY_METRICS = (
     ("vmemmap_bytes_after", "host_vmemmap_bytes_after", "Struct pages of all host RAM with HVO, in bytes."),
     ("memtotal_gain_bytes", "host_memtotal_gain_bytes", "What MemTotal gains from HVO, in bytes."),
     ("memfree_gain_bytes", "host_memfree_gain_bytes", "What MemFree gains from HVO, in bytes."),
-    ("peak_transient_bytes", "host_peak_transient_bytes", "Largest vmemmap peak above steady state while a pool is allocated."),
+    (
+        "peak_transient_bytes",
+        "host_peak_transient_bytes",
+        "Largest vmemmap peak above steady state while a pool is allocated.",
+    ),
 )
 SHRINK_METRICS = (
     ("restore_bytes", "pool_shrink_restore_bytes", "Memory the restore path needs to shrink the pool."),
@@ -78,8 +95,10 @@ TOTAL_METRICS = (
     ("saved_bytes", "total_saved_bytes", "Net bytes saved, all pools."),
     ("shared_tail_pages", "total_shared_tail_pages", "Shared read-only tail vmemmap pages, all pools (7.1+)."),
 )
-KNOWN_ISSUE_HELP = ("A known kernel problem the planned release is in range of (applies=yes) or may be "
-                    "(applies=maybe); pools lists the pools it bites, comma-separated; always 1.")
+KNOWN_ISSUE_HELP = (
+    "A known kernel problem the planned release is in range of (applies=yes) or may be "
+    "(applies=maybe); pools lists the pools it bites, comma-separated; always 1."
+)
 
 
 def _escape_label(value: str) -> str:
@@ -110,23 +129,44 @@ def _family(lines: list[str], name: str, help_text: str, samples: list[tuple[dic
 def render(report: PlanReport) -> str:
     host = report.host
     lines: list[str] = []
-    _family(lines, "build_info",
-            "hvo-calc version, report schema version, modelled kernel and the release as given; always 1.",
-            [({"version": __version__, "schema_version": report.schema_version, "kernel": host.kernel,
-               "kernel_release": host.kernel_release or host.kernel}, 1)])
+    _family(
+        lines,
+        "build_info",
+        "hvo-calc version, report schema version, modelled kernel and the release as given; always 1.",
+        [
+            (
+                {
+                    "version": __version__,
+                    "schema_version": report.schema_version,
+                    "kernel": host.kernel,
+                    "kernel_release": host.kernel_release or host.kernel,
+                },
+                1,
+            )
+        ],
+    )
     host_labels = {"arch": host.arch}
     _family(lines, "base_page_bytes", "Base page size of the host, in bytes.", [(host_labels, host.base_page_bytes)])
-    _family(lines, "struct_page_bytes", "sizeof(struct page) in the plan, in bytes.",
-            [(host_labels, host.struct_page_bytes)])
+    _family(
+        lines,
+        "struct_page_bytes",
+        "sizeof(struct page) in the plan, in bytes.",
+        [(host_labels, host.struct_page_bytes)],
+    )
     if host.memory_bytes is not None:
         _family(lines, "host_memory_bytes", "Host RAM given by the plan, in bytes.", [(host_labels, host.memory_bytes)])
-    pool_labels = [{"arch": p.arch, "node": str(p.node), "hugepage_size": p.hugepage_size, "pool": p.name}
-                   for p in report.pools]
+    pool_labels = [
+        {"arch": p.arch, "node": str(p.node), "hugepage_size": p.hugepage_size, "pool": p.name} for p in report.pools
+    ]
     for field, name, help_text in POOL_METRICS:
         _family(lines, name, help_text, [(labels, getattr(p, field)) for labels, p in zip(pool_labels, report.pools)])
     for field, name, help_text in PER_HUGEPAGE_METRICS:
-        _family(lines, name, help_text,
-                [(labels, getattr(p.per_hugepage, field)) for labels, p in zip(pool_labels, report.pools)])
+        _family(
+            lines,
+            name,
+            help_text,
+            [(labels, getattr(p.per_hugepage, field)) for labels, p in zip(pool_labels, report.pools)],
+        )
     shrinking = [(labels, p.shrink) for labels, p in zip(pool_labels, report.pools) if p.shrink]
     for field, name, help_text in SHRINK_METRICS if shrinking else ():
         _family(lines, name, help_text, [(labels, getattr(shrink, field)) for labels, shrink in shrinking])
@@ -139,7 +179,24 @@ def render(report: PlanReport) -> str:
     for field, name, help_text in TOTAL_METRICS:
         _family(lines, name, help_text, [(host_labels, getattr(report.totals, field))])
     if report.known_issues:
-        _family(lines, "known_issue", KNOWN_ISSUE_HELP,
-                [({**host_labels, "id": issue.id, "applies": issue.applies, "first": issue.first, "last": issue.last,
-                   "pools": ",".join(issue.pools), "summary": issue.summary}, 1) for issue in report.known_issues])
+        _family(
+            lines,
+            "known_issue",
+            KNOWN_ISSUE_HELP,
+            [
+                (
+                    {
+                        **host_labels,
+                        "id": issue.id,
+                        "applies": issue.applies,
+                        "first": issue.first,
+                        "last": issue.last,
+                        "pools": ",".join(issue.pools),
+                        "summary": issue.summary,
+                    },
+                    1,
+                )
+                for issue in report.known_issues
+            ],
+        )
     return "\n".join(lines) + "\n"

@@ -16,8 +16,7 @@ from hvo_calc.models import KnownIssueReport, PlanReport, PoolReport, ShrinkRepo
 from hvo_calc.reports.text import one_line
 from hvo_calc.units import human_size, short_size
 
-COLUMNS = ("pool", "hugepages", "vmemmap pages each", "vmemmap", "reserved", "freed",
-           "page tables", "saved", "saved %")
+COLUMNS = ("pool", "hugepages", "vmemmap pages each", "vmemmap", "reserved", "freed", "page tables", "saved", "saved %")
 SHARED_TAIL = "shared tail"  # a column before "saved", only when some pool has shared tail pages (7.1+)
 
 
@@ -41,14 +40,21 @@ def _row(name: str, item: PoolReport | Totals, per_hugepage: str, shared_tail: b
     page = item.base_page_bytes
     tail = [human_size(item.shared_tail_pages * page)] if shared_tail else []
     return [
-        name, f"{item.hugepages:,}", per_hugepage, human_size(item.vmemmap_bytes),
-        human_size(item.reserved_pages * page), human_size(item.freed_pages * page),
-        human_size(item.pagetable_pages * page), *tail, human_size(item.saved_bytes), f"{item.saved_percent:.3f}%",
+        name,
+        f"{item.hugepages:,}",
+        per_hugepage,
+        human_size(item.vmemmap_bytes),
+        human_size(item.reserved_pages * page),
+        human_size(item.freed_pages * page),
+        human_size(item.pagetable_pages * page),
+        *tail,
+        human_size(item.saved_bytes),
+        f"{item.saved_percent:.3f}%",
     ]
 
 
 def kernel_title(report: PlanReport) -> str:
-    """"Linux 6.12", and the release as given where it says more: "Linux 6.12 (6.12.117+deb13-amd64)"."""
+    """ "Linux 6.12", and the release as given where it says more: "Linux 6.12 (6.12.117+deb13-amd64)"."""
     host = report.host
     if host.kernel_release and host.kernel_release != host.kernel:
         return f"Linux {host.kernel} ({host.kernel_release})"
@@ -75,22 +81,37 @@ def render(report: PlanReport, *, encoding: str | None = None) -> str:
 
     host = report.host
     encoding = _encoding(encoding)
-    title = one_line(f"HVO plan: {host.arch} {short_size(host.base_page_bytes)} pages, {kernel_title(report)}, "
-                     f"struct page {host.struct_page_bytes} B, {host.placement} placement")
+    title = one_line(
+        f"HVO plan: {host.arch} {short_size(host.base_page_bytes)} pages, {kernel_title(report)}, "
+        f"struct page {host.struct_page_bytes} B, {host.placement} placement"
+    )
     shared_tail = any(pool.shared_tail_pages for pool in report.pools)
     grid = Table(title=title, title_justify="left")
     for column in COLUMNS[:7] + ((SHARED_TAIL,) if shared_tail else ()) + COLUMNS[7:]:
         grid.add_column(column, justify="left" if column == "pool" else "right")
     for pool in report.pools:
         each = pool.per_hugepage
-        grid.add_row(*_row(f"{one_line(pool.name)} ({pool.hugepage_size}, node {pool.node})", pool,
-                           f"{each.vmemmap_pages}, {each.freed_pages} freed", shared_tail))
+        grid.add_row(
+            *_row(
+                f"{one_line(pool.name)} ({pool.hugepage_size}, node {pool.node})",
+                pool,
+                f"{each.vmemmap_pages}, {each.freed_pages} freed",
+                shared_tail,
+            )
+        )
     grid.add_row(*_row("total", report.totals, "", shared_tail), style="bold")
 
     buffer = _Buffer(encoding)
     tty = sys.stdout.isatty()
-    console = Console(file=buffer, force_terminal=tty, no_color=bool(os.environ.get("NO_COLOR")) or not tty,
-                      width=None if tty else 160, markup=False, emoji=False, highlight=False)
+    console = Console(
+        file=buffer,
+        force_terminal=tty,
+        no_color=bool(os.environ.get("NO_COLOR")) or not tty,
+        width=None if tty else 160,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
     console.print(grid)
     line = functools.partial(console.print, soft_wrap=True)  # one line each, however long: grep finds it
     for pool in report.pools:
@@ -101,9 +122,11 @@ def render(report: PlanReport, *, encoding: str | None = None) -> str:
             line(f"{name}: no HVO: {pool.reason}")
         if pool.would_free:
             w = pool.would_free
-            line(f"{name}: with HVO (as in Linux {w.kernel}) it would free "
-                 f"{_pages(w.freed_pages, pool.base_page_bytes)} and save "
-                 f"{_pages(w.saved_pages, pool.base_page_bytes)}")
+            line(
+                f"{name}: with HVO (as in Linux {w.kernel}) it would free "
+                f"{_pages(w.freed_pages, pool.base_page_bytes)} and save "
+                f"{_pages(w.saved_pages, pool.base_page_bytes)}"
+            )
     for pool in report.pools:
         if pool.shrink:
             line(_shrink_line(pool.name, pool.shrink))
@@ -116,7 +139,8 @@ def render(report: PlanReport, *, encoding: str | None = None) -> str:
             f"{human_size(m.memory_bytes)}) without HVO, {human_size(m.vmemmap_bytes_after)} "
             f"({m.vmemmap_percent_after:.3f}%) with it; MemTotal gains {human_size(m.memtotal_gain_bytes)}, "
             f"MemFree {human_size(m.memfree_gain_bytes)}; transient peak while allocating "
-            f"{human_size(m.peak_transient_bytes)}{head_copy_clause(report)}")
+            f"{human_size(m.peak_transient_bytes)}{head_copy_clause(report)}"
+        )
     for note in host.notes:
         line(f"note: {note}")
     if host.hvo_enable_hint:
@@ -130,8 +154,10 @@ def render(report: PlanReport, *, encoding: str | None = None) -> str:
 def head_copy_clause(report: PlanReport) -> str:
     """What the transient peak means for the head copy, where the kernel makes it mandatory (7.1+)."""
     if report.host.head_copy_mandatory and any(pool.hvo_active for pool in report.pools):
-        return ("; each hugepage's head vmemmap page copy is mandatory on this kernel: a hugepage whose copy "
-                "cannot be allocated stays unoptimized")
+        return (
+            "; each hugepage's head vmemmap page copy is mandatory on this kernel: a hugepage whose copy "
+            "cannot be allocated stays unoptimized"
+        )
     return ""
 
 
@@ -139,20 +165,27 @@ def known_issue_line(report: PlanReport, issue: KnownIssueReport) -> str:
     """`WARNING: Linux 6.12.117 (6.12.115 to 6.12.118): <summary>; bites pools: a, b`."""
     release = report.host.kernel_release or report.host.kernel
     affected = "" if issue.applies == "yes" else " may be affected"
-    pools = f"bites pools: {', '.join(one_line(name) for name in issue.pools)}" if issue.pools \
+    pools = (
+        f"bites pools: {', '.join(one_line(name) for name in issue.pools)}"
+        if issue.pools
         else "bites no pool of this plan"
+    )
     return one_line(f"WARNING: Linux {release}{affected} ({issue.first} to {issue.last}): {issue.summary}; {pools}")
 
 
 def _shrink_line(name: str, s: ShrinkReport) -> str:
-    head = (f"{one_line(name)}: shrink to {s.shrink_to} releases {s.hugepages_released} hugepages; the restore "
-            f"needs {human_size(s.restore_bytes)} ({s.policy} allocation)")
+    head = (
+        f"{one_line(name)}: shrink to {s.shrink_to} releases {s.hugepages_released} hugepages; the restore "
+        f"needs {human_size(s.restore_bytes)} ({s.policy} allocation)"
+    )
     if s.succeeds is None or s.available_bytes is None:
         return head + "; give node memory to check it"
     if s.succeeds:
         return head + f": succeeds ({human_size(s.available_bytes)} free)"
-    return head + (f": FAILS, {human_size(s.missing_bytes)} short; {s.surplus_hugepages} hugepages stay as "
-                   f"surplus; {s.pagetable_pages_kept} split page tables are kept either way")
+    return head + (
+        f": FAILS, {human_size(s.missing_bytes)} short; {s.surplus_hugepages} hugepages stay as "
+        f"surplus; {s.pagetable_pages_kept} split page tables are kept either way"
+    )
 
 
 def _nodes_table(report: PlanReport):
@@ -160,14 +193,32 @@ def _nodes_table(report: PlanReport):
 
     shared_tail = any(n.shared_tail_pages for n in report.nodes)
     grid = Table(title="per node", title_justify="left")
-    for column in ("node", "memory", "pools", "hugepages", "pool size", "freed", "page tables",
-                   *((SHARED_TAIL,) if shared_tail else ()), "saved", "free"):
+    for column in (
+        "node",
+        "memory",
+        "pools",
+        "hugepages",
+        "pool size",
+        "freed",
+        "page tables",
+        *((SHARED_TAIL,) if shared_tail else ()),
+        "saved",
+        "free",
+    ):
         grid.add_column(column, justify="right")
     page = report.host.base_page_bytes
     for n in report.nodes:
         tail = [human_size(n.shared_tail_pages * page)] if shared_tail else []
-        grid.add_row(str(n.node), human_size(n.memory_bytes) if n.memory_bytes else "-", str(n.pools),
-                     f"{n.hugepages:,}", human_size(n.pool_bytes), human_size(n.freed_pages * page),
-                     human_size(n.pagetable_pages * page), *tail, human_size(n.saved_bytes),
-                     human_size(n.free_bytes) if n.free_bytes is not None else "-")
+        grid.add_row(
+            str(n.node),
+            human_size(n.memory_bytes) if n.memory_bytes else "-",
+            str(n.pools),
+            f"{n.hugepages:,}",
+            human_size(n.pool_bytes),
+            human_size(n.freed_pages * page),
+            human_size(n.pagetable_pages * page),
+            *tail,
+            human_size(n.saved_bytes),
+            human_size(n.free_bytes) if n.free_bytes is not None else "-",
+        )
     return grid
