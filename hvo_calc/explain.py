@@ -357,7 +357,7 @@ def explain(
     check_struct_page(profile, request.struct_page_bytes)
     check_pool(profile, request, pool)
     (extent,) = place(profile, request, (pool,))
-    geometry = HugepageGeometry(pool.hugepage_size, profile.base_page, request.struct_page_bytes)
+    geometry = HugepageGeometry(pool.size_bytes, profile.base_page, request.struct_page_bytes)
     reason = why_inactive(kernel_behaviour, geometry, request.hvo)
     opts = sim_options(kernel_behaviour, reason is None, request, pool, geometry, shrink=False)
     frames, pt = new_model(profile, request.struct_page_bytes)

@@ -33,14 +33,15 @@ from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile, Strict, find_profile
 from hvo_calc.units import human_size, parse_size, short_size
 
 FIRST_HVO_RELEASE = (5, 14)  # no hugetlb boot line about vmemmap before it
-# `hvo-calc plan` with no pools: a typical VM host with a 2M and a 1G pool.
-DEFAULT_POOLS = (("2M", 4096), ("1G", 16))
+# `hvo-calc plan` with no pools: a typical VM host, with many hugepages of the size the PMD
+# maps (2M on x86-64) and a few of the largest (1G): counts of each.
+DEFAULT_COUNTS = (4096, 16)
 
 
 class PoolRequest(Strict):
     """One pool as asked for."""
 
-    hugepage_size: int
+    hugepage_size: int | None = None  # None: the profile's default size (the one its PMD maps)
     count: int = Field(ge=1)
     node: int = Field(default=0, ge=0)
     name: str | None = None
@@ -50,8 +51,15 @@ class PoolRequest(Strict):
 
     @field_validator("hugepage_size", mode="before")
     @classmethod
-    def _size(cls, value: str | int) -> int:
-        return parse_size(value, "hugepage size")
+    def _size(cls, value: str | int | None) -> int | None:
+        return None if value is None else parse_size(value, "hugepage size")
+
+    @property
+    def size_bytes(self) -> int:
+        """The hugepage size, once `with_sizes` has settled it."""
+        if self.hugepage_size is None:
+            raise InputError("a pool has no hugepage size")
+        return self.hugepage_size
 
 
 class NodeRequest(Strict):
@@ -87,13 +95,30 @@ class PlanRequest(Strict):
         return None if value is None else parse_size(value, "base page")
 
 
-def default_pools() -> tuple[PoolRequest, ...]:
-    return tuple(PoolRequest(hugepage_size=parse_size(size), count=count) for size, count in DEFAULT_POOLS)
+def default_hugepage_size(profile: ArchProfile) -> int:
+    """The size a pool has when none is given: the one a PMD maps (2M on x86-64)."""
+    return next(
+        (h.size for h in profile.hugepage if h.mapped_by == "pmd" and h.contiguous == 1), profile.hugepage[0].size
+    )
+
+
+def default_pools(profile: ArchProfile) -> tuple[PoolRequest, ...]:
+    """The default host's pools: many of the PMD size, a few of the largest."""
+    sizes = dict.fromkeys((default_hugepage_size(profile), max(h.size for h in profile.hugepage)))
+    return tuple(PoolRequest(hugepage_size=size, count=count) for size, count in zip(sizes, DEFAULT_COUNTS))
+
+
+def with_sizes(profile: ArchProfile, pools: tuple[PoolRequest, ...]) -> tuple[PoolRequest, ...]:
+    """The pools asked for, a pool without a size taking the profile's default; none: the default host."""
+    if not pools:
+        return default_pools(profile)
+    size = default_hugepage_size(profile)
+    return tuple(p if p.hugepage_size is not None else p.model_copy(update={"hugepage_size": size}) for p in pools)
 
 
 def planned_hugepages(request: PlanRequest) -> int:
     """Hugepages the plan will simulate (for progress)."""
-    return sum(pool.count for pool in request.pools or default_pools())
+    return sum(pool.count for pool in request.pools) or sum(DEFAULT_COUNTS)
 
 
 def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) -> PlanReport:
@@ -101,7 +126,7 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
     profile = find_profile(request.arch, request.base_page, request.paging, request.mmu)
     kernel = behaviour(request.kernel, profile.arch)
     check_struct_page(profile, request.struct_page_bytes)
-    pools = request.pools or default_pools()
+    pools = with_sizes(profile, request.pools)
     for pool in pools:
         check_pool(profile, request, pool)
     check_names(pools)
@@ -109,7 +134,7 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
     frames, pt = new_model(profile, request.struct_page_bytes)
     reports = []
     for index, (pool, extent) in enumerate(zip(pools, extents)):
-        geometry = HugepageGeometry(pool.hugepage_size, profile.base_page, request.struct_page_bytes)
+        geometry = HugepageGeometry(pool.size_bytes, profile.base_page, request.struct_page_bytes)
         reason = why_inactive(kernel, geometry, request.hvo)
         preoptimized = is_preoptimized(profile, kernel, pool, reason)
         options = sim_options(kernel, reason is None, request, pool, geometry, preoptimized)
@@ -163,7 +188,7 @@ def check_struct_page(profile: ArchProfile, struct_page_bytes: int) -> None:
 def is_preoptimized(profile: ArchProfile, kernel: KernelBehaviour, pool: PoolRequest, reason: str | None) -> bool:
     """Boot-time gigantic pages whose vmemmap the kernel populates already optimized (6.15+
     on x86-64: only those aligned to 128 MiB and the section size, which PUD-sized pages are)."""
-    size = profile.hugepage_size(pool.hugepage_size)
+    size = profile.hugepage_size(pool.size_bytes)
     return bool(pool.boot and kernel.boot_preoptimize and size and size.mapped_by == "pud" and reason is None)
 
 
@@ -195,7 +220,7 @@ def issue_bites(condition: str, pool: PoolReport) -> bool:
 
 
 def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) -> None:
-    check_hugepage_size(profile, pool.hugepage_size)
+    check_hugepage_size(profile, pool.size_bytes)
     if pool.node >= max(1, len(request.nodes)):
         nodes = f"nodes 0 to {len(request.nodes) - 1}" if request.nodes else "no [[node]] entries: accepted: node 0"
         raise InputError(f"a pool is on node {pool.node}, but the plan has {nodes}")
@@ -209,7 +234,7 @@ def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) ->
 
 
 def pool_name(pool: PoolRequest, index: int) -> str:
-    return pool.name or f"{short_size(pool.hugepage_size)}-{index}"
+    return pool.name or f"{short_size(pool.size_bytes)}-{index}"
 
 
 def check_names(pools: tuple[PoolRequest, ...]) -> None:
@@ -258,7 +283,7 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
     scatter_pfns = block_pfns if profile.vmemmap_leaf == "pmd" else page_pfns
     next_pfn, extents = 0, []
     for pool in pools:
-        pages = pool.hugepage_size // page
+        pages = pool.size_bytes // page
         start = -(-next_pfn // lcm(pages, block_pfns)) * lcm(pages, block_pfns)
         stride = pages
         if request.placement == "scattered":
@@ -277,7 +302,7 @@ def check_fits(
 ) -> None:
     """The hugepages of each node fit in its memory (or in what the architecture can address)."""
     for node, room in enumerate(memory):
-        need = sum(p.count * p.hugepage_size for p in pools if p.node == node)
+        need = sum(p.count * p.size_bytes for p in pools if p.node == node)
         if need > room:
             need_text, room_text = human_size(need), human_size(room)
             if need_text == room_text:  # apart by less than the rounding: say it in bytes
@@ -405,9 +430,9 @@ def pool_report(
     if stats.freed_pages % stats.hugepages:
         raise VerificationError("hugepages of one pool were freed unequally")
     freed_each = stats.freed_pages // stats.hugepages
-    size = profile.hugepage_size(pool.hugepage_size)
+    size = profile.hugepage_size(pool.size_bytes)
     page = profile.base_page
-    pool_bytes = pool.count * pool.hugepage_size
+    pool_bytes = pool.count * pool.size_bytes
     money = savings(stats, page)
     kept_bytes = (stats.reserved_pages + stats.pagetable_pages + stats.shared_tail_pages) * page
     # The whole vmemmap exists before the tails are freed, split tables included; for
@@ -421,8 +446,8 @@ def pool_report(
         node=pool.node,
         zone=pool.zone,
         base_page_bytes=page,
-        hugepage_bytes=pool.hugepage_size,
-        hugepage_size=short_size(pool.hugepage_size),
+        hugepage_bytes=pool.size_bytes,
+        hugepage_size=short_size(pool.size_bytes),
         mapped_by=size.mapping if size else "",
         hugepages=stats.hugepages,
         pool_bytes=pool_bytes,

@@ -6,7 +6,7 @@ its own verification (or another bug: one line, never a traceback), 130 interrup
 (Ctrl-C: one line), 141 stdout closed early (`hvo-calc plan | head -1`: quietly).
 """
 
-import _signal  # the C module: `signal` imports enum, which takes a while to import
+import signal
 import os
 import sys
 
@@ -20,7 +20,7 @@ _in_main = False  # before `main` runs there is nothing to clean up: exit on the
 
 
 def _on_sigint(signum: int, frame: object) -> None:
-    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit
     if not _in_main:
         os.write(2, b"hvo-calc: interrupted\n")
         os._exit(130)
@@ -31,9 +31,9 @@ def _install_sigint() -> object:
     """Our SIGINT handler in place of the current one (returned); None where signals cannot be
     set (not the main thread) or are ignored on purpose (nohup, a shell's background job)."""
     try:
-        if _signal.getsignal(_signal.SIGINT) == _signal.SIG_IGN:
+        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
             return None
-        return _signal.signal(_signal.SIGINT, _on_sigint)
+        return signal.signal(signal.SIGINT, _on_sigint)
     except (ValueError, OSError):
         return None
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout.flush()  # a closed pipe shows here, while we still handle it
     except (Interrupted, KeyboardInterrupt):
         if previous is not None:
-            _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # as our handler does: no second interrupt
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # as our handler does: no second interrupt
         if sys.stderr is not None and sys.stderr.isatty():
             say("")  # end the line ^C started on the terminal
         say("hvo-calc: interrupted")
@@ -185,6 +185,6 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_BUG
     finally:
         if previous is not None and not _PROGRAM:
-            _signal.signal(_signal.SIGINT, previous)  # type: ignore[arg-type]
+            signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
             _in_main = False
     sys.exit(code)

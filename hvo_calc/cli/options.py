@@ -155,9 +155,9 @@ def request_from_options(
 ) -> "PlanRequest":
     """The plan the options describe: a plan file with host flags on top, or the flags alone."""
     from hvo_calc.planfile import plan_request, read_plan_file
-    from hvo_calc.planner import DEFAULT_POOLS, PlanRequest, PoolRequest
+    from hvo_calc.planner import PlanRequest, PoolRequest
 
-    values = dict(
+    values: dict[str, object] = dict(
         arch=arch,
         base_page=base_page,
         kernel=kernel,
@@ -185,14 +185,9 @@ def request_from_options(
     try:
         pools: tuple[PoolRequest, ...] = ()
         if huge is not None or count is not None or shrink_to is not None:
-            pools = (
-                PoolRequest(
-                    hugepage_size=DEFAULT_POOLS[0][0] if huge is None else huge,
-                    count=1 if count is None else count,
-                    shrink_to=shrink_to,
-                ),
-            )
-        return PlanRequest(**values, pools=pools)
+            # No --huge: the profile's default size, which the planner knows.
+            pools = (PoolRequest.model_validate({"hugepage_size": huge, "count": count or 1, "shrink_to": shrink_to}),)
+        return PlanRequest.model_validate({**values, "pools": pools})
     except ValidationError as exc:  # what the options' own types let through: still one line
         err = exc.errors()[0]
         option = "--" + str(err["loc"][-1] if err["loc"] else "option").replace("_", "-")
