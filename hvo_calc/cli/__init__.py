@@ -6,8 +6,8 @@ its own verification (or another bug: one line, never a traceback), 130 interrup
 (Ctrl-C: one line), 141 stdout closed early (`hvo-calc plan | head -1`: quietly).
 """
 
-import signal
 import os
+import signal
 import sys
 
 
