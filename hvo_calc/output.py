@@ -24,14 +24,17 @@ import os
 import re
 import stat
 import sys
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO, TypeVar
 
 import click
 
 from hvo_calc.errors import InputError
 
 STDOUT = "-"
+
+Command = TypeVar("Command", bound=Callable[..., object])
 
 # Box-drawing characters (U+2500-U+257F) as ASCII, for a terminal whose encoding lacks them.
 _BOX = {
@@ -62,10 +65,10 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def _same_file(status: os.stat_result, stream: object) -> bool:
+def _same_file(status: os.stat_result, stream: TextIO) -> bool:
     """Whether `status` is the file behind `stream` (our stdout or stderr)."""
     try:
-        return os.path.samestat(status, os.fstat(stream.fileno()))  # type: ignore[attr-defined]
+        return os.path.samestat(status, os.fstat(stream.fileno()))
     except (AttributeError, OSError, ValueError):
         return False
 
@@ -84,6 +87,8 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
         if status is not None and not stat.S_ISREG(status.st_mode):
             raise _cannot(path, "not a regular file (it is written in place, never replaced)")
         mode = stat.S_IMODE(status.st_mode) if status is not None else _new_file_mode()
+        import tempfile  # only when writing a file: it costs start-up time otherwise
+
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise _cannot(path, exc) from None
@@ -221,10 +226,10 @@ def _encodable(text: str, stream: object) -> str:
         return text.translate(_BOX)
 
 
-def _echo(text: str, stream: object) -> None:
+def _echo(text: str, stream: TextIO) -> None:
     try:
-        click.echo(_encodable(text, stream), file=stream, nl=False)  # type: ignore[arg-type]
-        stream.flush()  # type: ignore[attr-defined]
+        click.echo(_encodable(text, stream), file=stream, nl=False)
+        stream.flush()
     except BrokenPipeError:
         raise StdoutClosed from None
 
@@ -240,7 +245,7 @@ def emit(text: str, output: str | None, *, human: bool = False) -> None:
     write_output(output, click.unstyle(text) if human else text)
 
 
-def format_option(command):  # type: ignore[no-untyped-def]
+def format_option(command: Command) -> Command:
     """`--format`, the same for every command that prints a report."""
     from hvo_calc.reports import RENDERERS
 
@@ -255,7 +260,7 @@ def format_option(command):  # type: ignore[no-untyped-def]
     )(command)
 
 
-def output_option(command):  # type: ignore[no-untyped-def]
+def output_option(command: Command) -> Command:
     """`--output FILE`: a file replaced atomically; a device or FIFO written in place; "-" is stdout."""
     from hvo_calc.cli.options import not_blank
 

@@ -13,7 +13,6 @@ chosen when only the architecture is given.
 
 import tomllib
 from functools import cached_property, lru_cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -171,8 +170,8 @@ class ArchProfile(Strict):
 
 
 def config_dir() -> Path:
-    """The `configs/` shipped inside the package (so installed copies find it)."""
-    return Path(str(files("hvo_calc") / "configs"))
+    """The `configs/` shipped inside the package, beside this file (so installed copies find it)."""
+    return Path(__file__).resolve().parent / "configs"
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -154,7 +154,6 @@ def request_from_options(
     mmu: str | None = None,
 ) -> "PlanRequest":
     """The plan the options describe: a plan file with host flags on top, or the flags alone."""
-    from hvo_calc.planfile import plan_request, read_plan_file
     from hvo_calc.planner import PlanRequest, PoolRequest
 
     values: dict[str, object] = dict(
@@ -171,6 +170,8 @@ def request_from_options(
         if values[name] is None:
             del values[name]
     if config is not None:
+        from hvo_calc.planfile import plan_request, read_plan_file
+
         if huge is not None or count is not None or shrink_to is not None:
             raise InputError(
                 "--huge, --count and --shrink-to describe one pool; with --config, set pools in the plan file"
