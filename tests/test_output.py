@@ -144,7 +144,9 @@ def test_permission_denied_is_one_line_exit_2(run, tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(output.tempfile, "mkstemp", denied)
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
     result = run(*SMALL, "--output", str(tmp_path / "x.json"))
     assert result.exit_code == 2 and "Permission denied" in one_error_line(result.stderr)
 
