@@ -43,14 +43,41 @@ class WindowRules:
     keep: int = 0  # hugepages still optimized; the rest were restored (a shrink)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Snapshot:
-    """The window's vmemmap as the verifier saw it before the remap."""
+    """The window's vmemmap as the verifier saw it before the remap.
+
+    Where PMD leaves mapped all of it, every page's entry is arithmetic on its leaf, so the
+    page entries are only spelled out (`ptes`) when a check needs them all."""
 
     keys: np.ndarray  # PMD blocks, sorted
     pmd: np.ndarray  # their PMD entries
-    ptes: np.ndarray  # every page of those blocks: its entry (a PMD leaf's expanded), flat
     had_tail: bool  # the shared tail page existed already
+    per_table: int  # entries of a PTE table (pages a PMD leaf maps)
+    stored: np.ndarray | None = None  # every page's entry, where not all leaves
+
+    @property
+    def ptes(self) -> np.ndarray:
+        """Every page of the window's blocks: its entry (a PMD leaf's expanded), flat."""
+        if self.stored is None:
+            offsets = np.arange(self.per_table, dtype=np.uint64) << PFN_SHIFT
+            self.stored = ((self.pmd & ~LEAF)[:, None] + offsets).reshape(-1)
+        return self.stored
+
+    def __post_init__(self) -> None:
+        # Where consecutive PMD leaves mapped the window: the entry of its first page (page
+        # i's is that plus i frames). None otherwise.
+        self.run_base: np.uint64 | None = None
+        step = np.uint64(self.per_table) << PFN_SHIFT
+        pmd = self.pmd
+        if self.stored is None and len(pmd) and ((pmd & LEAF) != 0).all() and (np.diff(pmd) == step).all():
+            self.run_base = pmd[0] & ~LEAF
+
+    def entries(self, positions: np.ndarray) -> np.ndarray:
+        """The entries at these flat positions (without spelling out the rest)."""
+        if self.run_base is None:
+            return self.ptes[positions]
+        return self.run_base + (positions.astype(np.uint64) << PFN_SHIFT)
 
 
 @dataclass(frozen=True)
@@ -81,47 +108,59 @@ def window_keys(pt: PageTable, rules: WindowRules) -> np.ndarray:
     return np.unique(np.concatenate([firsts, lasts]))
 
 
-def walk_entries(pt: PageTable, keys: np.ndarray, copy: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The PMD entry of each block and the entry mapping each page of it (a PMD leaf
-    expanded page by page), read by descending the tables from the top. Without `copy`
-    the PTEs may be a view of the tables (to read now, not to keep)."""
+def walk_pmd(pt: PageTable, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The PMD entry of each block, and the row of the PTE table it points at, read by
+    descending the tables from the top."""
     vaddrs = keys << np.uint64(pt.pmd_shift)
-    per_table = pt.entries_per_table
     row = np.zeros(len(keys), dtype=np.int64)
     for level in pt.upper_levels:
-        mask = np.uint64(pt.tables[level].entries_per_table - 1)
-        idx = ((vaddrs >> np.uint64(pt.shift[level])) & mask).astype(np.int64)
         store = pt.tables[level]
+        mask = np.uint64(store.entries_per_table - 1)
+        idx = ((vaddrs >> np.uint64(pt.shift[level])) & mask).astype(np.int64)
         entry = store.entries[row, idx]
         if not (entry & PRESENT).all():
             fail(f"struct pages no longer translate: a {level} entry over the vmemmap is empty")
-        if level == "pmd":
-            break
         row = store.child[row, idx]
-        if (row < 0).any():
+        if level != "pmd" and (row < 0).any():
             fail(f"a {level} entry points at no table")
-    pmd, child = entry, store.child[row, idx]
+    return entry, row
+
+
+def walk_entries(pt: PageTable, keys: np.ndarray, copy: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The PMD entry of each block and the entry mapping each page of it (a PMD leaf
+    expanded page by page). Without `copy` the PTEs may be a view of the tables (to read
+    now, not to keep)."""
+    pmd, child = walk_pmd(pt, keys)
+    return pmd, page_entries(pt, pmd, child, copy)
+
+
+def page_entries(pt: PageTable, pmd: np.ndarray, child: np.ndarray, copy: bool) -> np.ndarray:
+    """Every page's entry under these PMD entries, flat: a leaf's pages by arithmetic, a
+    table's entries as the table holds them."""
+    per_table = pt.entries_per_table
     leaf = (pmd & LEAF) != 0
     offsets = np.arange(per_table, dtype=np.uint64) << PFN_SHIFT
     if leaf.all():
-        return pmd, ((pmd & ~LEAF)[:, None] + offsets).reshape(-1)
+        return ((pmd & ~LEAF)[:, None] + offsets).reshape(-1)
     if (child[~leaf] < 0).any():
         fail("a PMD entry over the window points at no PTE table")
     if not leaf.any() and (np.diff(child) == 1).all():  # the tables sit in consecutive rows
         tables = pt.pte.entries[int(child[0]) : int(child[-1]) + 1]
-        return pmd, (tables.copy() if copy else tables).reshape(-1)
-    ptes = np.empty((len(keys), per_table), dtype=np.uint64)
+        return (tables.copy() if copy else tables).reshape(-1)
+    ptes = np.empty((len(pmd), per_table), dtype=np.uint64)
     ptes[leaf] = (pmd[leaf] & ~LEAF)[:, None] + offsets
     ptes[~leaf] = pt.pte.entries[child[~leaf]]
-    return pmd, ptes.reshape(-1)
+    return ptes.reshape(-1)
 
 
 def snapshot(pt: PageTable, frames: FrameAllocator, rules: WindowRules) -> Snapshot:
-    """What the window maps before the remap; the allocator's log starts afresh here."""
+    """What the window maps before the remap; the allocator's log starts afresh here.
+    Where PMD leaves map all of it, the pages are left to arithmetic on the leaves."""
     frames.clear_log()
     keys = window_keys(pt, rules)
-    pmd, ptes = walk_entries(pt, keys, copy=True)
-    return Snapshot(keys, pmd, ptes, rules.tail_key in frames.vmemmap_tails)
+    pmd, child = walk_pmd(pt, keys)
+    stored = None if ((pmd & LEAF) != 0).all() else page_entries(pt, pmd, child, copy=True)
+    return Snapshot(keys, pmd, rules.tail_key in frames.vmemmap_tails, pt.entries_per_table, stored)
 
 
 def pool_view(flat: np.ndarray, keys: np.ndarray, pt: PageTable, rules: WindowRules, pages: int) -> np.ndarray:
@@ -204,15 +243,17 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
             vmemmap_allocated=0,
             tail_pages_allocated=0,
         )
-    b_view = pool_view(before.ptes, before.keys, pt, rules, v)
     a_view = pool_view(after, before.keys, pt, rules, v)
-    b_pfns = _check_populated(b_view, before.pmd, pt.entries_per_table)
-    _check_outside_unchanged(after, before, a_view, b_view)
-    _check_kept(a_view, b_view, rules, log)
     _check_tails(a_view[: rules.keep], frames, rules)
     fresh = _check_restored(a_view[rules.keep :], rules, log)
-    _check_copies(a_view, b_view, frames, rules, log)
-    freed = _check_freed(b_pfns, a_view, rules, log)
+    freed = _check_run(after, a_view, before, rules, log)
+    if freed is None:  # the general case: every page's entry before, spelled out
+        b_view = pool_view(before.ptes, before.keys, pt, rules, v)
+        b_pfns = _check_populated(b_view, before.pmd, pt.entries_per_table)
+        _check_outside_unchanged(after, before, a_view, b_view)
+        _check_kept(a_view, b_view, rules, log)
+        _check_copies(a_view, b_view, frames, rules, log)
+        freed = _check_freed(b_pfns, a_view, rules, log)
     split = int(np.count_nonzero(((before.pmd & LEAF) != 0) & ((pmd_after & LEAF) == 0)))
     if log.allocated_pages("pagetable") != split:
         fail(f"{log.allocated_pages('pagetable')} page-table pages were allocated for {split} PMD splits")
@@ -237,6 +278,50 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
         vmemmap_allocated=copies + fresh,
         tail_pages_allocated=tail_allocated,
     )
+
+
+def _check_run(
+    after: np.ndarray, a_view: np.ndarray, before: Snapshot, rules: WindowRules, log: FrameLog
+) -> int | None:
+    """The same checks as the general case, for the usual window of today's kernels: packed
+    hugepages whose vmemmap consecutive PMD leaves mapped, the head copied (6.2+), none
+    given back. Page i of the window mapped its first frame plus i before, so what was
+    mapped and what must be freed is arithmetic, not a spelled-out copy of the tables.
+    None where the window is not such a one, or where anything looks wrong (the general
+    case then finds and names it)."""
+    base = before.run_base
+    rows, v = a_view.shape
+    if base is None or not rules.copy_head or rules.keep != rules.count or not a_view.flags.c_contiguous:
+        return None
+    if not ((before.pmd & FLAGS) == (PRESENT | WRITE | LEAF)).all():
+        return None
+    start = (a_view.__array_interface__["data"][0] - after.__array_interface__["data"][0]) // after.itemsize
+    end = start + rows * v
+    outside = np.concatenate([np.arange(start), np.arange(end, after.size)])
+    if not np.array_equal(np.concatenate([after[:start], after[end:]]), before.entries(outside)):
+        return None
+    reuse = rules.reserve - 1
+    reuse_after = a_view[:, reuse].copy()
+    reuse_before = before.entries(start + reuse + v * np.arange(rows))
+    kept_same = a_view[:, :reuse] == before.entries(start + np.arange(rows)[:, None] * v + np.arange(reuse))
+    if not kept_same.all() or not ((reuse_after & FLAGS) == (PRESENT | WRITE)).all():
+        return None
+    to_pfns, from_pfns = reuse_after >> PFN_SHIFT, reuse_before >> PFN_SHIFT
+    if len(log.copies) != 1 or not (
+        np.array_equal(log.copies[0][0], to_pfns) and np.array_equal(log.copies[0][1], from_pfns)
+    ):
+        return None
+    # Freed: exactly the frames of the whole run, each once (in order: an exact test).
+    low = int(base >> PFN_SHIFT) + start
+    freed = [pieces for pieces in log.freed if pieces.size]
+    if len(freed) != 1 or freed[0].size != rows * v:
+        return None
+    pfns = freed[0]
+    if int(pfns[0]) != low or int(pfns[-1]) != low + pfns.size - 1 or not (pfns[1:] > pfns[:-1]).all():
+        return None
+    if ((to_pfns >= np.uint64(low)) & (to_pfns < np.uint64(low + pfns.size))).any():
+        return None  # a copy in a freed frame
+    return int(pfns.size)
 
 
 def _count_writable(view: np.ndarray) -> int:
@@ -305,14 +390,27 @@ def _check_tails(a_view: np.ndarray, frames: FrameAllocator, rules: WindowRules)
             fail("tails were remapped but the zone has no shared tail page")
         shared = frames.vmemmap_tails[rules.tail_key]
         targets = np.full(a_view.shape[0], shared, dtype=np.uint64)
-        expected = mk_entry(shared, PRESENT)
-        tails_ok = bool((a_view[:, reserve:] == expected).all())
+        tails_ok = columns_equal(a_view, reserve, mk_entry(shared, PRESENT))
     else:
         targets = a_view[:, reserve - 1] >> PFN_SHIFT
         tails_ok = rows_repeat(a_view, reserve, mk_entry(targets, PRESENT))
     if not tails_ok:
         _explain_tails(a_view[:, reserve:], targets)
     return targets
+
+
+def columns_equal(view: np.ndarray, first: int, value: np.ndarray) -> bool:
+    """Whether every entry from column `first` on is `value`: for a contiguous block, one
+    pass over it, each row's results read as 8-byte words against a mask of the columns
+    that count (rows of 2M hugepages are 8 entries, too short to compare row by row)."""
+    rows, cols = view.shape
+    if not view.flags.c_contiguous or cols % 8:
+        return bool((view[:, first:] == value).all())
+    same = np.equal(view.reshape(-1), value)
+    must = np.zeros(cols, dtype=bool)
+    must[first:] = True
+    words = must.view(np.uint64)
+    return bool(((same.view(np.uint64).reshape(rows, cols // 8) & words) == words).all())
 
 
 def rows_repeat(view: np.ndarray, first: int, row_entries: np.ndarray) -> bool:
