@@ -15,11 +15,10 @@ and the CLI prints the failed ones. The figures come from the report's totals:
 """
 
 from collections.abc import Iterable
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hvo_calc.models import PlanReport
+from hvo_calc.models import KnownIssueReport, PlanReport
 from hvo_calc.units import human_size
 
 
@@ -106,17 +105,17 @@ def evaluate(report: PlanReport, budgets: Budgets) -> list[BudgetResult]:
         )
     if budgets.max_overhead_percent is not None:
         share, base, name = overhead(report)
-        limit = budgets.max_overhead_percent
-        ok = share <= limit
+        max_share = budgets.max_overhead_percent
+        ok = share <= max_share
         results.append(
             BudgetResult(
                 budget="--max-overhead",
                 passed=ok,
                 value=share,
-                limit=limit,
+                limit=max_share,
                 message=f"--max-overhead: vmemmap kept after HVO, {human_size(kept_vmemmap_bytes(report))}, "
                 f"is {share:.4f}% of {human_size(base)} of {name}, "
-                f"{'within' if ok else 'over'} the maximum {limit:g}%",
+                f"{'within' if ok else 'over'} the maximum {max_share:g}%",
             )
         )
     if budgets.require_hvo:
@@ -141,11 +140,11 @@ def evaluate(report: PlanReport, budgets: Budgets) -> list[BudgetResult]:
     return results
 
 
-def _issues(report: PlanReport) -> list[Any]:
+def _issues(report: PlanReport) -> list[KnownIssueReport]:
     return list(getattr(report, "known_issues", None) or [])
 
 
-def _pools(issue: Any) -> str:
+def _pools(issue: KnownIssueReport) -> str:
     return ", ".join(issue.pools)
 
 

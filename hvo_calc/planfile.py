@@ -23,8 +23,9 @@ problem and what is accepted: never a traceback.
 """
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -184,7 +185,7 @@ class PlanFile(_Section):
 _MODELS: dict[str, type[BaseModel]] = {"": PlanFile, "host": HostSection, "node[]": NodeSection, "pool[]": PoolSection}
 
 
-def _describe(value: Any) -> str:
+def _describe(value: object) -> str:
     """A value as the TOML said it, short and on one line."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -248,14 +249,14 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
 
 
-def _depth_and_sizes(path: Path, data: dict[str, Any]) -> None:
+def _depth_and_sizes(path: Path, data: dict[str, object]) -> None:
     """Refuse nesting deeper than a plan needs, and more pools or nodes than the bounds,
     before any validation walks them (iteratively: no recursion to exhaust)."""
     for key, limit, what in (("pool", MAX_POOLS, "pools"), ("node", MAX_NODES, "nodes")):
         items = data.get(key)
         if isinstance(items, list) and len(items) > limit:
             raise InputError(f"{path}: {key}: {len(items)} {what}; accepted: at most {limit} [[{key}]] tables")
-    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    stack: list[tuple[object, str, int]] = [(data, "", 1)]
     while stack:
         value, key, depth = stack.pop()
         if depth > MAX_DEPTH:
@@ -324,16 +325,17 @@ def check_references(path: Path, plan_file: PlanFile) -> None:
             )
 
 
-def plan_request(plan_file: PlanFile, overrides: dict[str, object], path: Path | None = None) -> PlanRequest:
+def plan_request(plan_file: PlanFile, overrides: Mapping[str, object], path: Path | None = None) -> PlanRequest:
     """The request the file describes, with host values from flags taking precedence."""
     host = {k: v for k, v in plan_file.host.model_dump().items() if v is not None}
     if "struct_page_size" in host:
         host["struct_page_bytes"] = host.pop("struct_page_size")
     host.update(overrides)
-    nodes = tuple(NodeRequest(memory=n.memory, free=n.free) for n in plan_file.node)
+    # The sections' field validators have turned every size into bytes: memory, free and size are ints.
+    nodes = tuple(NodeRequest(memory=cast(int, n.memory), free=cast(int | None, n.free)) for n in plan_file.node)
     pools = tuple(
         PoolRequest(
-            hugepage_size=p.size,
+            hugepage_size=cast(int, p.size),
             count=p.count,
             node=p.node,
             name=p.name,

@@ -89,8 +89,8 @@ def inspect(
         write_capture(inspection.fs, inspection.found, capture)
     emit(RENDER[fmt](report), output, human=fmt not in MACHINE_FORMATS)
     if fmt in MACHINE_FORMATS or output not in (None, "-"):
-        for problem in report.problems:
-            click.echo(f"hvo-calc: warning: {problem.source}: {problem.message}", err=True)
+        for reported in report.problems:
+            click.echo(f"hvo-calc: warning: {reported.source}: {reported.message}", err=True)
     if write_config is not None:
         if inspection.request is None:
             raise InputError(

@@ -2,17 +2,38 @@
 tool knows, and in which mainline releases each architecture has HVO."""
 
 import json
-from typing import Any
+from typing import Literal, TypedDict
 
 import click
 
 from hvo_calc.cli import cli
 from hvo_calc.kernels import hvo_releases, stable_releases_without_hvo
-from hvo_calc.profiles import ArchProfile, all_profiles
+from hvo_calc.profiles import ArchProfile, LevelName, all_profiles
 from hvo_calc.units import short_size
 
 
-def profile_row(profile: ArchProfile) -> dict[str, Any]:
+class ProfileRow(TypedDict):
+    """One profile as `profiles --format json` prints it."""
+
+    name: str
+    arch: str
+    base_page: str
+    variant: str
+    mmu: str
+    default: bool
+    uname_machine: list[str]
+    va_bits: int
+    levels: list[LevelName]
+    table_entries: dict[str, int]
+    vmemmap_start: str
+    vmemmap_leaf: Literal["pmd", "pte"]
+    zones: list[str]
+    hugepage_sizes: dict[str, str]
+    hvo: str
+    hvo_dropped_in_stable: list[str]
+
+
+def profile_row(profile: ArchProfile) -> ProfileRow:
     """One profile as `profiles --format json` prints it."""
     return {
         "name": profile.name,
@@ -34,7 +55,7 @@ def profile_row(profile: ArchProfile) -> dict[str, Any]:
     }
 
 
-def table_row(row: dict[str, Any]) -> list[str]:
+def table_row(row: ProfileRow) -> list[str]:
     """One profile as a line of the table."""
     dropped = row["hvo_dropped_in_stable"]
     hvo = row["hvo"] + (f" (dropped in stable {', '.join(f'{d}+' for d in dropped)})" if dropped else "")
@@ -71,7 +92,7 @@ def profiles(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    from tabulate import tabulate  # type: ignore[import-untyped]
+    from tabulate import tabulate
 
     headers = [
         "arch",

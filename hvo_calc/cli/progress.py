@@ -19,16 +19,15 @@ def simulation_progress(total_hugepages: int) -> Iterator[Callable[[int], None] 
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     started, done = time.monotonic(), 0
-    bar: Progress | None = None
-    task = None
+    shown: tuple[Progress, TaskID] | None = None  # the bar and its task, once shown
 
     def advance(hugepages: int) -> None:
-        nonlocal bar, task, done
+        nonlocal shown, done
         done += hugepages
-        if bar is None and time.monotonic() - started > SHOW_AFTER_SECONDS:
+        if shown is None and time.monotonic() - started > SHOW_AFTER_SECONDS:
             bar = Progress(
                 TextColumn("remap-and-free, verify"),
                 BarColumn(),
@@ -39,12 +38,13 @@ def simulation_progress(total_hugepages: int) -> Iterator[Callable[[int], None] 
                 transient=True,
             )
             bar.start()
-            task = bar.add_task("simulate", total=total_hugepages, completed=done)
-        elif bar is not None:
+            shown = bar, bar.add_task("simulate", total=total_hugepages, completed=done)
+        elif shown is not None:
+            bar, task = shown
             bar.update(task, completed=done)
 
     try:
         yield advance
     finally:
-        if bar is not None:
-            bar.stop()
+        if shown is not None:
+            shown[0].stop()

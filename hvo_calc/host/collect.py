@@ -22,6 +22,7 @@ and the kernel log from /dev/kmsg (readable by root, or when kernel.dmesg_restri
 import os
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from hvo_calc.host.fs import HostFS, Problem
@@ -226,7 +227,7 @@ def read_nodes(fs: HostFS, found: Collected) -> None:
     for node in ids:
         base = f"{NODE_DIR}/node{node}"
         found.node_meminfo[node] = read_parsed(
-            fs, f"{base}/meminfo", lambda t, n=node: parse_meminfo(t, n), found.problems, what=f"node {node}'s memory"
+            fs, f"{base}/meminfo", partial(parse_meminfo, node=node), found.problems, what=f"node {node}'s memory"
         )
         read_parsed(fs, f"{base}/cpulist", lambda t: t.strip(), found.problems, optional=True)
         found.node_hugepages[node] = read_hugepage_dirs(fs, f"{base}/hugepages", found.problems, host_wide=False)

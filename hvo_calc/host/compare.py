@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from hvo_calc.host.collect import Collected, Counts
-from hvo_calc.host.models import ComparisonRow
+from hvo_calc.host.models import Basis, ComparisonRow, Status
+from hvo_calc.host.readers import Meminfo
 from hvo_calc.models import PlanReport, PoolReport
 from hvo_calc.units import human_size, short_size
 
@@ -172,15 +173,15 @@ def solve(d_memmap: int | None, d_boot: int | None, found: list[Cause]) -> list[
         return k >= 1 and (cause.limit is None or k <= cause.limit)
 
     for cause in found:
-        ks = set()
+        ks: set[int] = set()  # the k each difference asks for (-1: none fits); a difference of 0 asks nothing
         for diff, per in ((d_memmap, cause.memmap), (d_boot, cause.boot)):
             if diff is None:
                 continue
             if per == 0:
-                ks.add(None if diff == 0 else -1)
+                if diff != 0:
+                    ks.add(-1)
             else:
                 ks.add(diff // per if diff % per == 0 else -1)
-        ks.discard(None)
         if len(ks) == 1 and fits(cause, k := ks.pop()):
             solutions.append(Solution(((cause, k),)))
     if d_memmap is None or d_boot is None:
@@ -203,13 +204,13 @@ def row(
     counter: str,
     scope: str,
     unit: str,
-    basis: str,
+    basis: Basis,
     predicted: int | None,
     observed: int | None,
     explanation: str = "",
     *,
     explained: bool | None = None,
-    status: str | None = None,
+    status: Status | None = None,
     size: int | None = None,
 ) -> ComparisonRow:
     difference = observed - predicted if predicted is not None and observed is not None else None
@@ -227,11 +228,11 @@ def row(
         hugepage_size=short_size(size) if size else None,
         unit=unit,
         basis=basis,
-        predicted=predicted,  # type: ignore[arg-type]
+        predicted=predicted,
         observed=observed,
         difference=difference,
         status=status,
-        explained=ok,  # type: ignore[arg-type]
+        explained=ok,
         explanation=explanation,
     )
 
@@ -327,7 +328,7 @@ def memmap_rows(i: Inputs) -> list[ComparisonRow]:
                 status="not available" if vmstat else "not compared",
             )
         )
-    elif predicted_boot is None:
+    elif d_boot is None:  # observed_boot is known: the prediction is not
         rows.append(
             row(
                 "nr_memmap_boot_pages",
@@ -387,7 +388,8 @@ def memmap_agreement(pools: list[PoolReport]) -> str:
 
 
 def boot_agreement(i: Inputs, freed: int) -> str:
-    sections = i.boot_vmemmap_pages // i.section_vmemmap_pages if i.section_vmemmap_pages else None
+    total, per_section = i.boot_vmemmap_pages, i.section_vmemmap_pages
+    sections = total // per_section if total is not None and per_section else None
     whole = (
         f"{sections} present sections x {i.section_vmemmap_pages} = {i.boot_vmemmap_pages}"
         if sections
@@ -422,7 +424,7 @@ def memory_rows(i: Inputs) -> list[ComparisonRow]:
     for pool in i.plan.pools if i.plan else []:
         if pool.hugepage_bytes == size:
             planned[pool_host_node(pool)] = planned.get(pool_host_node(pool), 0) + pool.hugepages
-    scopes: list[tuple[str, Counts | None, object]] = [("host", found.hugepages.get(size), meminfo)]
+    scopes: list[tuple[str, Counts | None, Meminfo | None]] = [("host", found.hugepages.get(size), meminfo)]
     if found.numa:
         scopes += [
             (f"node{n}", found.node_hugepages.get(n, {}).get(size), found.node_meminfo.get(n)) for n in found.node_ids
@@ -431,7 +433,7 @@ def memory_rows(i: Inputs) -> list[ComparisonRow]:
         if info is None:
             continue
         total = sum(planned.values()) if scope == "host" else planned.get(int(scope[4:]), 0)
-        observed = {key: info.get(key) for key in ("HugePages_Total", "HugePages_Free", "HugePages_Surp")}  # type: ignore[attr-defined]
+        observed = {key: info.get(key) for key in ("HugePages_Total", "HugePages_Free", "HugePages_Surp")}
         if observed["HugePages_Total"] is not None:
             rows.append(
                 row(

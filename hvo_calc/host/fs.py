@@ -12,6 +12,7 @@ the same path names a file on the live host and in a capture.
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 # /proc and /sys files are small; zoneinfo of a large machine is a few hundred KiB.
 MAX_FILE_BYTES = 16 << 20
@@ -47,10 +48,11 @@ class FileText:
         return Problem(self.path, f"{detail}{f' ({what})' if what else ''}")
 
 
-def read_chunks(handle, chunk: int = READ_CHUNK_BYTES) -> bytes:  # type: ignore[no-untyped-def]
+def read_chunks(handle: BinaryIO, chunk: int = READ_CHUNK_BYTES) -> bytes:
     """Read to the end in page-sized reads, as cat does: a sysctl's handler allocates a
     buffer as large as the read asks for, and fails a large one with ENOMEM."""
-    parts, size = [], 0
+    parts: list[bytes] = []
+    size = 0
     while size <= MAX_FILE_BYTES:
         part = handle.read(chunk)
         if not part:

@@ -24,6 +24,7 @@ from hvo_calc.host.models import (
     HostFacts,
     HugepageCounts,
     HvoFacts,
+    HvoState,
     InspectReport,
     MeminfoHugepages,
     NodeFacts,
@@ -169,7 +170,8 @@ def host_pools(
 ) -> tuple[list[HostPool], dict[int, int], list[int]]:
     """The pools to plan, the host node -> plan node index map, and the plan's node memory."""
     memory = node_memory(found)
-    with_memory = [n for n in found.node_ids if memory.get(n)]
+    known = [(n, m) for n in found.node_ids if (m := memory.get(n))]
+    with_memory = [n for n, _ in known]
     index = {node: i for i, node in enumerate(with_memory)}
     profile = identity.profile
     pools: list[HostPool] = []
@@ -194,7 +196,7 @@ def host_pools(
                 pools.append(HostPool(f"{name}-runtime", size, node, counts.total - boot, False))
             else:
                 pools.append(HostPool(name, size, node, counts.total, bool(boot)))
-    return pools, index, [memory[n] for n in with_memory]  # type: ignore[misc]
+    return pools, index, [m for _, m in known]
 
 
 def check_sizes(found: Collected, identity: Identity) -> None:
@@ -203,7 +205,7 @@ def check_sizes(found: Collected, identity: Identity) -> None:
     sizes = set(found.hugepages) | {s for c in node_counts(found).values() for s in c}
     for size in sorted(sizes):
         if profile.hugepage_size(size) is None:
-            held = sum((c.get(size).total or 0) for c in node_counts(found).values() if c.get(size))
+            held = sum((c[size].total or 0) for c in node_counts(found).values() if size in c)
             known = ", ".join(short_size(h.size) for h in profile.hugepage)
             found.problems.append(
                 Problem(
@@ -270,7 +272,7 @@ def meminfo_hugepages(info: Meminfo | None) -> MeminfoHugepages | None:
 def host_facts(
     found: Collected,
     identity: Identity,
-    state: str,
+    state: HvoState,
     planned_on: bool,
     requests: dict[int, tuple[int, dict[int, int] | None]],
     sections: int | None,
@@ -354,7 +356,7 @@ def host_facts(
             available=identity.behaviour.hvo_available,
             state=state,
             planned_on=planned_on,
-        ),  # type: ignore[arg-type]
+        ),
         default_hugepage_size=short_size(default) if default else None,
         boot_hugepages=boot,
         memory_bytes=found.meminfo.mem_total_bytes if found.meminfo else None,

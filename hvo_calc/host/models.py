@@ -14,6 +14,10 @@ from hvo_calc.models import Model, PlanReport
 
 INSPECT_SCHEMA_VERSION = "1.0"
 
+HvoState = Literal["on", "off", "not built", "not available", "unknown"]
+Basis = Literal["model", "plan input"]
+Status = Literal["agrees", "explained", "unexplained", "not available", "not compared"]
+
 
 class HugepageCounts(Model):
     """One hugepage size, host-wide (/sys/kernel/mm/hugepages) or on one node."""
@@ -68,7 +72,7 @@ class HvoFacts(Model):
     available: bool | None = Field(
         description="whether this kernel has HVO on this architecture at all (the model's kernel data)"
     )
-    state: Literal["on", "off", "not built", "not available", "unknown"]
+    state: HvoState
     planned_on: bool = Field(description="what the plan assumed")
 
 
@@ -120,13 +124,11 @@ class ComparisonRow(Model):
     scope: str = Field(description="host or nodeN")
     hugepage_size: str | None = Field(description="the hugepage size the counter is about, if one")
     unit: str = Field(description="pages (base pages), hugepages, bytes or KiB")
-    basis: Literal["model", "plan input"] = Field(
-        description="model: the engine's figure; plan input: what inspect read and gave the plan"
-    )
+    basis: Basis = Field(description="model: the engine's figure; plan input: what inspect read and gave the plan")
     predicted: int | None
     observed: int | None
     difference: int | None = Field(description="observed - predicted")
-    status: Literal["agrees", "explained", "unexplained", "not available", "not compared"]
+    status: Status
     explained: bool | None = Field(description="true: agrees or the difference is accounted for; null: not checked")
     explanation: str
 

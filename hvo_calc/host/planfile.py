@@ -43,7 +43,7 @@ def plan_file_text(request: PlanRequest, report: InspectReport) -> str:
             "",
             "[[pool]]",
             f"name = {_toml_string(pool.name or '')}",
-            f"size = {_toml_string(short_size(pool.hugepage_size))}",
+            f"size = {_toml_string(short_size(pool.size_bytes))}",
             f"count = {pool.count}",
             f"node = {pool.node}",
             f"boot = {'true' if pool.boot else 'false'}",

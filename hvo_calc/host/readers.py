@@ -9,11 +9,15 @@ never 0.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from hvo_calc.host.fs import FileText, HostFS, Problem
 
 KB = 1024
+
+T = TypeVar("T")
 
 
 # -- single values -------------------------------------------------------------------
@@ -135,29 +139,25 @@ class NodeZones:
 
 def parse_zoneinfo(text: str) -> dict[int, NodeZones]:
     """Per node, the `spanned`, `present` and `managed` pages of its zones summed."""
-    nodes: dict[int, dict[str, object]] = {}
+    pages: dict[int, dict[str, int]] = {}  # node -> spanned, present, managed
+    zones: dict[int, list[str]] = {}
     node = None
     for line in text.splitlines():
         header = re.match(r"^Node\s+(\d+),\s+zone\s+(\S+)", line)
         if header:
             node = int(header.group(1))
-            entry = nodes.setdefault(node, {"spanned": 0, "present": 0, "managed": 0, "zones": []})
-            entry["zones"].append(header.group(2))  # type: ignore[union-attr]
+            pages.setdefault(node, {"spanned": 0, "present": 0, "managed": 0})
+            zones.setdefault(node, []).append(header.group(2))
             continue
         count = re.match(r"^\s+(spanned|present|managed)\s+(\d+)\s*$", line)
         if count and node is not None:
-            nodes[node][count.group(1)] += int(count.group(2))  # type: ignore[operator]
-    if not nodes:
+            pages[node][count.group(1)] += int(count.group(2))
+    if not pages:
         raise ValueError("no 'Node N, zone NAME' sections")
     return {
-        n: NodeZones(
-            spanned=e["spanned"],
-            present=e["present"],
-            managed=e["managed"],  # type: ignore[arg-type]
-            zones=tuple(e["zones"]),
-        )
-        for n, e in sorted(nodes.items())
-    }  # type: ignore[arg-type]
+        n: NodeZones(spanned=e["spanned"], present=e["present"], managed=e["managed"], zones=tuple(zones[n]))
+        for n, e in sorted(pages.items())
+    }
 
 
 # -- the kernel command line -----------------------------------------------------------
@@ -206,7 +206,9 @@ def kstrtobool(text: str) -> bool | None:
 def split_cmdline(text: str) -> list[str]:
     """Parameters as the kernel's next_arg splits them: on blanks, double quotes kept together;
     everything after a lone `--` is for init and left out."""
-    words, word, quoted = [], [], False
+    words: list[str] = []
+    word: list[str] = []
+    quoted = False
     for char in text.strip():
         if char == '"':
             quoted = not quoted
@@ -317,8 +319,9 @@ def point_release(release: str, proc_version: str | None, signature: str | None 
     if proc_version and "#" in proc_version:
         candidates += re.findall(r"(?<![\d.])(\d+\.\d+\.\d+)(?![\d.])", proc_version[proc_version.index("#") :])
     for candidate in candidates:
-        if release_major_minor(candidate) == major_minor:
-            return _RELEASE.match(candidate).group(0)  # type: ignore[union-attr]
+        match = _RELEASE.match(candidate)
+        if match and (int(match.group(1)), int(match.group(2))) == major_minor:
+            return match.group(0)
     match = _RELEASE.match(release)
     return match.group(0) if match and match.group(3) is not None else None
 
@@ -381,14 +384,18 @@ def parse_dmesg(text: str) -> HugetlbBootLines:
 # -- readers: the same parsers on a HostFS, problems collected ---------------------------
 
 
-def read_parsed(fs: HostFS, path: str, parse, problems: list[Problem], *, what: str = "", optional: bool = False):  # type: ignore[no-untyped-def]
+def read_parsed(
+    fs: HostFS, path: str, parse: Callable[[str], T], problems: list[Problem], *, what: str = "", optional: bool = False
+) -> T | None:
     """`parse(text)` of `path`; an absent file is a problem unless `optional`; an
     unreadable or garbled one always is."""
     file = fs.read(path)
     return parse_file(file, parse, problems, what=what, optional=optional)
 
 
-def parse_file(file: FileText, parse, problems: list[Problem], *, what: str = "", optional: bool = False):  # type: ignore[no-untyped-def]
+def parse_file(
+    file: FileText, parse: Callable[[str], T], problems: list[Problem], *, what: str = "", optional: bool = False
+) -> T | None:
     if file.text is None:
         if not (optional and file.absent):
             problems.append(file.problem(what))

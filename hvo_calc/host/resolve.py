@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from hvo_calc.errors import InputError
 from hvo_calc.host.collect import Collected, Counts
-from hvo_calc.host.fs import Problem
+from hvo_calc.host.fs import HostFS, Problem
+from hvo_calc.host.models import HvoState
 from hvo_calc.host.readers import release_major_minor
 from hvo_calc.kernels import KernelBehaviour, behaviour, kernel_data, parse_version
 from hvo_calc.profiles import ArchProfile, all_profiles, find_profile
@@ -73,8 +74,8 @@ class CannotPlan(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
-        self.fs = None
-        self.found = None
+        self.fs: HostFS | None = None
+        self.found: Collected | None = None
 
 
 @dataclass(frozen=True)
@@ -250,12 +251,12 @@ def identify(found: Collected) -> tuple[Identity, list[str]]:
             profile = host_profile(machine, page)
         except InputError as exc:
             fatal.append(Problem(f"machine {machine} ({machine_source})", str(exc)))
-    if profile and paging:
-        try:
-            profile = host_profile(machine, page, paging)  # type: ignore[arg-type]
-        except InputError as exc:
-            notes.append(f"{exc}: planned with the {profile.name} profile's default")
-            paging = None
+        if profile and paging:
+            try:
+                profile = host_profile(machine, page, paging)
+            except InputError as exc:
+                notes.append(f"{exc}: planned with the {profile.name} profile's default")
+                paging = None
     kernel = rules = version = None
     if profile and found.release:
         version = point_release(found.release, found.proc_version, found.version_signature)
@@ -265,16 +266,17 @@ def identify(found: Collected) -> tuple[Identity, list[str]]:
                 notes.append(note)
         except InputError as exc:
             fatal.append(Problem(f"kernel {found.release}", str(exc)))
-    if fatal or profile is None or kernel is None or rules is None:
+    # A missing machine or release is in `fatal` already; naming them here narrows their types.
+    if fatal or machine is None or not found.release or profile is None or kernel is None or rules is None:
         raise CannotPlan(found.problems + fatal)
     return Identity(
         machine=machine,
         machine_source=machine_source,
         profile=profile,
-        paging=paging,  # type: ignore[arg-type]
+        paging=paging,
         base_page_source=page_source,
         release=found.release,
-        version=version,  # type: ignore[arg-type]
+        version=version,
         kernel=kernel,
         behaviour=rules,
     ), notes
@@ -283,7 +285,7 @@ def identify(found: Collected) -> tuple[Identity, list[str]]:
 # -- HVO --------------------------------------------------------------------------------
 
 
-def hvo_state(found: Collected, rules: KernelBehaviour) -> tuple[str, bool, list[str]]:
+def hvo_state(found: Collected, rules: KernelBehaviour) -> tuple[HvoState, bool, list[str]]:
     """HVO's state ("on", "off", "not built", "not available", "unknown"), whether the
     plan assumes it on, and notes."""
     notes: list[str] = []

@@ -92,11 +92,12 @@ def would_free_lines(plan: PlanReport | None, page: int, how: bool, lead: str = 
             )
         return lines
     would = [p for p in plan.pools if p.would_free]
+    frees = [p.would_free for p in plan.pools if p.would_free]
     lines = []
     if would:
-        freed = sum(p.would_free.freed_pages for p in would)  # type: ignore[union-attr]
-        saved = sum(p.would_free.saved_pages for p in would)  # type: ignore[union-attr]
-        kernels = sorted({p.would_free.kernel for p in would})  # type: ignore[union-attr]
+        freed = sum(w.freed_pages for w in frees)
+        saved = sum(w.saved_pages for w in frees)
+        kernels = sorted({w.kernel for w in frees})
         lines.append(
             f"{lead} would free {pages(freed, page)} and save {pages(saved, page)} for the current "
             f"pools (as Linux {', '.join(kernels)} does)."
