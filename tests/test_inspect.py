@@ -840,3 +840,15 @@ def test_fs_never_raises(tmp_path):
     assert fs.read("dir").error == "is a directory, not a file"
     assert fs.read("binary").error.startswith("not text")
     assert fs.files_read == {}
+
+
+def test_host_files_are_printed_literally_not_as_markup(run, tmp_path):
+    """A command line is the host's text: brackets in it are not rich markup (it crashed)."""
+    import shutil
+
+    tree = tmp_path / "host"
+    shutil.copytree(HOSTS / "x86-64_7.3.4_1node_hvo-on_shrunk", tree)
+    (tree / "proc" / "cmdline").write_text("console=ttyS0 hugetlb_free_vmemmap=on foo=[/x] bar=[bold]\n")
+    result = run("inspect", "--root", str(tree))
+    assert result.exit_code == 0, result.stderr
+    assert "command line: console=ttyS0 hugetlb_free_vmemmap=on foo=[/x] bar=[bold]" in result.stdout

@@ -16,8 +16,6 @@ Machine formats are deterministic: the same tree gives the same bytes.
 
 import csv
 import io
-import os
-import sys
 
 from hvo_calc.host.models import ComparisonRow, HostFacts, InspectReport
 from hvo_calc.reports import RENDERERS
@@ -62,23 +60,17 @@ def _signed(value: int | None) -> str:
 
 
 def render_table(report: InspectReport) -> str:
-    from rich.console import Console
     from rich.table import Table
 
-    buffer = io.StringIO()
-    tty = sys.stdout.isatty()
-    console = Console(
-        file=buffer,
-        force_terminal=tty,
-        no_color=bool(os.environ.get("NO_COLOR")) or not tty,
-        width=None if tty else 160,
-    )
+    from hvo_calc.reports.table import text_console
+
+    console, buffer = text_console()
     host = report.host
     for line in report.summary:
-        console.print(line, highlight=False)
-    console.print(host_line(host), highlight=False)
+        console.print(line)
+    console.print(host_line(host))
     if host.cmdline is not None:
-        console.print(f"command line: {host.cmdline}", highlight=False)
+        console.print(f"command line: {host.cmdline}")
     grid = Table(title="hugepages on this host (sysfs)", title_justify="left")
     for column in ("size", "node", "memory", "hugepages", "free", "surplus", "at boot"):
         grid.add_column(column, justify="left" if column == "size" else "right")
@@ -97,13 +89,7 @@ def render_table(report: InspectReport) -> str:
     text = buffer.getvalue()
     if report.plan is not None:
         text += RENDERERS["table"](report.plan)
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        force_terminal=tty,
-        no_color=bool(os.environ.get("NO_COLOR")) or not tty,
-        width=None if tty else 160,
-    )
+    console, buffer = text_console()
     grid = Table(title="model against the kernel's counters", title_justify="left")
     for column in ("counter", "scope", "predicted", "observed", "difference", "status", "why"):
         grid.add_column(
@@ -116,11 +102,11 @@ def render_table(report: InspectReport) -> str:
         )
     console.print(grid)
     for line in host.dmesg:
-        console.print(f"dmesg: {line}", highlight=False)
+        console.print(f"dmesg: {line}")
     for note in report.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}")
     for problem in report.problems:
-        console.print(f"problem: {problem.source}: {problem.message}", highlight=False)
+        console.print(f"problem: {problem.source}: {problem.message}")
     return text + buffer.getvalue()
 
 

@@ -11,12 +11,16 @@ import functools
 import io
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from hvo_calc.models import KnownIssueReport, PlanReport, PoolReport, ShrinkReport, Totals
 from hvo_calc.reports.text import one_line
 from hvo_calc.units import human_size, short_size
 
 COLUMNS = ("pool", "hugepages", "vmemmap pages each", "vmemmap", "reserved", "freed", "page tables", "saved", "saved %")
+if TYPE_CHECKING:
+    from rich.console import Console
+
 SHARED_TAIL = "shared tail"  # a column before "saved", only when some pool has shared tail pages (7.1+)
 
 
@@ -70,13 +74,31 @@ def _encoding(encoding: str | None) -> str:
     return name
 
 
+def text_console(encoding: str | None = None) -> tuple["Console", io.StringIO]:
+    """A rich console writing to a buffer for stdout: colour only on a terminal and without
+    NO_COLOR, and every string printed literally (names and host files are not markup)."""
+    from rich.console import Console
+
+    buffer = _Buffer(_encoding(encoding))
+    tty = sys.stdout.isatty()
+    console = Console(
+        file=buffer,
+        force_terminal=tty,
+        no_color=bool(os.environ.get("NO_COLOR")) or not tty,
+        width=None if tty else 160,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
+    return console, buffer
+
+
 def render(report: PlanReport, *, encoding: str | None = None) -> str:
     """The report as a rich table; colour only on a terminal and without NO_COLOR.
 
     `encoding` is the encoding the text will be written in (default: stdout's); the result
     always encodes in it.
     """
-    from rich.console import Console
     from rich.table import Table
 
     host = report.host
@@ -101,17 +123,7 @@ def render(report: PlanReport, *, encoding: str | None = None) -> str:
         )
     grid.add_row(*_row("total", report.totals, "", shared_tail), style="bold")
 
-    buffer = _Buffer(encoding)
-    tty = sys.stdout.isatty()
-    console = Console(
-        file=buffer,
-        force_terminal=tty,
-        no_color=bool(os.environ.get("NO_COLOR")) or not tty,
-        width=None if tty else 160,
-        markup=False,
-        emoji=False,
-        highlight=False,
-    )
+    console, buffer = text_console(encoding)
     console.print(grid)
     line = functools.partial(console.print, soft_wrap=True)  # one line each, however long: grep finds it
     for pool in report.pools:
