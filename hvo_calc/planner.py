@@ -197,18 +197,8 @@ def known_issues(kernel: KernelBehaviour, request: PlanRequest, pools: list[Pool
     found = []
     for issue in kernel.known_issues:
         bitten = [p.name for p in pools if issue_bites(issue.condition, p)]
-        found.append(
-            KnownIssueReport(
-                id=issue.id,
-                first=issue.first,
-                last=issue.last,
-                applies=issue.applies,
-                summary=issue.summary,
-                detail=issue.detail,
-                source=issue.source,
-                pools=bitten,
-            )
-        )
+        fields = issue.model_dump(include=set(KnownIssueReport.model_fields) - {"pools"})
+        found.append(KnownIssueReport(**fields, pools=bitten))
     return found
 
 
