@@ -283,15 +283,14 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
 def _check_run(
     after: np.ndarray, a_view: np.ndarray, before: Snapshot, rules: WindowRules, log: FrameLog
 ) -> int | None:
-    """The same checks as the general case, for the usual window of today's kernels: packed
-    hugepages whose vmemmap consecutive PMD leaves mapped, the head copied (6.2+), none
-    given back. Page i of the window mapped its first frame plus i before, so what was
-    mapped and what must be freed is arithmetic, not a spelled-out copy of the tables.
-    None where the window is not such a one, or where anything looks wrong (the general
-    case then finds and names it)."""
+    """The same checks as the general case, for the usual window: packed hugepages whose
+    vmemmap consecutive PMD leaves mapped, none given back. Page i of the window mapped its
+    first frame plus i before, so what was mapped and what must be freed is arithmetic, not
+    a spelled-out copy of the tables. None where the window is not such a one, or where
+    anything looks wrong (the general case then finds and names it)."""
     base = before.run_base
     rows, v = a_view.shape
-    if base is None or not rules.copy_head or rules.keep != rules.count or not a_view.flags.c_contiguous:
+    if base is None or rules.keep != rules.count or not a_view.flags.c_contiguous:
         return None
     if not ((before.pmd & FLAGS) == (PRESENT | WRITE | LEAF)).all():
         return None
@@ -300,27 +299,40 @@ def _check_run(
     outside = np.concatenate([np.arange(start), np.arange(end, after.size)])
     if not np.array_equal(np.concatenate([after[:start], after[end:]]), before.entries(outside)):
         return None
-    reuse = rules.reserve - 1
-    reuse_after = a_view[:, reuse].copy()
-    reuse_before = before.entries(start + reuse + v * np.arange(rows))
-    kept_same = a_view[:, :reuse] == before.entries(start + np.arange(rows)[:, None] * v + np.arange(reuse))
-    if not kept_same.all() or not ((reuse_after & FLAGS) == (PRESENT | WRITE)).all():
+    # Kept pages: on their own frames, but for the reuse page where the kernel copies it.
+    first = rules.reserve - 1 if rules.copy_head else rules.reserve  # first page whose frame is freed
+    kept_same = a_view[:, :first] == before.entries(start + np.arange(rows)[:, None] * v + np.arange(first))
+    if not kept_same.all():
         return None
-    to_pfns, from_pfns = reuse_after >> PFN_SHIFT, reuse_before >> PFN_SHIFT
-    if len(log.copies) != 1 or not (
-        np.array_equal(log.copies[0][0], to_pfns) and np.array_equal(log.copies[0][1], from_pfns)
-    ):
+    low = int(base >> PFN_SHIFT) + start  # the window's first frame
+    copies: np.ndarray = np.empty(0, dtype=np.uint64)
+    if rules.copy_head:
+        reuse_after = a_view[:, first].copy()
+        if not ((reuse_after & FLAGS) == (PRESENT | WRITE)).all():
+            return None
+        copies = reuse_after >> PFN_SHIFT
+        from_pfns = np.uint64(low + first) + np.uint64(v) * np.arange(rows, dtype=np.uint64)
+        if len(log.copies) != 1 or not (
+            np.array_equal(log.copies[0][0], copies) and np.array_equal(log.copies[0][1], from_pfns)
+        ):
+            return None
+    elif log.copies:
         return None
-    # Freed: exactly the frames of the whole run, each once (in order: an exact test).
-    low = int(base >> PFN_SHIFT) + start
+    # Freed: exactly the frames of pages `first` to v - 1 of every hugepage, each once.
     freed = [pieces for pieces in log.freed if pieces.size]
-    if len(freed) != 1 or freed[0].size != rows * v:
+    if len(freed) != 1 or freed[0].size != rows * (v - first):
         return None
     pfns = freed[0]
-    if int(pfns[0]) != low or int(pfns[-1]) != low + pfns.size - 1 or not (pfns[1:] > pfns[:-1]).all():
-        return None
-    if ((to_pfns >= np.uint64(low)) & (to_pfns < np.uint64(low + pfns.size))).any():
-        return None  # a copy in a freed frame
+    if first == 0:  # the whole run, in order: its ends and a rise at every step say it exactly
+        if int(pfns[0]) != low or int(pfns[-1]) != low + pfns.size - 1 or not (pfns[1:] > pfns[:-1]).all():
+            return None
+    else:  # the tails' frames, hugepage by hugepage or page by page (the walk's column order)
+        grid = np.uint64(low + first) + (np.arange(rows, dtype=np.uint64) * np.uint64(v))[:, None]
+        grid = grid + np.arange(v - first, dtype=np.uint64)
+        if not (np.array_equal(pfns, grid.reshape(-1)) or np.array_equal(pfns.reshape(v - first, rows), grid.T)):
+            return None
+    if ((copies >= np.uint64(low)) & (copies < np.uint64(low + rows * v))).any():
+        return None  # a copy in a frame of the run
     return int(pfns.size)
 
 

@@ -283,3 +283,14 @@ def test_head_copy_placed_in_a_frame_the_walk_freed(monkeypatch):
     after_leaf(monkeypatch, copies_into_a_freed_frame)
     with caught("still mapped"):
         simulate("6.12")
+
+
+def test_a_copy_the_kernel_does_not_make(monkeypatch):
+    """6.1 copies nothing: a copy logged there (over a frame it frees) is caught."""
+
+    def copies_anyway(ptes, walk):
+        walk.frames.copy_pages(walk.vmemmap_pages[-1][:1], walk.reuse_pages[:1])
+
+    after_leaf(monkeypatch, copies_anyway)
+    with caught("does not hold what the kernel copies"):
+        simulate("6.1")
