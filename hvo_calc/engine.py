@@ -210,6 +210,7 @@ class _Window:
             reserve=opts.reserve_pages,
             copy_head=self.copies_head(),
             tail_key=opts.shared_tail if opts.optimize else None,
+            preoptimized=opts.preoptimized,
             keep=self.optimized_hugepages(),
         )
 
@@ -291,6 +292,8 @@ class _Window:
             "split page tables": (stats.pagetable_pages, seen.split_tables),
             "vmemmap pages allocated": (stats.head_copies + stats.restore_pages_allocated, seen.vmemmap_allocated),
             "shared tail pages": (stats.shared_tail_pages, seen.tail_pages_allocated),
+            "boot-memory frames freed": (stats.boot_pages_freed, seen.boot_pages_freed),
+            "boot-memory frames allocated": (stats.boot_pages_allocated, seen.boot_pages_allocated),
         }
         for what, (claimed, observed) in claims.items():
             if claimed != observed:

@@ -16,11 +16,12 @@ are then held against what it observed. Every broken rule is a `VerificationErro
 """
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
 from hvo_calc.errors import VerificationError
-from hvo_calc.frames import FrameAllocator, FrameLog
+from hvo_calc.frames import BOOT, BUDDY, FrameAllocator, FrameLog
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, mk_entry
 
 FLAGS = np.uint64((1 << int(PFN_SHIFT)) - 1)
@@ -41,6 +42,7 @@ class WindowRules:
     copy_head: bool = False  # the reuse page is replaced by a fresh copy (6.2+)
     tail_key: tuple[int, str, int] | None = None  # 7.1+: tails map this zone's shared tail page
     keep: int = 0  # hugepages still optimized; the rest were restored (a shrink)
+    preoptimized: bool = False  # boot pages populated already optimized: tables and tail page from boot memory
 
 
 @dataclass
@@ -55,6 +57,9 @@ class Snapshot:
     had_tail: bool  # the shared tail page existed already
     per_table: int  # entries of a PTE table (pages a PMD leaf maps)
     stored: np.ndarray | None = None  # every page's entry, where not all leaves
+    table_rows: np.ndarray | None = None  # the PMD tables the window's blocks lie in (their rows)
+    tables: np.ndarray | None = None  # those tables' entries
+    own: np.ndarray | None = None  # the window's own entries in them: a mask over `tables`
 
     @property
     def ptes(self) -> np.ndarray:
@@ -89,9 +94,11 @@ class Observed:
     split_tables: int
     vmemmap_allocated: int
     tail_pages_allocated: int
+    boot_pages_freed: int = 0  # of the freed frames, those boot memory had given
+    boot_pages_allocated: int = 0  # frames boot memory gave in the window
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     raise VerificationError(message)
 
 
@@ -111,6 +118,12 @@ def window_keys(pt: PageTable, rules: WindowRules) -> np.ndarray:
 def walk_pmd(pt: PageTable, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The PMD entry of each block, and the row of the PTE table it points at, read by
     descending the tables from the top."""
+    entry, child, _, _ = walk_to_pmd(pt, keys)
+    return entry, child
+
+
+def walk_to_pmd(pt: PageTable, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """walk_pmd, and where each block's PMD entry is: its table's row and its index there."""
     vaddrs = keys << np.uint64(pt.pmd_shift)
     row = np.zeros(len(keys), dtype=np.int64)
     for level in pt.upper_levels:
@@ -120,10 +133,10 @@ def walk_pmd(pt: PageTable, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         entry = store.entries[row, idx]
         if not (entry & PRESENT).all():
             fail(f"struct pages no longer translate: a {level} entry over the vmemmap is empty")
-        row = store.child[row, idx]
+        table_row, row = row, store.child[row, idx]
         if level != "pmd" and (row < 0).any():
             fail(f"a {level} entry points at no table")
-    return entry, row
+    return entry, row, table_row, idx
 
 
 def walk_entries(pt: PageTable, keys: np.ndarray, copy: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -158,9 +171,14 @@ def snapshot(pt: PageTable, frames: FrameAllocator, rules: WindowRules) -> Snaps
     Where PMD leaves map all of it, the pages are left to arithmetic on the leaves."""
     frames.clear_log()
     keys = window_keys(pt, rules)
-    pmd, child = walk_pmd(pt, keys)
+    pmd, child, table_row, idx = walk_to_pmd(pt, keys)
     stored = None if ((pmd & LEAF) != 0).all() else page_entries(pt, pmd, child, copy=True)
-    return Snapshot(keys, pmd, rules.tail_key in frames.vmemmap_tails, pt.entries_per_table, stored)
+    rows, where = np.unique(table_row, return_inverse=True)
+    own = np.zeros((len(rows), pt.tables["pmd"].entries_per_table), dtype=bool)
+    own[where, idx] = True
+    tables = pt.tables["pmd"].entries[rows].copy()
+    had_tail = rules.tail_key in frames.vmemmap_tails
+    return Snapshot(keys, pmd, had_tail, pt.entries_per_table, stored, rows, tables, own)
 
 
 def pool_view(flat: np.ndarray, keys: np.ndarray, pt: PageTable, rules: WindowRules, pages: int) -> np.ndarray:
@@ -254,21 +272,22 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
         _check_kept(a_view, b_view, rules, log)
         _check_copies(a_view, b_view, frames, rules, log)
         freed = _check_freed(b_pfns, a_view, rules, log)
-    split = int(np.count_nonzero(((before.pmd & LEAF) != 0) & ((pmd_after & LEAF) == 0)))
-    if log.allocated_pages("pagetable") != split:
-        fail(f"{log.allocated_pages('pagetable')} page-table pages were allocated for {split} PMD splits")
+    split = _check_pmd_tables(pt, before, pmd_after, rules, log)
     tail_allocated = log.allocated_pages("vmemmap_tail")
     if tail_allocated != (1 if rules.tail_key and not before.had_tail else 0):
         fail(
             f"{tail_allocated} shared tail pages were allocated in a window that needed "
             f"{1 if rules.tail_key and not before.had_tail else 0}"
         )
+    if tail_allocated and log.allocated_pages("vmemmap_tail", BOOT if rules.preoptimized else BUDDY) != 1:
+        fail("the shared tail page came from the wrong memory (boot memory only for boot pages)")
     copies = rules.count if rules.copy_head else 0
     if log.allocated_pages("vmemmap") != copies + fresh:
         fail(
             f"{log.allocated_pages('vmemmap')} vmemmap pages were allocated for {copies} head copies "
             f"and {fresh} restored tails"
         )
+    _check_new_frames(a_view, rules, log)
     # Tails of optimized hugepages were seen read-only above; what else is writable is kept.
     reserved = _count_writable(a_view[:, :reserve]) + _count_writable(a_view[rules.keep :, reserve:])
     return Observed(
@@ -277,7 +296,63 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
         split_tables=split,
         vmemmap_allocated=copies + fresh,
         tail_pages_allocated=tail_allocated,
+        boot_pages_freed=_boot_frames_freed(frames, log),
+        boot_pages_allocated=sum(a.nr_pages for a in log.allocations if a.source == BOOT),
     )
+
+
+def _check_pmd_tables(pt: PageTable, before: Snapshot, pmd_after: np.ndarray, rules: WindowRules, log: FrameLog) -> int:
+    """The PMD tables the window lies in: every entry but the window's own is as it was; each
+    leaf the walk split now points at a page-table page allocated for it, one each, from the
+    memory the kernel takes it from; every other entry of the window is as it was. Returns
+    how many were split."""
+    if before.table_rows is None or before.tables is None or before.own is None:
+        fail("the window's PMD tables were not seen before the remap")
+    tables = pt.tables["pmd"].entries[before.table_rows]
+    if not np.array_equal(tables[~before.own], before.tables[~before.own]):
+        fail("a PMD entry outside the window changed")
+    split = ((before.pmd & LEAF) != 0) & ((pmd_after & LEAF) == 0)
+    if not np.array_equal(pmd_after[~split], before.pmd[~split]):
+        fail("a PMD entry of the window changed without being split")
+    if ((pmd_after[split] & FLAGS) != (PRESENT | WRITE)).any():
+        fail("a split PMD entry is not a present table pointer")
+    tables_allocated = _allocated_frames(log, "pagetable")
+    if not np.array_equal(np.sort(pmd_after[split] >> PFN_SHIFT), np.sort(tables_allocated)):
+        fail(f"{tables_allocated.size} page-table pages were allocated for {int(split.sum())} PMD splits, one each")
+    if log.allocated_pages("pagetable", BOOT if rules.preoptimized else BUDDY) != tables_allocated.size:
+        fail("split page tables came from the wrong memory (boot memory only for boot pages)")
+    return int(split.sum())
+
+
+def _allocated_frames(log: FrameLog, purpose: str) -> np.ndarray:
+    """The frames the window's allocations for `purpose` handed out, in order."""
+    runs = [np.arange(a.first, a.first + a.nr_pages, dtype=np.uint64) for a in log.allocations if a.purpose == purpose]
+    return np.concatenate(runs) if runs else np.empty(0, dtype=np.uint64)
+
+
+def _check_new_frames(a_view: np.ndarray, rules: WindowRules, log: FrameLog) -> None:
+    """The frames mapped now that were not before, head copies and restored tails, are the
+    ones allocated for them in this window, from buddy, each used once."""
+    new = [(a_view[:, rules.reserve - 1] >> PFN_SHIFT).reshape(-1)] if rules.copy_head else []
+    new.append((a_view[rules.keep :, rules.reserve :] >> PFN_SHIFT).reshape(-1))
+    mapped = np.concatenate(new)
+    allocated = _allocated_frames(log, "vmemmap")
+    if log.allocated_pages("vmemmap", BUDDY) != allocated.size:
+        fail("head copies or restored tails came from boot memory, not the buddy allocator")
+    if not (np.array_equal(mapped, allocated) or np.array_equal(np.sort(mapped), np.sort(allocated))):
+        fail("a head copy or restored tail is not in a frame allocated for it, one each")
+
+
+def _boot_frames_freed(frames: FrameAllocator, log: FrameLog) -> int:
+    """How many of the window's freed frames boot memory had given (below the buddy range)."""
+    limit = np.uint64(frames.buddy_base)
+    total = 0
+    for pieces in log.freed:
+        if pieces.size and int(pieces.max()) < frames.buddy_base:
+            total += int(pieces.size)
+        elif pieces.size:
+            total += int(np.count_nonzero(pieces < limit))
+    return total
 
 
 def _check_run(

@@ -12,7 +12,7 @@ from hvo_calc import engine, vmemmap
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
 from hvo_calc.errors import HvoError, VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.pagetable import PFN_SHIFT, PRESENT, WRITE, PageTable, mk_entry, range_view
+from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, mk_entry, range_view
 from hvo_calc.profiles import config_dir, load_profile
 from hvo_calc.units import GiB, MiB
 
@@ -293,4 +293,76 @@ def test_a_copy_the_kernel_does_not_make(monkeypatch):
 
     after_leaf(monkeypatch, copies_anyway)
     with caught("does not hold what the kernel copies"):
+        simulate("6.1")
+
+
+# -- the bugs a second review planted, which the first identity checks let through ----
+
+
+def test_every_head_copy_in_one_frame(monkeypatch):
+    def one_copy(ptes, walk):
+        to, _ = walk.frames.log.copies[-1]
+        to[:] = to[0]
+        ptes[:, 0] = mk_entry(to, PRESENT | WRITE)
+        if walk.tail_pfn is None:
+            ptes[:, 1:] = mk_entry(to, PRESENT)[:, None]
+
+    after_leaf(monkeypatch, one_copy)
+    for era in ("6.12", "7.3"):
+        with caught("not in a frame allocated for it, one each"):
+            simulate(era)
+
+
+def test_head_copies_in_frames_never_allocated(monkeypatch):
+    def shifted(ptes, walk):
+        to, source = walk.frames.log.copies[-1]
+        walk.frames.log.copies[-1] = (to + np.uint64(1), source)
+        ptes[:, 0] = mk_entry(to + np.uint64(1), PRESENT | WRITE)
+        ptes[:, 1:] = mk_entry(to + np.uint64(1), PRESENT)[:, None]
+
+    after_leaf(monkeypatch, shifted)
+    with caught("not in a frame allocated for it, one each"):
+        simulate("6.12")
+
+
+def test_restored_tail_on_a_head_copys_frame(monkeypatch):
+    def allocates_one_low(pt, ranges, reuse, frames):
+        new = frames.alloc_array(ranges.count * ranges.nr_pages, "vmemmap") - np.uint64(1)
+        walk = vmemmap.RemapWalk(vmemmap.restore_pte, frames, split=False, new_pages=new, nr_allocated=new.size)
+        vmemmap.vmemmap_remap_range(pt, vmemmap._with_reuse(ranges, pt.page_shift), walk)
+        return walk
+
+    monkeypatch.setattr(engine, "vmemmap_remap_alloc", allocates_one_low)
+    for era in ("6.12", "7.3"):
+        with caught("not in a frame allocated for it, one each"):
+            simulate(era, count=64, keep=10)
+
+
+def test_split_tables_from_boot_memory_for_a_runtime_pool(monkeypatch):
+    monkeypatch.setattr(
+        PageTable, "split_pmd", lambda self, slots, leaves, source="buddy": SPLIT_PMD(self, slots, leaves, "boot")
+    )
+    for era in ("6.1", "7.3"):
+        with caught("came from the wrong memory"):
+            simulate(era)
+
+
+def test_pmd_entry_past_the_window_overwritten(monkeypatch):
+    def corrupts_next_block(pt, ranges, reuse, frames, *args, **kwargs):
+        walk = REMAP_FREE(pt, ranges, reuse, frames, *args, **kwargs)
+        slots = pt.pmd_slots(np.array([((ranges.end(4096) - 1) >> pt.pmd_shift) + 1], np.uint64), create=True)
+        pt.tables["pmd"].entries[slots.rows, slots.index] = mk_entry(np.uint64(777), PRESENT | WRITE | LEAF)
+        return walk
+
+    monkeypatch.setattr(engine, "vmemmap_remap_free", corrupts_next_block)
+    with caught("a PMD entry outside the window changed"):
+        simulate("7.3", count=512)
+
+
+def test_boot_frames_freed_miscounted(monkeypatch):
+    """MemTotal is the boot memory freed: an allocator that miscounts it is caught."""
+    from hvo_calc.frames import FrameAllocator as Allocator
+
+    monkeypatch.setattr(Allocator, "count_boot", lambda self, pfns, span: 0)
+    with caught("boot-memory frames freed"):
         simulate("6.1")
