@@ -3,9 +3,9 @@
 Nothing here prints or exits; `evaluate` returns one `BudgetResult` per budget given,
 and the CLI prints the failed ones. The figures come from the report's totals:
 
-* saved: `totals.saved_bytes` (freed minus page-table pages, in bytes);
+* saved: `totals.saved_bytes` (freed minus page-table and shared tail pages, in bytes);
 * kept vmemmap: what stays mapped after HVO, `(totals.reserved_pages +
-  totals.pagetable_pages) * totals.base_page_bytes`;
+  totals.pagetable_pages + totals.shared_tail_pages) * totals.base_page_bytes`;
 * overhead: kept vmemmap as a share of host RAM (`host.memory_bytes`) when the plan
   gives it, otherwise of the pools' bytes (`totals.pool_bytes`);
 * known issues: each of `report.known_issues` that applies ("yes") to the planned release
@@ -56,9 +56,10 @@ class BudgetResult(BaseModel):
 
 
 def kept_vmemmap_bytes(report: PlanReport) -> int:
-    """Vmemmap still mapped after HVO: reserved pages plus page-table pages spent on splits."""
+    """Vmemmap still mapped after HVO: reserved pages, page-table pages spent on splits, and
+    (7.1+) the shared tail pages."""
     totals = report.totals
-    return (totals.reserved_pages + totals.pagetable_pages) * totals.base_page_bytes
+    return (totals.reserved_pages + totals.pagetable_pages + totals.shared_tail_pages) * totals.base_page_bytes
 
 
 def overhead(report: PlanReport) -> tuple[float, int, str]:

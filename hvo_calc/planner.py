@@ -132,16 +132,19 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
     check_names(pools)
     extents = place(profile, request, pools)
     frames, pt = new_model(profile, request.struct_page_bytes)
-    reports = []
-    for index, (pool, extent) in enumerate(zip(pools, extents)):
+    reports: dict[int, PoolReport] = {}
+    # Boot-time pools are optimized at boot, before any run-time pool: on 7.1+ the first of
+    # them in a zone is the one whose shared tail page that zone keeps.
+    for index in sorted(range(len(pools)), key=lambda i: not pools[i].boot):
+        pool, extent = pools[index], extents[index]
         geometry = HugepageGeometry(pool.size_bytes, profile.base_page, request.struct_page_bytes)
         reason = why_inactive(kernel, geometry, request.hvo)
         preoptimized = is_preoptimized(profile, kernel, pool, reason)
         options = sim_options(kernel, reason is None, request, pool, geometry, preoptimized)
         stats = simulate_pool(pt, frames, geometry, extent, options, progress)
         would = would_free(profile, request, geometry, extent, pool, kernel, reason)
-        reports.append(pool_report(profile, kernel, pool, index, geometry, stats, reason, would, preoptimized))
-    reports = with_shrink_outcomes(request, kernel, reports)
+        reports[index] = pool_report(profile, kernel, pool, index, geometry, stats, reason, would, preoptimized)
+    in_order = with_shrink_outcomes(request, kernel, [reports[i] for i in range(len(pools))])
     memory = sum(n.memory for n in request.nodes) if request.nodes else None
     host = HostReport(
         arch=profile.arch,
@@ -160,11 +163,11 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
     return PlanReport(
         tool=f"hvo-calc {__version__}",
         host=host,
-        pools=reports,
-        nodes=node_reports(request, reports),
-        totals=totals(profile, request, reports),
-        memory=memory_budget(profile, request, reports),
-        known_issues=known_issues(kernel, request, reports),
+        pools=in_order,
+        nodes=node_reports(request, in_order),
+        totals=totals(profile, request, in_order),
+        memory=memory_budget(profile, request, in_order),
+        known_issues=known_issues(kernel, request, in_order),
     )
 
 
@@ -257,7 +260,8 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
     (on arm64 with 64K pages a vmemmap PMD block describes 512 GiB) live in an address
     space as large as the model's vmemmap addresses reach. `scattered` gives each
     hugepage a PMD block of its own where its node's memory has room for that, and
-    otherwise spreads the hugepages evenly over that memory."""
+    otherwise spreads the node's hugepages, of all its pools, evenly over that memory (so
+    however a node's hugepages are cut into pools, they split no more blocks than it has)."""
     limit = profile.max_memory_bytes(request.struct_page_bytes)
     memory = [n.memory for n in request.nodes] or [limit]
     if sum(memory) > limit:
@@ -271,6 +275,8 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
     # Scattered hugepages start their vmemmap on a page; where it is PMD-mapped, each in a block of its own.
     page_pfns = page // gcd(page, request.struct_page_bytes)
     scatter_pfns = block_pfns if profile.vmemmap_leaf == "pmd" else page_pfns
+    # Scattered pools of a node share its memory: hugepages spread over it, all pools' alike.
+    on_node = [sum(p.count for p in pools if p.node == node) for node in range(len(memory))]
     next_pfn, extents = 0, []
     for pool in pools:
         pages = pool.size_bytes // page
@@ -278,7 +284,7 @@ def place(profile: ArchProfile, request: PlanRequest, pools: tuple[PoolRequest, 
         stride = pages
         if request.placement == "scattered":
             align = lcm(pages, page_pfns)
-            spread = max(align, memory[pool.node] // page // pool.count // align * align)
+            spread = max(align, memory[pool.node] // page // on_node[pool.node] // align * align)
             stride = min(-(-pages // scatter_pfns) * scatter_pfns, spread)
         extents.append(Extent(start, stride, pool.count))
         next_pfn = start + stride * pool.count

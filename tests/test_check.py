@@ -290,3 +290,11 @@ def test_check_on_the_leaking_stable_releases():
     assert result.exit_code == 1 and issue_id in result.stderr and "2M-0" in result.stderr
     assert invoke(*args, "--allow-known-issue", issue_id).exit_code == 0
     assert invoke("check", "--huge", "2M", "--count", "4", "--kernel", "6.12.117").exit_code == 0  # no shrink
+
+
+def test_kept_vmemmap_counts_the_shared_tail_page(run):
+    """7.3, 1024 x 2M: kept = 1024 head copies + 16 split tables + 1 shared tail page."""
+    kept = (1024 + 16 + 1) * 4096
+    base = ("check", "--kernel", "7.3", "--huge", "2M", "--count", "1024", "--format", "json")
+    assert run(*base, "--max-vmemmap", str(kept)).exit_code == 0
+    assert run(*base, "--max-vmemmap", str(kept - 1)).exit_code == 1

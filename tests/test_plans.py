@@ -264,3 +264,27 @@ def test_two_pools_may_not_share_a_name(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "hvo-calc: error: pool name 'db' is given to more than one pool; each pool needs a name of its own"
     ]
+
+
+def test_a_nodes_scattered_hugepages_split_no_more_blocks_than_it_has(tmp_path):
+    """8192 2M pages scattered on a 64 GiB node: 512 vmemmap PMD blocks (128 MiB of memory
+    each) to split at most, however the hugepages are cut into pools."""
+    for pools in (1, 2, 4):
+        text = '[[node]]\nmemory = "64G"\n' + "".join(
+            f'[[pool]]\nname = "p{i}"\nsize = "2M"\ncount = {8192 // pools}\n' for i in range(pools)
+        )
+        report = plan_text(tmp_path, text, placement="scattered", kernel="6.6")
+        assert report.totals.pagetable_pages == 512
+
+
+def test_boot_pools_take_the_shared_tail_page_whatever_their_order(tmp_path):
+    """Boot pages are optimized at boot, before run-time pools: on 7.1+ the zone's shared tail
+    page comes from boot memory for pre-optimized 1G boot pages, whichever pool the file names first."""
+    boot = '[[pool]]\nname = "boot"\nsize = "1G"\ncount = 4\nboot = true\n'
+    runtime = '[[pool]]\nname = "rt"\nsize = "1G"\ncount = 4\n'
+    node = '[[node]]\nmemory = "64G"\n'
+    first = plan_text(tmp_path, node + boot + runtime, kernel="7.3")
+    second = plan_text(tmp_path, node + runtime + boot, kernel="7.3")
+    assert first.memory.memtotal_gain_bytes == second.memory.memtotal_gain_bytes
+    assert [p.name for p in second.pools] == ["rt", "boot"]  # reported in the file's order
+    assert {p.name: p.shared_tail_pages for p in second.pools} == {"rt": 0, "boot": 1}
