@@ -20,6 +20,7 @@ one line, exit code 2.
 """
 
 import errno
+import fcntl
 import os
 import re
 import stat
@@ -156,6 +157,15 @@ _SINKS = {(1, 3), (1, 5), (1, 7)}
 _TERMINAL_MAJORS = {4, 5, *range(136, 144)}
 
 
+def _fd_of_alias(path: str) -> int | None:
+    """The descriptor of ours an alias names (/dev/stdout: 1, /dev/fd/9: 9), or None."""
+    match = _FD_ALIAS.fullmatch(os.path.abspath(path))
+    if match is None or (match[2] not in (None, "self", "thread-self")):
+        return None
+    named = {"stdout": 1, "stderr": 2}
+    return named[match[1]] if match[1] in named else int(path.rsplit("/", 1)[1])
+
+
 def _is_fd_alias(path: str) -> bool:
     """/dev/stdout, /dev/fd/1, /proc/self/fd/1 and the like: names of open files, not files."""
     return _FD_ALIAS.fullmatch(os.path.abspath(path)) is not None
@@ -191,6 +201,16 @@ def write_output(path: str, text: str) -> None:
     """Write `text` to `--output path`, by what the path names now (see the module doc)."""
     if _kernel_interface(path):
         raise _cannot(path, "it is in /proc or /sys, a kernel interface; refused: give a file name")
+    if path.endswith(os.sep):
+        raise _cannot(path, "a name ending in / is a directory; give a file name")
+    fd = _fd_of_alias(path)
+    if fd is not None:
+        try:
+            readable_only = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+        except OSError:
+            raise _cannot(path, "no such open file") from None
+        if readable_only:
+            raise _cannot(path, "that descriptor is open for reading only")
     try:
         status: os.stat_result | None = os.stat(path)  # follows symlinks
     except FileNotFoundError:

@@ -269,3 +269,22 @@ def test_main_gives_back_the_sigint_handler(run):
     before = signal.getsignal(signal.SIGINT)
     run("profiles")
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_name_ending_in_a_slash_is_refused(run, tmp_path):
+    result = run(*SMALL, "--output", str(tmp_path / "missing") + "/")
+    assert result.exit_code == 2 and "ending in /" in one_error_line(result.stderr)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_descriptor_open_for_reading_only_is_refused(tmp_path):
+    """`-o /dev/fd/9 9<file`: the shell opened it to read; the report must not go into it."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "read-only"
+    target.write_text("keep\n")
+    script = f"exec {sys.executable} -m hvo_calc plan --count 1 --format json -o /dev/fd/9 9<{target}"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert result.returncode == 2 and "reading only" in result.stderr
+    assert target.read_text() == "keep\n"
