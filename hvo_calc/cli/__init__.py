@@ -17,13 +17,26 @@ class Interrupted(BaseException):
 
 
 _in_main = False  # before `main` runs there is nothing to clean up: exit on the spot
+_interrupted = False  # set by the handler: whatever the interrupt turns into on its way up is one
+
+
+def _importing(frame: object) -> bool:
+    """Whether the interrupted code is an import: a module being loaded has nothing to clean
+    up, and an exception raised while pydantic-core builds a model class ends in a panic."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):  # type: ignore[attr-defined]
+            return True
+        frame = frame.f_back  # type: ignore[attr-defined]
+    return False
 
 
 def _on_sigint(signum: int, frame: object) -> None:
+    global _interrupted
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit
-    if not _in_main:
+    if not _in_main or _importing(frame):
         os.write(2, b"hvo-calc: interrupted\n")
         os._exit(130)
+    _interrupted = True
     raise Interrupted  # unwinds: temporary files go, a progress bar gives the terminal back
 
 
@@ -152,6 +165,16 @@ def _run(argv: list[str] | None) -> int:
     return 0
 
 
+def _interrupted_exit(previous: object) -> int:
+    """One line for Ctrl-C, and its exit code."""
+    if previous is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # as our handler does: no second interrupt
+    if sys.stderr is not None and sys.stderr.isatty():
+        say("")  # end the line ^C started on the terminal
+    say("hvo-calc: interrupted")
+    return EXIT_INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning every expected error into one stderr line and an exit code."""
     global _in_main
@@ -162,13 +185,6 @@ def main(argv: list[str] | None = None) -> None:
         code = _run(argv)
         if sys.stdout is not None:
             sys.stdout.flush()  # a closed pipe shows here, while we still handle it
-    except (Interrupted, KeyboardInterrupt):
-        if previous is not None:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # as our handler does: no second interrupt
-        if sys.stderr is not None and sys.stderr.isatty():
-            say("")  # end the line ^C started on the terminal
-        say("hvo-calc: interrupted")
-        code = EXIT_INTERRUPTED
     except (BrokenPipeError, StdoutClosed):
         _silence_stdout()
         code = EXIT_BROKEN_PIPE
@@ -176,13 +192,22 @@ def main(argv: list[str] | None = None) -> None:
         say(f"hvo-calc: error: input nested too deeply to handle ({exc})")
         code = 2
     except Exception as exc:  # a bug: one line to report, not a traceback
-        if os.environ.get("HVO_CALC_DEBUG"):
+        if _interrupted:  # no bug: what the interrupt became on its way up
+            code = _interrupted_exit(previous)
+        elif os.environ.get("HVO_CALC_DEBUG"):
             raise
-        say(
-            f"hvo-calc: internal error: {type(exc).__name__}: {exc}{_where(exc)} "
-            "(a bug: please report it; HVO_CALC_DEBUG=1 shows the traceback)"
-        )
-        code = EXIT_BUG
+        else:
+            say(
+                f"hvo-calc: internal error: {type(exc).__name__}: {exc}{_where(exc)} "
+                "(a bug: please report it; HVO_CALC_DEBUG=1 shows the traceback)"
+            )
+            code = EXIT_BUG
+    except BaseException as exc:
+        # Ctrl-C; raised inside pydantic-core's compiled code (a model class built at
+        # import) it surfaces as that library's panic instead.
+        if not (_interrupted or isinstance(exc, (Interrupted, KeyboardInterrupt))):
+            raise
+        code = _interrupted_exit(previous)
     finally:
         if previous is not None and not _PROGRAM:
             signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
