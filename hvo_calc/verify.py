@@ -264,14 +264,20 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
     a_view = pool_view(after, before.keys, pt, rules, v)
     _check_tails(a_view[: rules.keep], frames, rules)
     fresh = _check_restored(a_view[rules.keep :], rules, log)
-    freed = _check_run(after, a_view, before, rules, log)
-    if freed is None:  # the general case: every page's entry before, spelled out
+    run = _check_run(after, a_view, before, rules, log, frames.buddy_base)
+    if run is None:  # the general case: every page's entry before, spelled out
         b_view = pool_view(before.ptes, before.keys, pt, rules, v)
         b_pfns = _check_populated(b_view, before.pmd, pt.entries_per_table)
         _check_outside_unchanged(after, before, a_view, b_view)
         _check_kept(a_view, b_view, rules, log)
         _check_copies(a_view, b_view, frames, rules, log)
         freed = _check_freed(b_pfns, a_view, rules, log)
+        _check_new_frames(a_view, rules, log)
+        # Tails of optimized hugepages were seen read-only above; what else is writable is kept.
+        reserved = _count_writable(a_view[:, :reserve]) + _count_writable(a_view[rules.keep :, reserve:])
+        boot_freed = _boot_frames_freed(frames, log)
+    else:
+        freed, reserved, boot_freed = run.freed, run.reserved, run.boot_freed
     split = _check_pmd_tables(pt, before, pmd_after, rules, log)
     tail_allocated = log.allocated_pages("vmemmap_tail")
     if tail_allocated != (1 if rules.tail_key and not before.had_tail else 0):
@@ -287,16 +293,13 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
             f"{log.allocated_pages('vmemmap')} vmemmap pages were allocated for {copies} head copies "
             f"and {fresh} restored tails"
         )
-    _check_new_frames(a_view, rules, log)
-    # Tails of optimized hugepages were seen read-only above; what else is writable is kept.
-    reserved = _count_writable(a_view[:, :reserve]) + _count_writable(a_view[rules.keep :, reserve:])
     return Observed(
         reserved_pages=reserved,
         freed_pages=freed,
         split_tables=split,
         vmemmap_allocated=copies + fresh,
         tail_pages_allocated=tail_allocated,
-        boot_pages_freed=_boot_frames_freed(frames, log),
+        boot_pages_freed=boot_freed,
         boot_pages_allocated=sum(a.nr_pages for a in log.allocations if a.source == BOOT),
     )
 
@@ -355,9 +358,19 @@ def _boot_frames_freed(frames: FrameAllocator, log: FrameLog) -> int:
     return total
 
 
+@dataclass(frozen=True)
+class RunFacts:
+    """What `_check_run` established about a window: frames freed (and how many boot memory
+    had given), and pages kept writable."""
+
+    freed: int
+    reserved: int
+    boot_freed: int
+
+
 def _check_run(
-    after: np.ndarray, a_view: np.ndarray, before: Snapshot, rules: WindowRules, log: FrameLog
-) -> int | None:
+    after: np.ndarray, a_view: np.ndarray, before: Snapshot, rules: WindowRules, log: FrameLog, buddy_base: int
+) -> RunFacts | None:
     """The same checks as the general case, for the usual window: packed hugepages whose
     vmemmap consecutive PMD leaves mapped, none given back. Page i of the window mapped its
     first frame plus i before, so what was mapped and what must be freed is arithmetic, not
@@ -391,7 +404,13 @@ def _check_run(
             np.array_equal(log.copies[0][0], copies) and np.array_equal(log.copies[0][1], from_pfns)
         ):
             return None
-    elif log.copies:
+        # The copies are the frames allocated for them, from buddy, one each, in order.
+        allocated = [a for a in log.allocations if a.purpose == "vmemmap"]
+        if len(allocated) != 1 or allocated[0].source != BUDDY or allocated[0].nr_pages != rows:
+            return None
+        if int(copies[0]) != allocated[0].first or not (np.diff(copies) == 1).all():
+            return None
+    elif log.copies or log.allocated_pages("vmemmap"):
         return None
     # Freed: exactly the frames of pages `first` to v - 1 of every hugepage, each once.
     freed = [pieces for pieces in log.freed if pieces.size]
@@ -408,7 +427,10 @@ def _check_run(
             return None
     if ((copies >= np.uint64(low)) & (copies < np.uint64(low + rows * v))).any():
         return None  # a copy in a frame of the run
-    return int(pfns.size)
+    # Kept pages: those on their own frames were writable leaves' pages; the copies were seen
+    # writable. Frames of the run below the buddy range are boot memory's.
+    boot = pfns.size if low + rows * v <= buddy_base else int(np.count_nonzero(pfns < np.uint64(buddy_base)))
+    return RunFacts(freed=int(pfns.size), reserved=rows * rules.reserve, boot_freed=boot)
 
 
 def _count_writable(view: np.ndarray) -> int:

@@ -366,3 +366,18 @@ def test_boot_frames_freed_miscounted(monkeypatch):
     monkeypatch.setattr(Allocator, "count_boot", lambda self, pfns, span: 0)
     with caught("boot-memory frames freed"):
         simulate("6.1")
+
+
+def test_head_copies_from_boot_memory(monkeypatch):
+    """Head copies come from the buddy allocator (MemTotal counts on it): boot memory is caught."""
+    from hvo_calc.frames import FrameAllocator as Allocator
+
+    alloc_array = Allocator.alloc_array
+
+    def from_boot(self, nr_pages, purpose, source="buddy"):
+        return alloc_array(self, nr_pages, purpose, "boot" if purpose == "vmemmap" else source)
+
+    monkeypatch.setattr(Allocator, "alloc_array", from_boot)
+    for era in ("6.12", "7.3"):
+        with caught("from boot memory, not the buddy allocator"):
+            simulate(era)
