@@ -515,11 +515,16 @@ def columns_equal(view: np.ndarray, first: int, value: np.ndarray) -> bool:
     rows, cols = view.shape
     if not view.flags.c_contiguous or cols % 8:
         return bool((view[:, first:] == value).all())
-    same = np.equal(view.reshape(-1), value)
+    return _all_from_column(np.equal(view.reshape(-1), value), cols, first)
+
+
+def _all_from_column(same: np.ndarray, cols: int, first: int) -> bool:
+    """Whether `same` (one bool per entry of rows of `cols`, cols a multiple of 8) holds in
+    every row from column `first` on: each row's bytes read as 8-byte words against a mask."""
     must = np.zeros(cols, dtype=bool)
     must[first:] = True
     words = must.view(np.uint64)
-    return bool(((same.view(np.uint64).reshape(rows, cols // 8) & words) == words).all())
+    return bool(((same.view(np.uint64).reshape(-1, cols // 8) & words) == words).all())
 
 
 def rows_repeat(view: np.ndarray, first: int, row_entries: np.ndarray) -> bool:
@@ -541,10 +546,7 @@ def rows_repeat(view: np.ndarray, first: int, row_entries: np.ndarray) -> bool:
     same = np.empty(flat.size, dtype=bool)
     same[0] = True
     np.equal(flat[1:], flat[:-1], out=same[1:])
-    must = np.zeros(cols, dtype=bool)
-    must[first + 1 :] = True
-    words = must.view(np.uint64)
-    return bool(((same.view(np.uint64).reshape(rows, cols // 8) & words) == words).all())
+    return _all_from_column(same, cols, first + 1)
 
 
 def _explain_tails(tails: np.ndarray, targets: np.ndarray) -> None:
