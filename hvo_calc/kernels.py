@@ -257,11 +257,6 @@ def parse_release(text: str) -> Release:
     return Release(mainline=mainline, point=point, text=given)
 
 
-def resolve_version(text: str) -> str:
-    """The mainline release a release string means ("latest" the newest); else InputError."""
-    return parse_release(text).version
-
-
 def _at(changes: Mapping[str, T], version: Version) -> T:
     """Like `at`, but releases before the first key take its value (the earliest we model)."""
     value = at(changes, version)

@@ -2,7 +2,7 @@
 
     [host]
     arch = "x86-64"          # also: base_page, kernel, struct_page_size, hvo, placement,
-    kernel = "6.12"          #       paging (4 or 5), mmu ("radix" or "hash")
+    kernel = "6.12"          #       paging, mmu (as the profiles have them)
 
     [[node]]                 # NUMA nodes in physical address order; optional
     memory = "256G"
@@ -12,7 +12,7 @@
     size = "1G"
     count = 200
     node = 0
-    zone = "normal"          # or "movable", "dma32"
+    zone = "normal"          # or another zone of the profile ("movable", "dma32")
     boot = true              # allocated at boot (hugepages=) rather than at runtime
     shrink_to = 150          # model giving hugepages back (the restore path)
 
@@ -23,7 +23,7 @@ problem and what is accepted: never a traceback.
 """
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hvo_calc.errors import InputError
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest
+from hvo_calc.profiles import mmu_names, paging_levels, zone_names
 from hvo_calc.units import parse_size
 
 MAX_FILE_BYTES = 1 << 20  # a plan with 4096 pools is about 300 KiB
@@ -39,6 +40,22 @@ MAX_POOLS = 4096
 MAX_NODES = 1024  # the kernel's MAX_NUMNODES at NODES_SHIFT=10
 MAX_NAME = 64
 MAX_SIZE = 1 << 64  # bytes: more than any address space
+
+
+def _either(values: Sequence[object]) -> str:
+    """'"a", "b" or "c"': a list of TOML values as an accepted-values text."""
+    texts = [f'"{v}"' if isinstance(v, str) else str(v) for v in values]
+    return texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} or {texts[-1]}"
+
+
+def _from_profiles() -> dict[str, str]:
+    """The accepted values the profiles decide: page-table levels, MMUs, zones."""
+    return {
+        "host.paging": f"{_either(paging_levels())} (page-table levels)",
+        "host.mmu": _either(mmu_names()),
+        "pool[].zone": _either(zone_names()),
+    }
+
 
 ACCEPTED = {
     "host": "a [host] table",
@@ -49,8 +66,6 @@ ACCEPTED = {
     "host.struct_page_size": "a whole number of bytes from 8 to 4096, e.g. struct_page_size = 64",
     "host.hvo": "true or false",
     "host.placement": '"packed" or "scattered"',
-    "host.paging": "4 or 5 (page-table levels)",
-    "host.mmu": '"radix" or "hash"',
     "node": f"up to {MAX_NODES} [[node]] tables, each with memory (and free)",
     "node[]": "a [[node]] table with memory (and free), free at most memory",
     "node[].memory": 'a positive size, e.g. memory = "256G" (or a whole number of bytes)',
@@ -63,7 +78,6 @@ ACCEPTED = {
     "pool[].name": f'a string of 1 to {MAX_NAME} printable characters on one line, e.g. name = "guests"',
     "pool[].boot": "true or false",
     "pool[].shrink_to": "a whole number from 0 to the pool's count",
-    "pool[].zone": '"normal", "movable" or "dma32"',
 }
 
 
@@ -96,6 +110,13 @@ def _text(value: str, what: str) -> str:
     return value
 
 
+def _one_of(value: str, accepted: tuple[str, ...], what: str) -> str:
+    """`value` if some profile has it; ValueError (for pydantic) when none does."""
+    if value not in accepted:
+        raise ValueError(f"no architecture profile has the {what} {value[:40]!r}")
+    return value
+
+
 class HostSection(_Section):
     arch: str | None = None
     base_page: str | int | None = None
@@ -104,7 +125,7 @@ class HostSection(_Section):
     hvo: bool | None = None
     placement: Literal["packed", "scattered"] | None = None
     paging: int | None = None
-    mmu: Literal["radix", "hash"] | None = None
+    mmu: str | None = None
 
     @field_validator("arch", "kernel")
     @classmethod
@@ -119,9 +140,14 @@ class HostSection(_Section):
     @field_validator("paging")
     @classmethod
     def _levels(cls, value: int | None) -> int | None:
-        if value is not None and value not in (4, 5):
+        if value is not None and value not in paging_levels():
             raise ValueError(f"{value} is not a number of page-table levels")
         return value
+
+    @field_validator("mmu")
+    @classmethod
+    def _mmu(cls, value: str | None) -> str | None:
+        return None if value is None else _one_of(value, mmu_names(), "MMU")
 
 
 class NodeSection(_Section):
@@ -155,7 +181,12 @@ class PoolSection(_Section):
     node: int = Field(default=0, ge=0, lt=MAX_NODES)
     boot: bool = False
     shrink_to: int | None = Field(default=None, ge=0)
-    zone: Literal["normal", "movable", "dma32"] | None = None
+    zone: str | None = None
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else _one_of(value, zone_names(), "zone")
 
     @field_validator("name")
     @classmethod
@@ -229,7 +260,7 @@ def validation_message(path: Path, exc: ValidationError) -> str:
         return f"{path}: {key}: {problem} (an unknown key); accepted keys{' here' if parent else ''}: {known}"
     if kind not in ("missing", "value_error") and "input" in err:
         problem = f"{problem}, not {_describe(err['input'])}"
-    accepted = ACCEPTED.get(generic)
+    accepted = {**ACCEPTED, **_from_profiles()}.get(generic)
     return f"{path}: {key}: {problem}" + (f"; accepted: {accepted}" if accepted else "")
 
 

@@ -66,6 +66,9 @@ class ArchProfile(Strict):
     mmu: str = ""  # "radix" or "hash" where an architecture has both (powerpc64)
     default: bool = False  # the profile chosen when only the architecture is given
     uname_machine: tuple[str, ...] = ()  # what `uname -m` prints on it (x86_64, aarch64, ...)
+    release_suffixes: tuple[str, ...] = ()  # flavour suffixes of uname -r that name it (-amd64, .x86_64)
+    section_bits: int | None = Field(default=None, ge=12, le=48)  # SECTION_SIZE_BITS (SPARSEMEM)
+    vmalloc_bytes: int | None = None  # /proc/meminfo VmallocTotal: tells paging modes apart on a host
     zones: tuple[str, ...] = (DEFAULT_ZONE, "movable")  # zones a hugepage pool may be in
     va_bits: int = Field(ge=32, le=64)
     levels: tuple[LevelName, ...]
@@ -76,7 +79,7 @@ class ArchProfile(Strict):
     vmemmap_leaf: Literal["pmd", "pte"]
     hugepage: tuple[HugepageSize, ...]
 
-    _parse_sizes = field_validator("base_page", "vmemmap_bytes", mode="before")(_size)
+    _parse_sizes = field_validator("base_page", "vmemmap_bytes", "vmalloc_bytes", mode="before")(_size)
 
     @model_validator(mode="before")
     @classmethod
@@ -136,6 +139,11 @@ class ArchProfile(Strict):
     def paging(self) -> int:
         """Page-table levels in use (4 or 5 on x86-64), as `find_profile(paging=)` takes them."""
         return len(self.levels)
+
+    @property
+    def section_bytes(self) -> int | None:
+        """SPARSEMEM section size: the vmemmap is populated per present section."""
+        return None if self.section_bits is None else 1 << self.section_bits
 
     @cached_property
     def page_shift(self) -> int:
@@ -268,3 +276,57 @@ def find_profile(
             accepted = ", ".join(mmus) if mmus else f"none ({what} has one MMU; leave the MMU out)"
             raise InputError(f"{what} has no {mmu!r} MMU; accepted: {accepted}")
     return _pick(matching)
+
+
+# -- what the profiles offer: the choices of the CLI and the plan file are built from these --
+
+
+def paging_levels() -> tuple[int, ...]:
+    """Page-table levels some profile has (`--paging`, the plan file's `paging`)."""
+    return tuple(sorted({p.paging for p in all_profiles()}))
+
+
+def mmu_names() -> tuple[str, ...]:
+    """MMU modes where an architecture has more than one (`--mmu`, the plan file's `mmu`)."""
+    return tuple(dict.fromkeys(p.mmu for p in all_profiles() if p.mmu))
+
+
+def zone_names() -> tuple[str, ...]:
+    """Zones a pool may be in on some architecture (the plan file's `zone`)."""
+    return tuple(dict.fromkeys(zone for p in all_profiles() for zone in p.zones))
+
+
+# -- from what a host says to a profile (`inspect`) --
+
+
+def machine_arch(machine: str) -> str | None:
+    """The architecture a `uname -m` name, an architecture name or a uname -r flavour suffix
+    means; None when no profile has it."""
+    wanted = machine.strip().lower()
+    for profile in all_profiles():
+        if wanted in (profile.arch.lower(), *profile.uname_machine, *profile.release_suffixes):
+            return profile.arch
+    return None
+
+
+def machine_of_suffix(word: str) -> str | None:
+    """What `uname -m` prints on the architecture a uname -r flavour suffix names (-amd64:
+    x86_64), or None when no profile has the suffix."""
+    for profile in all_profiles():
+        if word in profile.release_suffixes:
+            return word if word in profile.uname_machine else (profile.uname_machine or (profile.arch,))[0]
+    return None
+
+
+def profile_by_vmalloc(profile: ArchProfile, vmalloc_total_bytes: int | None) -> ArchProfile | None:
+    """Among the profiles of `profile`'s architecture and base page, the one whose vmalloc
+    area is the host's VmallocTotal (within a factor of two: the kernel prints the area less
+    a page or a guard); None when the host does not tell which."""
+    if not vmalloc_total_bytes:
+        return None
+    for candidate in all_profiles():
+        size = candidate.vmalloc_bytes
+        same = candidate.arch == profile.arch and candidate.base_page == profile.base_page
+        if same and size and size // 2 < vmalloc_total_bytes <= size * 2:
+            return candidate
+    return None

@@ -158,7 +158,7 @@ def test_dependency_floors_are_the_versions_ci_tests():
 def test_help_names_the_host_options_and_the_kernel_spellings():
     text = " ".join(invoke("plan", "--help").output.split())
     assert "release: mainline MAJOR.MINOR (7.3), stable (6.12.58), uname -r (6.12.118+deb13-amd64) or latest" in text
-    assert "--paging [4|5]" in text and "--mmu [radix|hash]" in text
+    assert "--paging [3|4|5]" in text and "--mmu [radix|hash]" in text
 
 
 def test_paging_and_mmu_reach_the_plan():

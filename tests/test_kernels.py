@@ -12,7 +12,6 @@ from hvo_calc.kernels import (
     hvo_releases,
     last_release_with_hvo,
     parse_release,
-    resolve_version,
     stable_releases_without_hvo,
     would_be_behaviour,
 )
@@ -241,8 +240,8 @@ def test_empty_release_is_refused(text):
 
 
 def test_releases_run_to_7_3_and_latest_is_7_3():
-    assert resolve_version("latest") == "7.3"
-    assert [resolve_version(v) for v in ("7.1", "7.2", "7.3")] == ["7.1", "7.2", "7.3"]
+    assert parse_release("latest").version == "7.3"
+    assert [parse_release(v).version for v in ("7.1", "7.2", "7.3")] == ["7.1", "7.2", "7.3"]
 
 
 def test_behaviour_keeps_the_mainline_and_the_release_as_given():

@@ -1,6 +1,6 @@
 """Options shared by the commands that take a plan (`plan`, `check`), in one place."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,35 @@ def not_blank(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 def _paging(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     return None if value is None else int(value)
+
+
+class DataChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice whose values come from the profiles, read when first needed (help, parsing),
+    not when the CLI is imported."""
+
+    def __init__(self, values: Callable[[], Sequence[str]]) -> None:
+        self._values = values
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        return tuple(self._values())
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        """click's __init__ sets the choices; ours are the data's."""
+
+
+def _paging_choices() -> tuple[str, ...]:
+    from hvo_calc.profiles import paging_levels
+
+    return tuple(str(levels) for levels in paging_levels())
+
+
+def _mmu_choices() -> tuple[str, ...]:
+    from hvo_calc.profiles import mmu_names
+
+    return mmu_names()
 
 
 PLAN_OPTIONS = (
@@ -106,15 +135,16 @@ PLAN_OPTIONS = (
     ),
     click.option(
         "--paging",
-        type=click.Choice(["4", "5"]),
+        type=DataChoice(_paging_choices),
         default=None,
         callback=_paging,
-        help="Page-table levels of the kernel's address space (4, or 5 with la57) "
+        help="Page-table levels of the kernel's address space, where the architecture has "
+        "several paging modes (x86-64: 4, or 5 with la57; riscv64: 3 for Sv39, 5 for Sv57) "
         "(default: the architecture's). Example: --paging 5",
     ),
     click.option(
         "--mmu",
-        type=click.Choice(["radix", "hash"]),
+        type=DataChoice(_mmu_choices),
         default=None,
         help="MMU mode where the architecture has two (powerpc: radix or hash page table) "
         "(default: the architecture's). Example: --mmu radix",

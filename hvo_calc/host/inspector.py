@@ -10,7 +10,7 @@ line allocated fewer at boot than the node holds now.
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from hvo_calc import __version__
@@ -60,7 +60,6 @@ class Inspection:
     fs: HostFS
     found: Collected
     identity: Identity
-    kernel_note: list[str] = field(default_factory=list)
 
 
 @contextmanager

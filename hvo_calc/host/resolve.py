@@ -5,8 +5,8 @@ Decisions, each documented where it is made:
 
 - Machine: uname(2) on a live host; in a capture its uname.txt, else
   proc/sys/kernel/arch (newer kernels), else the release's flavour suffix (-amd64,
-  -arm64, .x86_64, ...). uname -m spellings are tried as the profiles name them, then
-  through `MACHINE_ARCH` (x86_64 -> x86-64, aarch64 -> arm64, ...).
+  -arm64, .x86_64, ...). Names, suffixes and paging modes are the profiles' own
+  (`uname_machine`, `release_suffixes`, `vmalloc_bytes`): no architecture is named here.
 - Base page: sysconf(_SC_PAGE_SIZE) on a live host; in a capture uname.txt's
   page_size, else MemTotal divided by the managed pages of /proc/zoneinfo (MemTotal is
   exactly the managed pages; a power of two of at least 4 KiB is required).
@@ -24,47 +24,7 @@ from hvo_calc.host.fs import HostFS, Problem
 from hvo_calc.host.models import HvoState
 from hvo_calc.host.readers import release_major_minor
 from hvo_calc.kernels import KernelBehaviour, behaviour, kernel_data, parse_version
-from hvo_calc.profiles import ArchProfile, all_profiles, find_profile
-from hvo_calc.units import short_size
-
-# uname -m -> the profiles' architecture names
-MACHINE_ARCH = {
-    "x86_64": "x86-64",
-    "amd64": "x86-64",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "riscv64": "riscv64",
-    "loongarch64": "loongarch64",
-    "s390x": "s390x",
-    "ppc64le": "powerpc64",
-    "ppc64": "powerpc64",
-}
-# Distribution flavour suffixes of uname -r -> uname -m
-RELEASE_SUFFIX_MACHINE = {
-    "amd64": "x86_64",
-    "x86_64": "x86_64",
-    "arm64": "aarch64",
-    "aarch64": "aarch64",
-    "riscv64": "riscv64",
-    "ppc64el": "ppc64le",
-    "ppc64le": "ppc64le",
-    "ppc64": "ppc64",
-    "s390x": "s390x",
-    "loong64": "loongarch64",
-    "loongarch64": "loongarch64",
-}
-# SPARSEMEM section size (SECTION_SIZE_BITS in arch/*/include/asm/sparsemem.h), by
-# architecture and base page: the vmemmap is populated per present section.
-SECTION_BITS = {
-    ("x86-64", None): 27,
-    ("arm64", 4096): 27,
-    ("arm64", 16384): 27,
-    ("arm64", 65536): 29,
-    ("riscv64", None): 27,
-    ("loongarch64", None): 29,
-    ("s390x", None): 28,
-    ("powerpc64", None): 24,
-}
+from hvo_calc.profiles import ArchProfile, arch_names, find_profile, machine_arch, machine_of_suffix, profile_by_vmalloc
 
 
 class CannotPlan(Exception):
@@ -83,7 +43,7 @@ class Identity:
     machine: str
     machine_source: str
     profile: ArchProfile
-    paging: int | None  # page-table levels, where the architecture has two (x86-64)
+    paging: int | None  # page-table levels, where VmallocTotal told them among the arch's modes
     base_page_source: str
     release: str
     version: str | None  # upstream point release
@@ -96,10 +56,10 @@ def machine_of(found: Collected) -> tuple[str | None, str]:
         return found.uname["machine"], "uname" if found.live else "uname.txt"
     if found.arch_sysctl:
         return found.arch_sysctl, "proc/sys/kernel/arch"
-    if found.release:
-        for word in reversed(found.release.replace("+", "-").replace(".", "-").split("-")):
-            if word in RELEASE_SUFFIX_MACHINE:
-                return RELEASE_SUFFIX_MACHINE[word], f"the release's suffix -{word}"
+    for word in reversed((found.release or "").replace("+", "-").replace(".", "-").split("-")):
+        machine = machine_of_suffix(word)
+        if machine:
+            return machine, f"the release's suffix -{word}"
     return None, "not found"
 
 
@@ -138,35 +98,15 @@ def derived_page_bytes(found: Collected) -> int | None:
     return page if page >= 4096 and page & (page - 1) == 0 else None
 
 
-def host_profile(machine: str, page: int, paging: int | None = None) -> ArchProfile:
-    """The profile for uname -m, the page size and the page-table levels, trying the machine
-    name as given first."""
-    try:
-        profile = find_profile(machine, page)
-    except InputError as first:
-        alias = MACHINE_ARCH.get(machine)
-        if alias is None or alias == machine:
-            known = ", ".join(sorted({p.arch for p in all_profiles()}))
-            raise InputError(f"unknown architecture {machine!r}; hvo-calc has profiles for: {known}") from first
-        machine = alias
-        profile = find_profile(alias, page)
-    if paging is None or getattr(profile, "paging", paging) == paging:
-        return profile
-    return find_profile(machine, page, paging)
-
-
-# x86-64's vmalloc area: 32 TiB with 4-level paging, 12800 TiB with 5 (Documentation/arch/x86/x86_64/mm.rst)
-FIVE_LEVEL_VMALLOC_BYTES = 1 << 50
-
-
-def paging_of(found: Collected, machine: str) -> int | None:
-    """Page-table levels on x86-64, told by /proc/meminfo's VmallocTotal; None elsewhere."""
-    if MACHINE_ARCH.get(machine, machine) != "x86-64" or found.meminfo is None:
-        return None
-    vmalloc = found.meminfo.get("VmallocTotal")
-    if vmalloc is None:
-        return None
-    return 5 if vmalloc >= FIVE_LEVEL_VMALLOC_BYTES else 4
+def host_profile(machine: str, page: int, vmalloc_total_bytes: int | None = None) -> tuple[ArchProfile, int | None]:
+    """The profile for uname -m and the page size and, where the architecture has paging
+    modes that VmallocTotal tells apart, the one it tells and its levels (else None)."""
+    arch = machine_arch(machine)
+    if arch is None:
+        raise InputError(f"unknown architecture {machine!r}; hvo-calc has profiles for: {', '.join(arch_names())}")
+    profile = find_profile(arch, page)
+    told = profile_by_vmalloc(profile, vmalloc_total_bytes)
+    return (told, told.paging) if told else (profile, None)
 
 
 def kernel_candidates(release: str, version: str | None) -> list[str]:
@@ -212,58 +152,44 @@ def kernel_rules(release: str, version: str | None, arch: str) -> tuple[str, Ker
     return newest, behaviour(newest, arch), note
 
 
+MISSING = {
+    "machine": "cannot tell the architecture: no uname.txt machine=, no proc/sys/kernel/arch, "
+    "no flavour suffix in the release",
+    "page size": "cannot tell the base page size: no uname.txt page_size=, and proc/meminfo "
+    "MemTotal / proc/zoneinfo managed pages gives none",
+    "kernel release": "cannot tell the kernel release: proc/sys/kernel/osrelease and uname.txt release= are missing",
+}
+
+
+def _profile(
+    found: Collected, machine: str, source: str, page: int, fatal: list[Problem]
+) -> tuple[ArchProfile | None, int | None]:
+    """The host's profile and the page-table levels VmallocTotal told, or a fatal problem."""
+    vmalloc = found.meminfo.get("VmallocTotal") if found.meminfo else None
+    try:
+        return host_profile(machine, page, vmalloc)
+    except InputError as exc:
+        fatal.append(Problem(f"machine {machine} ({source})", str(exc)))
+        return None, None
+
+
 def identify(found: Collected) -> tuple[Identity, list[str]]:
     """Profile and kernel, or CannotPlan with a problem for each thing missing."""
     from hvo_calc.host.readers import point_release
 
-    fatal: list[Problem] = []
     notes: list[str] = []
     machine, machine_source = machine_of(found)
     page, page_source, page_problems = page_of(found)
     found.problems.extend(page_problems)
-    if machine is None:
-        fatal.append(
-            Problem(
-                "machine",
-                "cannot tell the architecture: no uname.txt machine=, no "
-                "proc/sys/kernel/arch, no flavour suffix in the release",
-            )
-        )
-    if page is None:
-        fatal.append(
-            Problem(
-                "page size",
-                "cannot tell the base page size: no uname.txt page_size=, and "
-                "proc/meminfo MemTotal / proc/zoneinfo managed pages gives none",
-            )
-        )
-    if not found.release:
-        fatal.append(
-            Problem(
-                "kernel release",
-                "cannot tell the kernel release: proc/sys/kernel/osrelease and uname.txt release= are missing",
-            )
-        )
-    profile = None
-    paging = paging_of(found, machine) if machine else None
-    if machine and page:
-        try:
-            profile = host_profile(machine, page)
-        except InputError as exc:
-            fatal.append(Problem(f"machine {machine} ({machine_source})", str(exc)))
-        if profile and paging:
-            try:
-                profile = host_profile(machine, page, paging)
-            except InputError as exc:
-                notes.append(f"{exc}: planned with the {profile.name} profile's default")
-                paging = None
+    given = {"machine": machine, "page size": page, "kernel release": found.release}
+    fatal = [Problem(what, MISSING[what]) for what, value in given.items() if not value]
+    profile, paging = _profile(found, machine, machine_source, page, fatal) if machine and page else (None, None)
     kernel = rules = version = None
     if profile and found.release:
         version = point_release(found.release, found.proc_version, found.version_signature)
         try:
             kernel, rules, note = kernel_rules(found.release, version, profile.arch)
-            if note:
-                notes.append(note)
+            notes.extend([note] if note else [])
         except InputError as exc:
             fatal.append(Problem(f"kernel {found.release}", str(exc)))
     # A missing machine or release is in `fatal` already; naming them here narrows their types.
@@ -372,8 +298,8 @@ def node_memory(found: Collected) -> dict[int, int | None]:
 
 
 def section_bytes(profile: ArchProfile) -> int | None:
-    bits = SECTION_BITS.get((profile.arch, profile.base_page), SECTION_BITS.get((profile.arch, None)))
-    return 1 << bits if bits else None
+    """SPARSEMEM section size, as the profile gives it (None where it does not)."""
+    return profile.section_bytes
 
 
 def present_sections(found: Collected, profile: ArchProfile) -> int | None:
@@ -389,7 +315,3 @@ def present_sections(found: Collected, profile: ArchProfile) -> int | None:
 def boot_vmemmap_pages(sections: int, section: int, profile: ArchProfile, struct_page_bytes: int = 64) -> int:
     """Vmemmap pages of `sections` sections, populated from boot memory."""
     return -(-sections * (section // profile.base_page) * struct_page_bytes // profile.base_page)
-
-
-def size_name(size: int) -> str:
-    return short_size(size)
