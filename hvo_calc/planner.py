@@ -30,7 +30,7 @@ from hvo_calc.models import (
 )
 from hvo_calc.pagetable import PageTable
 from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile, Strict, find_profile
-from hvo_calc.units import human_size, parse_size, short_size
+from hvo_calc.units import human_size, kernel_size_text, parse_size, short_size
 
 FIRST_HVO_RELEASE = (5, 14)  # no hugetlb boot line about vmemmap before it
 # `hvo-calc plan` with no pools: a typical VM host, with many hugepages of the size the PMD
@@ -403,7 +403,7 @@ def boot_line(kernel: KernelBehaviour, geometry: HugepageGeometry, freed_per_hug
     return kernel.boot_line.format(
         pages=freed_per_hugepage,
         kib=freed_per_hugepage * geometry.base_page_bytes // 1024,
-        size=human_size(geometry.hugepage_bytes),
+        size=kernel_size_text(geometry.hugepage_bytes),
         size_kib=geometry.hugepage_bytes // 1024,
     )
 

@@ -1,8 +1,9 @@
 """Binary sizes: parse what users type, print what the kernel prints.
 
 All sizes are binary (K = KiB = 1024 bytes). The kernel's own boot line formats sizes
-with `string_get_size(..., STRING_UNITS_2, ...)`, e.g. "2.00 MiB", which `human_size`
-reproduces so users can compare with dmesg.
+with `string_get_size(..., STRING_UNITS_2, ...)` to three significant digits ("2.00 MiB",
+"32.0 MiB", "512 MiB"), which `kernel_size_text` reproduces so users can compare with
+dmesg; `human_size` is the report's own, always two decimals.
 """
 
 import re
@@ -47,8 +48,30 @@ def short_size(size_bytes: int) -> str:
     return str(size_bytes)
 
 
+KERNEL_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def kernel_size_text(size_bytes: int) -> str:
+    """A size as the kernel's string_get_size(size, 1, STRING_UNITS_2) prints it (lib/
+    string_helpers.c): reduced below 1024 by whole divisions, three significant digits from
+    the last remainder in thousandths, rounded half up: "2.00 MiB", "64.0 KiB", "512 MiB"."""
+    size, exponent, remainder = size_bytes, 0, 0
+    while size >> 32:  # Napier's reduction to 32 bits: its remainders are thrown away
+        size, exponent = size // 1024, exponent + 1
+    while size >= 1024:
+        size, remainder = divmod(size, 1024)
+        exponent += 1
+    decimals = 0 if size == 0 else next(j for j in range(3) if size * 10**j * 10 >= 1000)
+    remainder = remainder * 1000 // 1024 + (500, 50, 5)[decimals]
+    if remainder >= 1000:
+        remainder, size = remainder - 1000, size + 1
+    fraction = f".{remainder:03d}"[: decimals + 1] if decimals else ""
+    unit = KERNEL_UNITS[exponent] if exponent < len(KERNEL_UNITS) else "UNK"
+    return f"{size}{fraction} {unit}"
+
+
 def human_size(size_bytes: int) -> str:
-    """A readable binary size with two decimals, like the kernel: 2.00 MiB, 16.00 GiB."""
+    """A readable binary size with two decimals: 2.00 MiB, 16.00 GiB (the reports' own)."""
     value = float(size_bytes)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if abs(value) < 1024 or unit == "PiB":
