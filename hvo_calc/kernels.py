@@ -12,7 +12,7 @@ many pages are kept?", "is HVO there at all?", "what is known to go wrong?").
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -83,6 +83,7 @@ class Availability(Strict):
     available: bool
     why: str = ""
     note: str = ""
+    outlook: str = ""  # where a disable lasts: what is known of a way back
 
 
 class RestorePolicy(Strict):
@@ -147,52 +148,80 @@ class KnownIssue(KnownIssueEntry):
     applies: Applies
 
 
+class Behaviour(Strict):
+    """Kernel behaviour that changes with the mainline release, declared once: each field is a
+    table of kernel.toml of the same name, a timeline {first release it holds in: value}.
+    Adding a behaviour flag is a field here and its table; `behaviour()` resolves them all."""
+
+    reserve_pages: int  # vmemmap pages kept mapped per hugepage
+    head_page_copy: bool  # the kept head page is replaced by a fresh copy (6.2)
+    head_copy_mandatory: bool  # without the copy the hugepage stays unoptimized (7.1)
+    shared_tail_page: bool  # tails map one shared page per (node, zone, order) (7.1)
+    tlb_flush: Literal["per-hugepage", "per-batch"]
+    restore_policy: RestorePolicyName
+    boot_line: str
+
+
+Timeline = dict[str, object]  # first mainline release a value holds in -> the value
+
+
 class KernelData(Strict):
-    """`configs/kernel.toml` as read."""
+    """`configs/kernel.toml` as read: the releases, one timeline per `Behaviour` field, and
+    the facts that are not timelines."""
 
     releases: tuple[str, ...]
-    reserve_pages: dict[str, int]
-    head_page_copy: dict[str, bool]
-    head_copy_mandatory: dict[str, bool]
-    shared_tail_page: dict[str, bool]
-    vmemmap_pmd: dict[str, Literal["split-on-demand"]]
-    tlb_flush: dict[str, Literal["per-hugepage", "per-batch"]]
-    restore_policy: dict[str, RestorePolicyName]
+    first_hvo_release: str  # no hugetlb boot line about vmemmap before it
+    first_memmap_counters: str  # /proc/vmstat nr_memmap_pages and nr_memmap_boot_pages appeared
+    timelines: dict[str, Timeline]  # a Behaviour field's name -> its table
     restore_policies: dict[RestorePolicyName, RestorePolicy]
-    boot_line: dict[str, str]
     boot_preoptimize: dict[str, dict[str, bool]]
     hvo: dict[str, dict[str, Availability]]
     stable_removal: dict[str, StableRemoval] = Field(default_factory=dict)
     known_issue: tuple[KnownIssueEntry, ...] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_timelines(cls, data: Any) -> Any:
+        """The Behaviour tables sit at the top of the file; gather them under `timelines`."""
+        if not isinstance(data, dict):
+            return data
+        names = set(Behaviour.model_fields)
+        timelines = {name: table for name, table in data.items() if name in names}
+        return {**{k: v for k, v in data.items() if k not in names}, "timelines": timelines}
+
     @model_validator(mode="after")
     def _keys_are_releases(self) -> "KernelData":
-        """Every table is keyed by releases the data lists; every policy used is described."""
+        """Every table is keyed by releases the data lists; every flag has its table, every
+        value its type; every policy used is described."""
+        missing_tables = sorted(set(Behaviour.model_fields) - set(self.timelines))
+        if missing_tables:
+            raise ValueError(f"no [{missing_tables[0]}] table (a timeline of that behaviour)")
         known = set(self.releases)
         tables: dict[str, Mapping[str, object]] = {
-            "reserve_pages": self.reserve_pages,
-            "head_page_copy": self.head_page_copy,
-            "head_copy_mandatory": self.head_copy_mandatory,
-            "shared_tail_page": self.shared_tail_page,
-            "vmemmap_pmd": self.vmemmap_pmd,
-            "tlb_flush": self.tlb_flush,
-            "restore_policy": self.restore_policy,
-            "boot_line": self.boot_line,
+            **self.timelines,
             **{f"boot_preoptimize.{arch}": table for arch, table in self.boot_preoptimize.items()},
             **{f"hvo.{arch}": table for arch, table in self.hvo.items()},
             **{f"stable_removal.{arch}": r.first_point for arch, r in self.stable_removal.items()},
+            "first_hvo_release": {self.first_hvo_release: None},
+            "first_memmap_counters": {self.first_memmap_counters: None},
         }
         for name, table in tables.items():
             unknown = sorted(set(table) - known)
             if unknown:
                 raise ValueError(f"{name}: {', '.join(unknown)} is not in releases")
-        missing = sorted(set(self.restore_policy.values()) - set(self.restore_policies))
+        for release in self.releases:
+            Behaviour.model_validate(self.behaviour_at(parse_version(release)))  # every value has its type
+        missing = sorted({str(p) for p in self.timelines["restore_policy"].values()} - set(self.restore_policies))
         if missing:
             raise ValueError(f"restore_policies: no entry for {', '.join(missing)}")
         return self
 
+    def behaviour_at(self, version: Version) -> dict[str, object]:
+        """Every timeline's value in force at a mainline release."""
+        return {name: _at(table, version) for name, table in self.timelines.items()}
 
-class KernelBehaviour(Strict):
+
+class KernelBehaviour(Behaviour):
     """What one kernel release does, for one architecture."""
 
     version: str  # the mainline release, "7.3"
@@ -203,18 +232,11 @@ class KernelBehaviour(Strict):
     why_unavailable: str
     note: str
     hypothetical: bool = False  # HVO assumed where the architecture never had it (what it would free)
-    reserve_pages: int
-    head_page_copy: bool
-    head_copy_mandatory: bool
-    shared_tail_page: bool
-    vmemmap_pmd: Literal["split-on-demand"]
-    tlb_flush: Literal["per-hugepage", "per-batch"]
-    restore_policy: RestorePolicyName
     restore_gfp: str
     restore_same_node: bool
-    boot_line: str
     boot_preoptimize: bool
     known_issues: tuple[KnownIssue, ...] = ()
+    hvo_released: bool = True  # HVO existed in mainline by this release (hugetlb prints its boot line)
 
 
 @lru_cache(maxsize=1)
@@ -264,11 +286,22 @@ def _at(changes: Mapping[str, T], version: Version) -> T:
 
 
 def mainline_availability(mainline: Version, arch: str) -> Availability:
-    """HVO on `arch` in a mainline release, by the `hvo` table alone."""
-    availability = at(kernel_data().hvo.get(arch, {}), mainline)
+    """HVO on `arch` in a mainline release, by the `hvo` table alone. Where HVO was disabled,
+    how long that lasts is said from the timeline: until the release that brings it back, or
+    through the newest release the data has."""
+    timeline = kernel_data().hvo.get(arch, {})
+    availability = at(timeline, mainline)
     if availability is None:
         return Availability(available=False, why=f"the kernel data has no HVO entry for {arch}")
-    return availability
+    keys = sorted(timeline, key=parse_version)
+    since = [k for k in keys if parse_version(k) <= mainline][-1]
+    disabled = not availability.available and any(timeline[k].available for k in keys[: keys.index(since)])
+    if not disabled:
+        return availability
+    back = next((k for k in keys if parse_version(k) > mainline and timeline[k].available), None)
+    lasts = f"until Linux {back}" if back else f"and is not re-enabled through {kernel_data().releases[-1]}"
+    why = f"{availability.why} {lasts}" + (f"; {availability.outlook}" if availability.outlook and not back else "")
+    return availability.model_copy(update={"why": why})
 
 
 def hvo_availability(release: Release, arch: str) -> Availability:
@@ -303,10 +336,11 @@ def behaviour(version_or_latest: str, arch: str) -> KernelBehaviour:
     """The behaviour of one release (any accepted form) on one architecture."""
     data = kernel_data()
     release = parse_release(version_or_latest)
-    version = release.mainline
     availability = hvo_availability(release, arch)
-    policy: RestorePolicyName = _at(data.restore_policy, version)
+    flags = Behaviour.model_validate(data.behaviour_at(release.mainline))
+    policy = data.restore_policies[flags.restore_policy]
     return KernelBehaviour(
+        **flags.model_dump(),
         version=release.version,
         release=release.text,
         point=release.point,
@@ -314,18 +348,11 @@ def behaviour(version_or_latest: str, arch: str) -> KernelBehaviour:
         hvo_available=availability.available,
         why_unavailable=availability.why,
         note=availability.note,
-        reserve_pages=_at(data.reserve_pages, version),
-        head_page_copy=_at(data.head_page_copy, version),
-        head_copy_mandatory=_at(data.head_copy_mandatory, version),
-        shared_tail_page=_at(data.shared_tail_page, version),
-        vmemmap_pmd=_at(data.vmemmap_pmd, version),
-        tlb_flush=_at(data.tlb_flush, version),
-        restore_policy=policy,
-        restore_gfp=data.restore_policies[policy].gfp,
-        restore_same_node=data.restore_policies[policy].same_node,
-        boot_line=_at(data.boot_line, version),
-        boot_preoptimize=bool(at(data.boot_preoptimize.get(arch, {}), version)),
+        restore_gfp=policy.gfp,
+        restore_same_node=policy.same_node,
+        boot_preoptimize=bool(at(data.boot_preoptimize.get(arch, {}), release.mainline)),
         known_issues=known_issues(release, arch),
+        hvo_released=release.mainline >= parse_version(data.first_hvo_release),
     )
 
 

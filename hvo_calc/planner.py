@@ -15,7 +15,7 @@ from hvo_calc import __version__
 from hvo_calc.engine import DEFAULT_WINDOW_PTES, Extent, HugepageGeometry, PoolStats, SimOptions, simulate_pool
 from hvo_calc.errors import InputError, VerificationError
 from hvo_calc.frames import FrameAllocator
-from hvo_calc.kernels import KernelBehaviour, behaviour, parse_version, would_be_behaviour
+from hvo_calc.kernels import KernelBehaviour, behaviour, would_be_behaviour
 from hvo_calc.models import (
     HostReport,
     KnownIssueReport,
@@ -32,7 +32,6 @@ from hvo_calc.pagetable import PageTable
 from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile, Strict, find_profile
 from hvo_calc.units import human_size, kernel_size_text, parse_size, short_size
 
-FIRST_HVO_RELEASE = (5, 14)  # no hugetlb boot line about vmemmap before it
 # `hvo-calc plan` with no pools: a typical VM host, with many hugepages of the size the PMD
 # maps (2M on x86-64) and a few of the largest (1G): counts of each.
 DEFAULT_COUNTS = (4096, 16)
@@ -398,7 +397,7 @@ def boot_line_pages(kernel: KernelBehaviour, stats: PoolStats, would: WouldFree 
 
 def boot_line(kernel: KernelBehaviour, geometry: HugepageGeometry, freed_per_hugepage: int) -> str | None:
     """What hugetlb prints at boot for this size (None before HVO existed)."""
-    if parse_version(kernel.version) < FIRST_HVO_RELEASE:
+    if not kernel.hvo_released:
         return None
     return kernel.boot_line.format(
         pages=freed_per_hugepage,

@@ -74,8 +74,14 @@ def test_restore_policy_before_6_4_is_same_node_without_retry():
 
 
 def test_pmd_leaves_are_split_on_demand_from_the_first_hvo_release():
-    # The populate-with-base-pages approach never shipped (kernels-2026.md).
-    assert {behaviour(v, "x86-64").vmemmap_pmd for v in ("5.14", "5.15", "6.1", "latest")} == {"split-on-demand"}
+    # The populate-with-base-pages approach never shipped (kernels-2026.md): the model splits
+    # the vmemmap PMD leaf on demand from 5.14 on (the data no longer holds a table for it).
+    from hvo_calc.planner import PlanRequest, PoolRequest, plan
+
+    for version in ("5.14", "5.15", "6.1", "latest"):
+        (pool,) = plan(PlanRequest(kernel=version, pools=(PoolRequest(hugepage_size=2 << 20, count=8),))).pools
+        assert (pool.split_pmds, pool.pagetable_pages) == (1, 1), version
+    assert "vmemmap_pmd" not in kernel_toml()
 
 
 def test_boot_preoptimize_is_x86_64_only_and_covers_5_level_paging():
@@ -237,6 +243,27 @@ def test_empty_release_is_refused(text):
     with pytest.raises(InputError) as error:
         parse_release(text)
     assert str(error.value) == f"kernel version is empty; {ACCEPTED}"
+
+
+def test_a_disable_says_how_long_it_lasts_from_the_timeline():
+    arm64 = behaviour("7.3", "arm64").why_unavailable
+    assert arm64.endswith("and is not re-enabled through 7.3; the 2026 series to re-enable it is not merged")
+    assert behaviour("6.19", "s390x").why_unavailable.endswith("(CVE-2025-68179) and is not re-enabled through 7.3")
+    assert "re-enabled" not in behaviour("6.1", "s390x").why_unavailable + behaviour("5.10", "arm64").why_unavailable
+
+
+def test_a_behaviour_table_missing_is_refused():
+    data = kernel_toml()
+    del data["tlb_flush"]
+    with pytest.raises(ValidationError, match=r"no \[tlb_flush\] table"):
+        KernelData.model_validate(data)
+
+
+def test_a_behaviour_value_of_the_wrong_type_is_refused():
+    data = kernel_toml()
+    data["reserve_pages"]["6.0"] = "two"
+    with pytest.raises(ValidationError, match="reserve_pages"):
+        KernelData.model_validate(data)
 
 
 def test_releases_run_to_7_3_and_latest_is_7_3():

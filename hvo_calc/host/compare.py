@@ -27,10 +27,9 @@ from itertools import combinations
 from hvo_calc.host.collect import Collected, Counts
 from hvo_calc.host.models import Basis, ComparisonRow, Status
 from hvo_calc.host.readers import Meminfo
+from hvo_calc.kernels import kernel_data
 from hvo_calc.models import PlanReport, PoolReport
 from hvo_calc.units import human_size, short_size
-
-FIRST_MEMMAP_COUNTERS = (6, 11)
 
 
 @dataclass(frozen=True)
@@ -270,7 +269,7 @@ def memmap_rows(i: Inputs) -> list[ComparisonRow]:
         release = f"Linux {i.kernel_version[0]}.{i.kernel_version[1]}" if i.kernel_version else "this kernel"
         return (
             f"not available on this kernel: {release} has no {counter} in /proc/vmstat "
-            f"(it appeared in Linux {FIRST_MEMMAP_COUNTERS[0]}.{FIRST_MEMMAP_COUNTERS[1]})"
+            f"(it appeared in Linux {kernel_data().first_memmap_counters})"
         )
 
     d_memmap = observed_memmap - predicted_memmap if observed_memmap is not None else None
