@@ -36,19 +36,10 @@ from hvo_calc import __version__
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import FrameAllocator, FrameLog
-from hvo_calc.kernels import KernelBehaviour, behaviour
+from hvo_calc.kernels import KernelBehaviour
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable
-from hvo_calc.planner import (
-    PlanRequest,
-    PoolRequest,
-    check_pool,
-    check_struct_page,
-    new_model,
-    place,
-    sim_options,
-    why_inactive,
-)
-from hvo_calc.profiles import ArchProfile, find_profile
+from hvo_calc.planner import PlanRequest, PoolRequest, new_model, prepare
+from hvo_calc.profiles import ArchProfile
 from hvo_calc.units import human_size, short_size
 from hvo_calc.verify import Snapshot, WindowRules, walk_entries
 
@@ -352,14 +343,15 @@ def explain(
     }
     pool = PoolRequest.model_validate({"hugepage_size": huge, "count": SIMULATED_HUGEPAGES})
     request = PlanRequest.model_validate({**{k: v for k, v in host.items() if v is not None}, "pools": (pool,)})
-    profile = find_profile(request.arch, request.base_page, request.paging, request.mmu)
-    kernel_behaviour = behaviour(request.kernel, profile.arch)
-    check_struct_page(profile, request.struct_page_bytes)
-    check_pool(profile, request, pool)
-    (extent,) = place(profile, request, (pool,))
-    geometry = HugepageGeometry(pool.size_bytes, profile.base_page, request.struct_page_bytes)
-    reason = why_inactive(kernel_behaviour, geometry, request.hvo)
-    opts = sim_options(kernel_behaviour, reason is None, request, pool, geometry, shrink=False)
+    prepared = prepare(request, shrink=False)
+    profile, kernel_behaviour = prepared.profile, prepared.kernel
+    (prepared_pool,) = prepared.pools
+    extent, geometry, reason, opts = (
+        prepared_pool.extent,
+        prepared_pool.geometry,
+        prepared_pool.reason,
+        prepared_pool.options,
+    )
     frames, pt = new_model(profile, request.struct_page_bytes)
     seen = observe(pt, frames, geometry, extent, opts)
     hugepages = tuple(

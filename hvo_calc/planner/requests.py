@@ -1,0 +1,140 @@
+"""Plans as asked for: a host, its nodes and pools (flags or a plan file), the defaults
+that fill what is not given, and the checks a request must pass before anything runs."""
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from hvo_calc.engine import DEFAULT_WINDOW_PTES
+from hvo_calc.errors import InputError
+from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile, Strict
+from hvo_calc.units import parse_size, short_size
+
+# `hvo-calc plan` with no pools: a typical VM host, with many hugepages of the size the PMD
+# maps (2M on x86-64) and a few of the largest (1G): counts of each.
+DEFAULT_COUNTS = (4096, 16)
+
+
+class PoolRequest(Strict):
+    """One pool as asked for."""
+
+    hugepage_size: int | None = None  # None: the profile's default size (the one its PMD maps)
+    count: int = Field(ge=1)
+    node: int = Field(default=0, ge=0)
+    name: str | None = None
+    boot: bool = False
+    shrink_to: int | None = Field(default=None, ge=0)
+    zone: str = "normal"
+
+    @field_validator("hugepage_size", mode="before")
+    @classmethod
+    def _size(cls, value: str | int | None) -> int | None:
+        return None if value is None else parse_size(value, "hugepage size")
+
+    @property
+    def size_bytes(self) -> int:
+        """The hugepage size, once `with_sizes` has settled it."""
+        if self.hugepage_size is None:
+            raise InputError("a pool has no hugepage size")
+        return self.hugepage_size
+
+
+class NodeRequest(Strict):
+    """A NUMA node: its memory, and optionally what is free when a pool shrinks."""
+
+    memory: int = Field(gt=0)
+    free: int | None = Field(default=None, ge=0)
+
+    @field_validator("memory", "free", mode="before")
+    @classmethod
+    def _size(cls, value: str | int | None) -> int | None:
+        return None if value is None else parse_size(value, "node memory")
+
+
+class PlanRequest(Strict):
+    """A host and its pools, as asked for (flags or a plan file)."""
+
+    arch: str = DEFAULT_ARCH
+    base_page: int | None = None
+    paging: int | None = None  # page-table levels, where an architecture has two (x86-64: 4 or 5)
+    mmu: str | None = None  # powerpc64: radix or hash
+    kernel: str = "latest"
+    struct_page_bytes: int = Field(default=64, ge=8, le=4096)
+    hvo: bool = True
+    placement: Literal["packed", "scattered"] = "packed"
+    nodes: tuple[NodeRequest, ...] = ()
+    pools: tuple[PoolRequest, ...] = ()
+    window_ptes: int = Field(default=DEFAULT_WINDOW_PTES, ge=1)
+
+    @field_validator("base_page", mode="before")
+    @classmethod
+    def _page(cls, value: str | int | None) -> int | None:
+        return None if value is None else parse_size(value, "base page")
+
+
+def default_hugepage_size(profile: ArchProfile) -> int:
+    """The size a pool has when none is given: the one a PMD maps (2M on x86-64)."""
+    return next(
+        (h.size for h in profile.hugepage if h.mapped_by == "pmd" and h.contiguous == 1), profile.hugepage[0].size
+    )
+
+
+def default_pools(profile: ArchProfile) -> tuple[PoolRequest, ...]:
+    """The default host's pools: many of the PMD size, a few of the largest."""
+    sizes = dict.fromkeys((default_hugepage_size(profile), max(h.size for h in profile.hugepage)))
+    return tuple(PoolRequest(hugepage_size=size, count=count) for size, count in zip(sizes, DEFAULT_COUNTS))
+
+
+def with_sizes(profile: ArchProfile, pools: tuple[PoolRequest, ...]) -> tuple[PoolRequest, ...]:
+    """The pools asked for, a pool without a size taking the profile's default; none: the default host."""
+    if not pools:
+        return default_pools(profile)
+    size = default_hugepage_size(profile)
+    return tuple(p if p.hugepage_size is not None else p.model_copy(update={"hugepage_size": size}) for p in pools)
+
+
+def planned_hugepages(request: PlanRequest) -> int:
+    """Hugepages the plan will simulate (for progress)."""
+    return sum(pool.count for pool in request.pools) or sum(DEFAULT_COUNTS)
+
+
+def check_struct_page(profile: ArchProfile, struct_page_bytes: int) -> None:
+    """The kernel refuses to build (BUILD_BUG_ON) with a struct page over a third of a page."""
+    most = profile.base_page // 3
+    if struct_page_bytes > most:
+        raise InputError(
+            f"--struct-page-size {struct_page_bytes} is more than a third of a "
+            f"{short_size(profile.base_page)} page; the kernel cannot be built so: accepted: 8 to {most}"
+        )
+
+
+def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) -> None:
+    check_hugepage_size(profile, pool.size_bytes)
+    if pool.node >= max(1, len(request.nodes)):
+        nodes = f"nodes 0 to {len(request.nodes) - 1}" if request.nodes else "no [[node]] entries: accepted: node 0"
+        raise InputError(f"a pool is on node {pool.node}, but the plan has {nodes}")
+    zones = profile.zones
+    if pool.zone not in zones:
+        raise InputError(f"{profile.name} has no zone {pool.zone!r} for hugepages; accepted: {', '.join(zones)}")
+    if pool.shrink_to is not None and pool.shrink_to > pool.count:
+        raise InputError(
+            f"shrink_to {pool.shrink_to} is more than the pool's {pool.count} hugepages; accepted: 0 to {pool.count}"
+        )
+
+
+def pool_name(pool: PoolRequest, index: int) -> str:
+    return pool.name or f"{short_size(pool.size_bytes)}-{index}"
+
+
+def check_names(pools: tuple[PoolRequest, ...]) -> None:
+    """Pools are told apart by name in every report (a Prometheus series each)."""
+    names = [pool_name(pool, index) for index, pool in enumerate(pools)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InputError(f"pool name {twice[0]!r} is given to more than one pool; each pool needs a name of its own")
+
+
+def check_hugepage_size(profile: ArchProfile, size_bytes: int) -> None:
+    if profile.hugepage_size(size_bytes) is None:
+        sizes = ", ".join(short_size(h.size) for h in profile.hugepage)
+        raise InputError(f"{profile.name} has no {short_size(size_bytes)} hugepages; accepted: {sizes}")
