@@ -1,4 +1,6 @@
-"""Plan files: a host and its pools in UTF-8 TOML, validated, turned into a `PlanRequest`.
+"""Plan files: a host and its pools in UTF-8 TOML, validated, turned into a `PlanRequest`;
+and the other way, a `PlanRequest` written as a plan file that reads back as it
+(`dump_plan`, for `inspect --write-config`).
 
     [host]
     arch = "x86-64"          # also: base_page, kernel, struct_page_size, hvo, placement,
@@ -29,10 +31,11 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hvo_calc.base import Model
 from hvo_calc.errors import InputError
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest
 from hvo_calc.profiles import mmu_names, paging_levels, zone_names
-from hvo_calc.units import parse_size
+from hvo_calc.units import parse_size, short_size
 
 MAX_FILE_BYTES = 1 << 20  # a plan with 4096 pools is about 300 KiB
 MAX_DEPTH = 8  # tables and arrays inside each other; a plan file needs 3 ([[pool]] -> its keys)
@@ -81,10 +84,10 @@ ACCEPTED = {
 }
 
 
-class _Section(BaseModel):
-    """Unknown keys are errors; every value has exactly its type (TOML's, not converted)."""
+class _Section(Model):
+    """Every value has exactly its type (TOML's, not converted)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(strict=True)
 
 
 def _size(value: str | int, what: str) -> int:
@@ -382,3 +385,75 @@ def plan_request(plan_file: PlanFile, overrides: Mapping[str, object], path: Pat
         err = exc.errors()[0]
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
         raise InputError(f"{path or 'the plan'}: {key}: {err['msg']}") from None
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+# TOML basic-string escapes; other control characters are written as \uXXXX, every other
+# character as itself (the file is UTF-8), so a name outside the BMP stays one character.
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(value: str) -> str:
+    """`value` as a TOML basic string."""
+    escaped = (_ESCAPES.get(ch) or (f"\\u{ord(ch):04X}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch) for ch in value)
+    return '"' + "".join(escaped) + '"'
+
+
+def toml_value(value: str | int | bool) -> str:
+    """A string, boolean or whole number as TOML writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return toml_string(value) if isinstance(value, str) else str(value)
+
+
+def _host_keys(request: PlanRequest) -> dict[str, str | int | bool]:
+    """The [host] keys a request needs; defaults left out where leaving them out means the same."""
+    keys: dict[str, str | int | bool | None] = {
+        "arch": request.arch,
+        "base_page": short_size(request.base_page) if request.base_page else None,
+        "paging": request.paging,
+        "mmu": request.mmu,
+        "kernel": request.kernel,
+        "struct_page_size": request.struct_page_bytes if request.struct_page_bytes != 64 else None,
+        "hvo": request.hvo,
+        "placement": request.placement if request.placement != "packed" else None,
+    }
+    return {key: value for key, value in keys.items() if value is not None}
+
+
+def _pool_keys(pool: PoolRequest) -> dict[str, str | int | bool]:
+    keys: dict[str, str | int | bool | None] = {
+        "name": pool.name,
+        "size": short_size(pool.size_bytes),
+        "count": pool.count,
+        "node": pool.node,
+        "boot": pool.boot,
+        "shrink_to": pool.shrink_to,
+        "zone": pool.zone if pool.zone != "normal" else None,
+    }
+    return {key: value for key, value in keys.items() if value is not None}
+
+
+def _table(header: str, keys: Mapping[str, str | int | bool]) -> list[str]:
+    return ["", header, *(f"{key} = {toml_value(value)}" for key, value in keys.items())]
+
+
+def dump_plan(
+    request: PlanRequest, comments: Sequence[str] = (), node_notes: Sequence[str] = (), example_pool: str = ""
+) -> str:
+    """`request` as a plan file that `read_plan_file` reads back as it: `comments` on top,
+    a note beside each [[node]], and, for a request without pools, `example_pool` (a pool
+    size) as a commented-out [[pool]] to start from."""
+    lines = [f"# {line}" for line in comments]
+    lines += _table("[host]", _host_keys(request))[int(not lines) :]
+    for index, node in enumerate(request.nodes):
+        note = f"  # {node_notes[index]}" if index < len(node_notes) else ""
+        free = {"free": node.free} if node.free is not None else {}
+        lines += _table(f"[[node]]{note}", {"memory": node.memory, **free})
+    for pool in request.pools:
+        lines += _table("[[pool]]", _pool_keys(pool))
+    if not request.pools and example_pool:
+        lines += ["", "# No hugepage pools yet. An example to start from:", "# [[pool]]"]
+        lines += [f"# size = {toml_string(example_pool)}", "# count = 1", "# node = 0"]
+    return "\n".join(lines) + "\n"
