@@ -16,16 +16,15 @@ and the CLI prints the failed ones. The figures come from the report's totals:
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from hvo_calc.base import Model
 from hvo_calc.models import KnownIssueReport, PlanReport
 from hvo_calc.units import human_size
 
 
-class Budgets(BaseModel):
+class Budgets(Model):
     """The limits asked for; None means not checked."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_saved_bytes: int | None = Field(default=None, ge=0)
     max_vmemmap_bytes: int | None = Field(default=None, ge=0)
@@ -43,10 +42,8 @@ class Budgets(BaseModel):
         )
 
 
-class BudgetResult(BaseModel):
+class BudgetResult(Model):
     """One budget checked: its option, whether it holds, the figure and the limit."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     budget: str = Field(description="the option that set it, e.g. --min-saved")
     passed: bool

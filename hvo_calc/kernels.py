@@ -16,8 +16,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from hvo_calc.base import Model
 from hvo_calc.errors import InputError
-from hvo_calc.profiles import Strict, config_dir, read_toml, validation_message
+from hvo_calc.profiles import config_dir, read_toml, validation_message
 
 T = TypeVar("T")
 Version = tuple[int, int]
@@ -58,7 +59,7 @@ def at(changes: Mapping[str, T], version: Version) -> T | None:
     return changes[keys[-1]] if keys else None
 
 
-class Release(Strict):
+class Release(Model):
     """A kernel release as given: the mainline decides behaviour, the point release what
     stable backported (None where only the mainline is known, as in Debian 6.1's ABI form
     6.1.0-56-cloud-amd64, whose .0-56 is not a stable point release)."""
@@ -77,7 +78,7 @@ class Release(Strict):
         return None if self.point is None else (*self.mainline, self.point)
 
 
-class Availability(Strict):
+class Availability(Model):
     """Whether an architecture has HVO from a release on, and why not."""
 
     available: bool
@@ -86,14 +87,14 @@ class Availability(Strict):
     outlook: str = ""  # where a disable lasts: what is known of a way back
 
 
-class RestorePolicy(Strict):
+class RestorePolicy(Model):
     """What the restore path asks of the page allocator for the frames it maps back."""
 
     gfp: str
     same_node: bool  # only the hugepage's own node (__GFP_THISNODE)
 
 
-class StableRemoval(Strict):
+class StableRemoval(Model):
     """Stable series that dropped an architecture's HVO: the first point release without it."""
 
     why: str
@@ -107,7 +108,7 @@ class StableRemoval(Strict):
         return value
 
 
-class KnownIssueEntry(Strict):
+class KnownIssueEntry(Model):
     """A known problem of released kernels, as `[[known_issue]]` in kernel.toml says it."""
 
     id: str
@@ -148,7 +149,7 @@ class KnownIssue(KnownIssueEntry):
     applies: Applies
 
 
-class Behaviour(Strict):
+class Behaviour(Model):
     """Kernel behaviour that changes with the mainline release, declared once: each field is a
     table of kernel.toml of the same name, a timeline {first release it holds in: value}.
     Adding a behaviour flag is a field here and its table; `behaviour()` resolves them all."""
@@ -165,7 +166,7 @@ class Behaviour(Strict):
 Timeline = dict[str, object]  # first mainline release a value holds in -> the value
 
 
-class KernelData(Strict):
+class KernelData(Model):
     """`configs/kernel.toml` as read: the releases, one timeline per `Behaviour` field, and
     the facts that are not timelines."""
 

@@ -4,13 +4,11 @@
 removing one is a major bump.
 """
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from hvo_calc.base import Model
 
 SCHEMA_VERSION = "1.1"  # 1.1: zone, shared_tail_pages, memmap counters, known_issues, hvo_enable_hint
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PerHugepage(Model):

@@ -16,8 +16,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from hvo_calc.base import Model
 from hvo_calc.errors import InputError
 from hvo_calc.units import parse_size, short_size
 
@@ -25,12 +26,6 @@ DEFAULT_ARCH = "x86-64"
 DEFAULT_ZONE = "normal"  # where hugepages come from unless a pool says otherwise
 PTE_BYTES = 8  # every supported architecture is 64-bit: 8-byte page-table entries
 LevelName = Literal["pgd", "p4d", "pud", "pmd", "pte"]
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors, values are frozen once read."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _size(value: str | int) -> int:
@@ -41,7 +36,7 @@ def _is_power_of_two(value: int) -> bool:
     return value > 0 and value & (value - 1) == 0
 
 
-class HugepageSize(Strict):
+class HugepageSize(Model):
     """One hugepage size and the page-table level (and contiguous run) that maps it."""
 
     size: int
@@ -57,7 +52,7 @@ class HugepageSize(Strict):
         return level if self.contiguous == 1 else f"contiguous {level} x{self.contiguous}"
 
 
-class ArchProfile(Strict):
+class ArchProfile(Model):
     """One architecture with one base page size and one paging mode (MMU, levels)."""
 
     arch: str

@@ -5,9 +5,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from hvo_calc.base import Model
 from hvo_calc.engine import DEFAULT_WINDOW_PTES
 from hvo_calc.errors import InputError
-from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile, Strict
+from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile
 from hvo_calc.units import parse_size, short_size
 
 # `hvo-calc plan` with no pools: a typical VM host, with many hugepages of the size the PMD
@@ -15,7 +16,7 @@ from hvo_calc.units import parse_size, short_size
 DEFAULT_COUNTS = (4096, 16)
 
 
-class PoolRequest(Strict):
+class PoolRequest(Model):
     """One pool as asked for."""
 
     hugepage_size: int | None = None  # None: the profile's default size (the one its PMD maps)
@@ -39,7 +40,7 @@ class PoolRequest(Strict):
         return self.hugepage_size
 
 
-class NodeRequest(Strict):
+class NodeRequest(Model):
     """A NUMA node: its memory, and optionally what is free when a pool shrinks."""
 
     memory: int = Field(gt=0)
@@ -51,7 +52,7 @@ class NodeRequest(Strict):
         return None if value is None else parse_size(value, "node memory")
 
 
-class PlanRequest(Strict):
+class PlanRequest(Model):
     """A host and its pools, as asked for (flags or a plan file)."""
 
     arch: str = DEFAULT_ARCH
