@@ -3,9 +3,12 @@
 Nothing here prints or exits; `evaluate` returns one `BudgetResult` per budget given,
 and the CLI prints the failed ones. The figures come from the report's totals:
 
-* saved: `totals.saved_bytes` (freed minus page-table and shared tail pages, in bytes);
+* saved: `totals.saved_bytes`: freed pages minus the page-table pages split off and the
+  shared tail pages allocated (7.1+), in bytes;
 * kept vmemmap: what stays mapped after HVO, `(totals.reserved_pages +
   totals.pagetable_pages + totals.shared_tail_pages) * totals.base_page_bytes`;
+* a pool with shrink_to counts as the host has it once the shrink is done (the hugepages
+  it keeps; its split tables and shared tail page still spent);
 * overhead: kept vmemmap as a share of host RAM (`host.memory_bytes`) when the plan
   gives it, otherwise of the pools' bytes (`totals.pool_bytes`);
 * known issues: each of `report.known_issues` that applies ("yes") to the planned release
@@ -97,8 +100,8 @@ def evaluate(report: PlanReport, budgets: Budgets) -> list[BudgetResult]:
                 passed=ok,
                 value=kept,
                 limit=limit,
-                message=f"--max-vmemmap: vmemmap kept after HVO (reserved + page tables) {_size(kept)}, "
-                f"{'within' if ok else 'over'} the maximum {_size(limit)}",
+                message="--max-vmemmap: vmemmap kept after HVO (reserved + page tables + shared tail pages) "
+                f"{_size(kept)}, {'within' if ok else 'over'} the maximum {_size(limit)}",
             )
         )
     if budgets.max_overhead_percent is not None:

@@ -8,7 +8,11 @@ from pydantic import Field
 
 from hvo_calc.base import Model
 
-SCHEMA_VERSION = "1.1"  # 1.1: zone, shared_tail_pages, memmap counters, known_issues, hvo_enable_hint
+SCHEMA_VERSION = "1.2"
+# 1.1: zone, shared_tail_pages, memmap counters, known_issues, hvo_enable_hint
+# 1.2: after a shrink a pool's figures are the host's once the shrink is done, with those at
+#      the full count in shrink.at_count (and shrink.hugepages_kept); boot lines size
+#      hugepages as the kernel prints them ("32.0 MiB")
 
 
 class PerHugepage(Model):
@@ -41,6 +45,18 @@ class WouldFree(Savings):
     )
 
 
+class CountFigures(Model):
+    """A pool's figures at its full count, before a shrink gives hugepages back."""
+
+    hugepages: int
+    vmemmap_pages: int
+    reserved_pages: int
+    freed_pages: int
+    saved_pages: int
+    saved_bytes: int
+    saved_percent: float
+
+
 class ShrinkReport(Model):
     """Giving hugepages back: the restore path allocates their tails again first."""
 
@@ -54,6 +70,14 @@ class ShrinkReport(Model):
     surplus_hugepages: int = Field(description="hugepages that cannot be restored and stay as surplus")
     missing_bytes: int
     pagetable_pages_kept: int = Field(description="split page tables, which a shrink never returns")
+    hugepages_kept: int | None = Field(
+        default=None,
+        description="optimized hugepages the pool holds once the shrink is done: shrink_to and any surplus",
+    )
+    at_count: CountFigures | None = Field(
+        default=None,
+        description="the pool's figures at its full count; the pool's own figures are those after the shrink",
+    )
 
 
 class PoolReport(Model):

@@ -48,13 +48,15 @@ class PercentType(click.ParamType):
     "--min-saved",
     type=SizeType(),
     default=None,
-    help="Fail unless the total saving (freed minus page-table pages) is at least SIZE. Example: --min-saved 256M",
+    help="Fail unless the total saving (freed minus page-table and shared tail pages) is at least SIZE. "
+    "Example: --min-saved 256M",
 )
 @click.option(
     "--max-vmemmap",
     type=SizeType(),
     default=None,
-    help="Fail if the vmemmap kept after HVO (reserved + page-table pages) exceeds SIZE. Example: --max-vmemmap 32M",
+    help="Fail if the vmemmap kept after HVO (reserved + page-table + shared tail pages) exceeds SIZE. "
+    "Example: --max-vmemmap 32M",
 )
 @click.option(
     "--max-overhead",

@@ -8,6 +8,7 @@ from hvo_calc.engine import HugepageGeometry, PoolStats
 from hvo_calc.errors import VerificationError
 from hvo_calc.kernels import KernelBehaviour
 from hvo_calc.models import (
+    CountFigures,
     HostReport,
     KnownIssueReport,
     MemoryBudget,
@@ -198,13 +199,55 @@ def node_free_bytes(request: PlanRequest, pools: list[PoolReport]) -> list[int]:
             continue
         on_node = [p for p in pools if p.node == node]
         struct_pages = spec.memory // pools[0].base_page_bytes * request.struct_page_bytes
-        free.append(
-            spec.memory - sum(p.pool_bytes for p in on_node) - struct_pages + sum(p.saved_bytes for p in on_node)
-        )
+        saved = sum(saved_before_shrink(p) for p in on_node)
+        free.append(spec.memory - sum(p.pool_bytes for p in on_node) - struct_pages + saved)
     return free
 
 
+def saved_before_shrink(pool: PoolReport) -> int:
+    """What the pool saved at its full count: what the node has free when it shrinks."""
+    return pool.shrink.at_count.saved_bytes if pool.shrink and pool.shrink.at_count else pool.saved_bytes
+
+
+def after_shrink(pool: PoolReport) -> PoolReport:
+    """The pool as the host has it once the shrink is done: the reserved, freed and saved of
+    the hugepages it keeps optimized (shrink_to and any surplus), its split tables (and a
+    shared tail page) still spent; the figures at the full count kept in `shrink.at_count`."""
+    shrink = pool.shrink
+    if shrink is None or shrink.at_count is not None:
+        return pool
+    kept = shrink.shrink_to + shrink.surplus_hugepages
+    page = pool.base_page_bytes
+    vmemmap = pool.vmemmap_pages * kept // pool.hugepages
+    freed = pool.per_hugepage.freed_pages * kept
+    saved = freed - pool.pagetable_pages - pool.shared_tail_pages
+    # The engine's reserved count ends after the restore; before the shrink it was the rest of the vmemmap.
+    at_count = CountFigures(
+        **pool.model_dump(include=set(CountFigures.model_fields) - {"reserved_pages"}),
+        reserved_pages=pool.vmemmap_pages - pool.freed_pages,
+    )
+    return pool.model_copy(
+        update=dict(
+            vmemmap_pages=vmemmap,
+            vmemmap_bytes=vmemmap * page,
+            reserved_pages=vmemmap - freed,
+            freed_pages=freed,
+            saved_pages=saved,
+            saved_bytes=saved * page,
+            saved_percent=percent(saved * page, pool.pool_bytes),
+            memfree_gain_bytes=saved * page,
+            shrink=shrink.model_copy(update=dict(hugepages_kept=kept, at_count=at_count)),
+        )
+    )
+
+
 def with_shrink_outcomes(request: PlanRequest, kernel: KernelBehaviour, pools: list[PoolReport]) -> list[PoolReport]:
+    """Each shrink decided (`decide_shrinks`), and each shrunk pool's figures as the host has
+    them once it is done (`after_shrink`)."""
+    return [after_shrink(pool) for pool in decide_shrinks(request, kernel, pools)]
+
+
+def decide_shrinks(request: PlanRequest, kernel: KernelBehaviour, pools: list[PoolReport]) -> list[PoolReport]:
     """Decide each shrink under the restore policy: its node's free memory before 6.7
     (5.14-6.3 without retrying, 6.4-6.6 retrying harder), any node's from 6.7. Shrinks draw
     on the same free memory in pool order; the hugepages they release are not counted (each
