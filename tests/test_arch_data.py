@@ -89,3 +89,53 @@ def test_uname_machine_names_and_suffixes_come_from_the_profiles(machine, arch):
 def test_every_profile_has_its_section_size():
     for profile in all_profiles():
         assert profile.section_bytes is not None and profile.section_bytes >= 16 * MiB, profile.name
+
+
+NEW_ARCH = """
+arch = "newarch64"
+base_page = "4K"
+default = true
+uname_machine = ["newm64"]
+release_suffixes = ["newm"]
+section_bits = 27
+va_bits = 48
+levels = ["pgd", "pud", "pmd", "pte"]
+max_physmem_bits = 46
+vmemmap_start = 0xffffea0000000000
+vmemmap_bytes = "1T"
+vmemmap_leaf = "pmd"
+
+[[hugepage]]
+size = "2M"
+mapped_by = "pmd"
+"""
+
+
+@pytest.fixture
+def new_arch(tmp_path, monkeypatch):
+    """The shipped profiles and one more architecture file, and nothing else changed."""
+    import hvo_calc.profiles as profiles
+
+    configs = tmp_path / "configs"
+    shutil.copytree(profiles.config_dir() / "arch", configs / "arch")
+    (configs / "arch" / "newarch64-4k.toml").write_text(NEW_ARCH)
+    monkeypatch.setattr(profiles, "config_dir", lambda: configs)
+    profiles.all_profiles.cache_clear()
+    yield
+    profiles.all_profiles.cache_clear()
+
+
+def test_a_new_architecture_is_one_file_for_plan_and_inspect(run, tmp_path, new_arch):
+    result = run("plan", "--arch", "newm64", "--huge", "2M", "--count", "8", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    (pool,) = json.loads(result.stdout)["pools"]
+    assert pool["arch"] == "newarch64" and not pool["hvo_active"]  # the kernel data has no HVO for it
+    assert "no HVO entry for newarch64" in pool["reason"]
+    tree = tmp_path / "host"
+    shutil.copytree(HOSTS / RISCV_HOST, tree)
+    (tree / "uname.txt").unlink()  # told by the release's flavour suffix alone
+    (tree / "proc" / "sys" / "kernel" / "osrelease").write_text("7.2.13+deb13-newm\n")
+    result = run("inspect", "--root", str(tree), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    host = json.loads(result.stdout)["host"]
+    assert (host["machine"], host["arch"]) == ("newm64", "newarch64")
