@@ -247,8 +247,10 @@ def _encodable(text: str, stream: object) -> str:
 
 
 def _echo(text: str, stream: TextIO) -> None:
+    """Write `text` as it is: whether it carries colour was decided when it was rendered
+    (`hvo_calc.console`), so click must not strip it on a pipe (FORCE_COLOR, TTY_COMPATIBLE)."""
     try:
-        click.echo(_encodable(text, stream), file=stream, nl=False)
+        click.echo(_encodable(text, stream), file=stream, nl=False, color=True)
         stream.flush()
     except BrokenPipeError:
         raise StdoutClosed from None
