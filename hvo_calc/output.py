@@ -269,12 +269,14 @@ def emit(text: str, output: str | None, *, human: bool = False) -> None:
 
 def format_option(command: Command) -> Command:
     """`--format`, the same for every command that prints a report."""
+    from hvo_calc.cli import complete
     from hvo_calc.reports import RENDERERS
 
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(sorted(RENDERERS)),
+        shell_complete=complete.formats,
         default="table",
         show_default=True,
         help="Output format: table for people; json, csv, markdown, prometheus for machines "

@@ -2,7 +2,7 @@
 
 import click
 
-from hvo_calc.cli import cli, say
+from hvo_calc.cli import cli, complete, say
 from hvo_calc.cli.options import not_blank, plan_options, simulate
 from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit, format_option, output_option
@@ -74,6 +74,7 @@ class PercentType(click.ParamType):
     "allowed_issues",
     multiple=True,
     metavar="ID",
+    shell_complete=complete.known_issues,
     callback=not_blank,
     help="Do not fail on the known kernel issue ID (repeatable). Without it, a known issue that "
     "applies to the release and bites a pool (e.g. the shrink leak of 6.12.115-6.12.118) "

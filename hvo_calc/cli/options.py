@@ -8,6 +8,7 @@ import click
 from click.core import ParameterSource
 from pydantic import ValidationError
 
+from hvo_calc.cli import complete
 from hvo_calc.errors import InputError
 from hvo_calc.profiles import DEFAULT_ARCH
 
@@ -45,6 +46,7 @@ PLAN_OPTIONS = (
         default=DEFAULT_ARCH,
         show_default=True,
         metavar="ARCH",
+        shell_complete=complete.arches,
         callback=not_blank,
         help="Architecture, as `hvo-calc profiles` lists them or as `uname -m` prints it "
         "(x86_64, aarch64). Example: --arch arm64",
@@ -54,6 +56,7 @@ PLAN_OPTIONS = (
         "base_page",
         default=None,
         metavar="SIZE",
+        shell_complete=complete.base_pages,
         callback=not_blank,
         help="Base page size (default: the architecture's smallest). Example: --page 64K",
     ),
@@ -61,6 +64,7 @@ PLAN_OPTIONS = (
         "--huge",
         default=None,
         metavar="SIZE",
+        shell_complete=complete.hugepage_sizes,
         callback=not_blank,
         help="Hugepage size of the pool. Example: --huge 1G. Without --huge and --count: "
         "a default host with a 2M x 4096 and a 1G x 16 pool.",
@@ -76,6 +80,7 @@ PLAN_OPTIONS = (
         default="latest",
         show_default=True,
         metavar="RELEASE",
+        shell_complete=complete.kernel_releases,
         callback=not_blank,
         help="Kernel release whose HVO behaviour to model; release: mainline MAJOR.MINOR (7.3), "
         "stable (6.12.58), uname -r (6.12.118+deb13-amd64) or latest. "
