@@ -110,7 +110,7 @@ def run(command: str, cwd: str) -> str:
         raise ValueError(f"an example command must start with hvo-calc: {command!r}")
     env = {k: v for k, v in os.environ.items() if k not in ENV_REMOVED}
     env.update(ENV_SET)
-    program = f"hvo-calc() {{ {shlex.quote(sys.executable)} -m hvo_calc \"$@\"; }}\n"
+    program = f'hvo-calc() {{ {shlex.quote(sys.executable)} -m hvo_calc "$@"; }}\n'
     result = subprocess.run(
         ["bash", "-c", program + command],
         cwd=cwd,

@@ -114,16 +114,11 @@ def test_every_offered_value_is_accepted(run):
     )
 
 
-def test_commands_complete_and_the_shell_script_is_served():
+def test_commands_complete_and_bash_gets_values():
+    """Commands in-process; a value as bash asks for it (test_formats checks the script itself)."""
     assert offered(incomplete="p") == ["plan", "profiles"]
-    env = {**os.environ, "_HVO_CALC_COMPLETE": "bash_source"}
-    script = subprocess.run([sys.executable, "-m", "hvo_calc"], capture_output=True, text=True, env=env)
-    assert script.returncode == 0 and "_HVO_CALC_COMPLETE=bash_complete" in script.stdout
-    env = {
-        **os.environ,
-        "_HVO_CALC_COMPLETE": "bash_complete",
-        "COMP_WORDS": "hvo-calc plan --arch a",
-        "COMP_CWORD": "3",
-    }
-    words = subprocess.run([sys.executable, "-m", "hvo_calc"], capture_output=True, text=True, env=env)
+    asked = {"_HVO_CALC_COMPLETE": "bash_complete", "COMP_WORDS": "hvo-calc plan --arch a", "COMP_CWORD": "3"}
+    words = subprocess.run(
+        [sys.executable, "-m", "hvo_calc"], capture_output=True, text=True, env={**os.environ, **asked}
+    )
     assert words.returncode == 0 and words.stdout.split() == ["plain,arm64", "plain,aarch64"]

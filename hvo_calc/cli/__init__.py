@@ -112,11 +112,9 @@ class LazyGroup(click.Group):
 def _declared(relative: str, name: str) -> str:
     """A string constant as the package's source declares it (`NAME = "1.1"`), read without
     importing its module: importing it would build the module's pydantic models."""
-    from pathlib import Path
-
-    source = Path(__file__).resolve().parents[1] / relative
     try:
-        match = re.search(rf'^{name}\s*(?::[^=\n]*)?=\s*"([^"\n]*)"', source.read_text(), re.MULTILINE)
+        with open(os.path.join(_PACKAGE, relative), encoding="utf-8") as source:
+            match = re.search(rf'^{name}\s*(?::[^=\n]*)?=\s*"([^"\n]*)"', source.read(), re.MULTILINE)
     except OSError:
         match = None
     if match:
@@ -126,6 +124,8 @@ def _declared(relative: str, name: str) -> str:
     module = "hvo_calc." + relative.removesuffix(".py").replace("/", ".")
     return str(getattr(import_module(module), name))
 
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # hvo_calc/
 
 # The JSON reports' schema versions: (report, source file in the package, constant it declares).
 SCHEMA_VERSIONS = (
@@ -139,10 +139,9 @@ def version_text() -> str:
     """What `--version` prints: the version, each JSON report's schema version, and the
     newest kernel release the data knows (what `--kernel latest` means)."""
     import tomllib
-    from pathlib import Path
 
-    kernel_toml = Path(__file__).resolve().parents[1] / "configs" / "kernel.toml"
-    newest = tomllib.loads(kernel_toml.read_text())["releases"][-1]
+    with open(os.path.join(_PACKAGE, "configs", "kernel.toml"), "rb") as kernel_toml:
+        newest = tomllib.load(kernel_toml)["releases"][-1]
     schemas = ", ".join(f"{report} {_declared(source, name)}" for report, source, name in SCHEMA_VERSIONS)
     return f"hvo-calc {__version__}\nJSON schemas: {schemas}\nnewest kernel release known: {newest}"
 
