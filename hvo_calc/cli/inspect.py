@@ -1,12 +1,15 @@
 """`hvo-calc inspect`: read the host it runs on (or a captured tree), plan its pools with
 the same engine as `plan`, and compare the model with the kernel's own counters."""
 
+import os
+import stat
 from pathlib import Path
 
 import click
 
 from hvo_calc.cli import cli
 from hvo_calc.errors import InputError
+from hvo_calc.host.fs import kind_of
 from hvo_calc.output import emit, format_option, output_option, write_atomic
 from hvo_calc.reports import MACHINE_FORMATS
 
@@ -72,8 +75,7 @@ def inspect(
     from hvo_calc.host.render import RENDER
     from hvo_calc.host.resolve import CannotPlan
 
-    if root is not None and not root.is_dir():
-        raise InputError(f"--root {str(root)!r} is not a directory")
+    check_targets(root, capture, write_config)
     keep_freed_memory()
     try:
         live = root is None or root.resolve() == Path("/")
@@ -85,16 +87,52 @@ def inspect(
             click.echo(f"hvo-calc: error: {problem}", err=True)
         raise InputError("nothing can be planned from this host's files (one line above for each problem)") from None
     report = inspection.report
-    if capture is not None:
-        write_capture(inspection.fs, inspection.found, capture)
-    emit(RENDER[fmt](report), output, human=fmt not in MACHINE_FORMATS)
-    if fmt in MACHINE_FORMATS or output not in (None, "-"):
-        for reported in report.problems:
-            click.echo(f"hvo-calc: warning: {reported.source}: {reported.message}", err=True)
+    config_text = None
     if write_config is not None:
         if inspection.request is None:
             raise InputError(
                 f"--write-config {str(write_config)!r}: no hugepages are allocated on this host, and a "
                 "plan file needs at least one [[pool]]: not written"
             )
-        write_atomic(write_config, plan_file_text(inspection.request, report))
+        config_text = plan_file_text(inspection.request, report)  # before anything is printed
+    if capture is not None:
+        write_capture(inspection.fs, inspection.found, capture)
+    emit(RENDER[fmt](report), output, human=fmt not in MACHINE_FORMATS)
+    if fmt in MACHINE_FORMATS or output not in (None, "-"):
+        for reported in report.problems:
+            click.echo(f"hvo-calc: warning: {reported.source}: {reported.message}", err=True)
+    if write_config is not None and config_text is not None:
+        write_atomic(write_config, config_text, option="--write-config")
+
+
+def check_targets(root: Path | None, capture: Path | None, write_config: Path | None) -> None:
+    """What the options name, checked before anything is read or printed."""
+    from hvo_calc.host.capture import check_capture_target
+
+    if root is not None and not root.is_dir():
+        raise InputError(f"--root {str(root)!r} is not a directory")
+    if capture is not None:
+        check_capture_target(capture)
+    if write_config is not None:
+        check_write_config(write_config)
+
+
+def check_write_config(path: Path) -> None:
+    """--write-config FILE names a regular file, or a new one in a directory that exists:
+    refused before anything is read or printed."""
+    name = str(path)
+    if name.endswith("/"):
+        raise InputError(f"cannot write --write-config {name!r}: a name ending in / is a directory; give a file name")
+    try:
+        status = os.stat(path)  # follows a link, as the write does
+    except FileNotFoundError:
+        if not Path(os.path.realpath(path)).parent.is_dir():
+            raise InputError(f"cannot write --write-config {name!r}: its directory does not exist") from None
+        return
+    except OSError as exc:
+        raise InputError(f"cannot write --write-config {name!r}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise InputError(
+            f"cannot write --write-config {name!r}: it is {kind_of(status.st_mode)}, not a regular file; "
+            "give a file name"
+        )
