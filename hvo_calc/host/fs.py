@@ -172,8 +172,10 @@ class _Walk:
                 continue
             if not pending:
                 return self.fds[-1], name, status
+            if stat.S_ISREG(status.st_mode):
+                raise Refused("absent")  # as the kernel says it: ENOTDIR
             if not stat.S_ISDIR(status.st_mode):
-                raise Refused("absent")
+                raise Refused(f"{name!r} on its way is {kind_of(status.st_mode)}, not a directory; not read")
             self.fds.append(os.open(name, _DIR_FLAGS, dir_fd=self.fds[-1]))
 
     def _up(self) -> None:
