@@ -173,7 +173,10 @@ def test_a_socket_is_a_problem(run, tree, monkeypatch):
 @pytest.mark.parametrize("device", [(1, 5), (10, 130)])  # /dev/zero; /dev/watchdog (opening it arms it)
 def test_a_device_is_a_problem_and_never_opened(run, tree, monkeypatch, device):
     path = "proc/zoneinfo"
-    replace(tree, path, lambda p: os.mknod(p, stat.S_IFCHR | 0o600, os.makedev(*device)))
+    try:
+        replace(tree, path, lambda p: os.mknod(p, stat.S_IFCHR | 0o600, os.makedev(*device)))
+    except PermissionError:
+        pytest.skip("this root may not make device nodes (no CAP_MKNOD, as in many containers)")
     opened = []
     real_open = os.open
 

@@ -29,8 +29,9 @@ from hvo_calc.reports import MACHINE_FORMATS
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     metavar="FILE",
-    help="Kernel log to take the HugeTLB boot lines from (dmesg output, whole or grepped); by default "
-    "/dev/kmsg when readable, or DIR/dmesg-hugetlb.txt with --root. Example: --dmesg boot.log",
+    help="Kernel log to take the HugeTLB boot lines from (a regular file of dmesg output, whole or "
+    "grepped, or /dev/kmsg); by default /dev/kmsg when readable, or DIR/dmesg-hugetlb.txt with --root. "
+    "Example: --dmesg boot.log",
 )
 @click.option(
     "--write-config",
@@ -47,9 +48,9 @@ from hvo_calc.reports import MACHINE_FORMATS
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     metavar="DIR",
-    help="Also copy the files inspect read into DIR (same paths, plus uname.txt and "
-    "dmesg-hugetlb.txt), for --root elsewhere or a bug report. "
-    "Example: --capture host-tree",
+    help="Also copy the files inspect read into DIR, a new or empty directory (same paths, plus "
+    "uname.txt, dmesg-hugetlb.txt and unreadable.txt, the files that could not be read), for --root "
+    "elsewhere or a bug report; written whole or not at all. Example: --capture host-tree",
 )
 @format_option
 @output_option
