@@ -122,8 +122,6 @@ def check_write_config(path: Path) -> None:
     """--write-config FILE names a regular file, or a new one in a directory that exists:
     refused before anything is read or printed."""
     name = str(path)
-    if name.endswith("/"):
-        raise InputError(f"cannot write --write-config {name!r}: a name ending in / is a directory; give a file name")
     try:
         status = os.stat(path)  # follows a link, as the write does
     except FileNotFoundError:

@@ -14,6 +14,7 @@ Files read (relative to the root; the same paths on a live host and in a capture
     sys/devices/system/node/online, node*/meminfo, node*/hugepages/hugepages-*/{nr,free,surplus}_hugepages
     sys/devices/system/memory/block_size_bytes
     uname.txt, dmesg-hugetlb.txt (captured trees only: what uname and dmesg said)
+    unreadable.txt (captured trees only: the files the captured host could not read, and why)
 
 On a live host, the machine and page size come from uname(2) and sysconf(_SC_PAGE_SIZE)
 and the kernel log from /dev/kmsg (readable by root, or when kernel.dmesg_restrict is 0).

@@ -243,6 +243,7 @@ def parse_cmdline(text: str) -> CommandLine:
     boot: list[BootHugepages] = []
     warnings: list[str] = []
     size: int | None = None
+    seen: set[int | None] = set()
     for word in split_cmdline(text):
         key, _, value = word.partition("=")
         if key == "hugetlb_free_vmemmap":
@@ -259,7 +260,7 @@ def parse_cmdline(text: str) -> CommandLine:
             if size is None:
                 warnings.append(f"hugepagesz={value!r} is not a size; the hugepages= after it are not read")
         elif key == "hugepages":
-            add_boot_hugepages(value, size, boot, warnings)
+            add_boot_hugepages(value, size, boot, seen, warnings)
     return CommandLine(
         text=text.strip(),
         hvo=hvo,
@@ -270,14 +271,17 @@ def parse_cmdline(text: str) -> CommandLine:
     )
 
 
-def add_boot_hugepages(value: str, size: int | None, boot: list[BootHugepages], warnings: list[str]) -> None:
-    """One `hugepages=` for the size `size`: kept in `boot` unless that size has one already."""
+def add_boot_hugepages(
+    value: str, size: int | None, boot: list[BootHugepages], seen: set[int | None], warnings: list[str]
+) -> None:
+    """One `hugepages=` for the size `size`: kept in `boot` unless that size (in `seen`) has one."""
     request = parse_hugepages_value(value, size)
     if request is None:
         warnings.append(f"hugepages={value!r} is not a count nor NODE:COUNT,...")
-    elif any(earlier.size_bytes == request.size_bytes for earlier in boot):
+    elif request.size_bytes in seen:
         warnings.append(f"hugepages={value} given twice for one size; the kernel keeps the first")
     else:
+        seen.add(request.size_bytes)
         boot.append(request)
 
 
