@@ -194,11 +194,11 @@ def test_a_device_is_a_problem_and_never_opened(run, tree, monkeypatch, device):
 # -- symbolic links ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["absolute", "relative"])
+@pytest.mark.parametrize("how", ["absolute", "relative", "dangling"])
 def test_a_link_out_of_the_tree_is_never_read(run, tree, how):
     path = "proc/cmdline"
     secret = tree.parent / "secret"
-    target = str(secret) if how == "absolute" else "../../secret"
+    target = {"absolute": str(secret), "relative": "../../secret", "dangling": str(tree.parent / "gone")}[how]
     replace(tree, path, lambda p: p.symlink_to(target))
     captured = tree.parent / "captured"
     result = inspect(run, tree, "--capture", str(captured))
