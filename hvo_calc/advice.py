@@ -29,14 +29,18 @@ def turn_on_steps(boot: Sequence[str], runtime: Sequence[str], allocated: bool) 
         )
     if runtime:
         when = (
-            "then shrink each pool to 0 and allocate it again"
+            ", then shrink each pool to 0 and allocate it again"
             if allocated
-            else "before the pools are allocated (hvo-calc config --emit sysctl)"
+            else " before the pools are allocated"
         )
-        after = "stay unoptimized" if allocated else "stay as they are until they are allocated again"
+        after = (
+            "stay unoptimized"
+            if allocated
+            else "stay as they are until they are allocated again (`hvo-calc config --emit sysctl` writes the file)"
+        )
         steps.append(
             f"{'or, for the pools allocated at run time, ' if boot else ''}run `sysctl -w "
-            f"vm.hugetlb_optimize_vmemmap=1` (persist it in /etc/sysctl.d/), {when} "
+            f"vm.hugetlb_optimize_vmemmap=1` (persist it in /etc/sysctl.d/){when} "
             f"({', '.join(runtime)}): hugepages allocated before the change {after}"
         )
     return "; ".join(steps)
