@@ -32,6 +32,11 @@ def runtime_counts(report: PlanReport) -> BootCounts:
     return _counts([p for p in report.pools if not p.boot_time])
 
 
+def total_counts(report: PlanReport) -> BootCounts:
+    """All the plan's hugepages, per size and node: what nr_hugepages reads once all exist."""
+    return _counts(list(report.pools))
+
+
 def _counts(pools: list[PoolReport]) -> BootCounts:
     counts: BootCounts = {}
     for pool in pools:
