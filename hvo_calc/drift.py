@@ -14,6 +14,7 @@ Plan nodes are the host's nodes with memory, in order, as inspect plans them.
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hvo_calc.errors import InputError
 from hvo_calc.host.models import ComparisonRow, HostFacts, InspectReport
@@ -21,6 +22,9 @@ from hvo_calc.kernels import behaviour
 from hvo_calc.models import CheckResult, PlanReport
 from hvo_calc.planner import PlanRequest, plan
 from hvo_calc.units import short_size
+
+if TYPE_CHECKING:
+    from hvo_calc.host.inspector import Inspection
 
 Counts = dict[tuple[int, int], int]  # (hugepage bytes, plan node) -> hugepages
 
@@ -144,6 +148,18 @@ def check_host(expected: PlanRequest, root: Path | None) -> tuple[PlanReport, li
     except CannotPlan as exc:
         problems = "; ".join(f"{p.source}: {p.message}" for p in exc.problems)
         raise InputError(f"--host: the host cannot be read: {problems}") from None
+    return against(expected, inspection)
+
+
+def against(expected: PlanRequest, inspection: "Inspection") -> tuple[PlanReport, list[CheckResult]]:
+    """The plan `expected` at the inspected host's release, and the host's findings against it."""
     at_release = expected.model_copy(update={"kernel": inspection.identity.kernel})
     report = plan(at_release)
     return report, drift_findings(at_release, report, inspection.report)
+
+
+def expected_file(path: Path) -> PlanRequest:
+    """The plan file the host should follow."""
+    from hvo_calc.planfile import plan_request, read_plan_file
+
+    return plan_request(read_plan_file(path), {}, path)

@@ -177,8 +177,7 @@ def check(
 
 def _host_report(host: bool, expect: Path | None, root: Path | None, options: dict[str, Any]) -> tuple[Any, Any]:
     """The plan at the host's release and the drift findings; bad combinations refused."""
-    from hvo_calc.drift import check_host
-    from hvo_calc.planfile import plan_request, read_plan_file
+    from hvo_calc.drift import check_host, expected_file
 
     if not host:
         raise InputError("--expect and --root go with --host (check this host against a plan file)")
@@ -188,7 +187,7 @@ def _host_report(host: bool, expect: Path | None, root: Path | None, options: di
         raise InputError("with --host the plan is --expect FILE: --config, --huge, --count and --shrink-to do not apply")
     if root is not None and not root.is_dir():
         raise InputError(f"--root {str(root)!r} is not a directory")
-    return check_host(plan_request(read_plan_file(expect), {}, expect), root)
+    return check_host(expected_file(expect), root)
 
 
 def _say_results(report: Any, budgets: Any, allowed_issues: tuple[str, ...], drift: list[Any]) -> None:

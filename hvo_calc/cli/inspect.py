@@ -48,10 +48,25 @@ from hvo_calc.reports import MACHINE_FORMATS
     "dmesg-hugetlb.txt), for --root elsewhere or a bug report. "
     "Example: --capture host-tree",
 )
+@click.option(
+    "--expect",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also hold the host against the plan file it should follow: each drift finding one line on "
+    "stderr, and with --format prometheus the hvo_calc_inspect_drift gauges (check --host --expect "
+    "FILE fails on them). Example: --expect host.toml",
+)
 @format_option
 @output_option
 def inspect(
-    root: Path | None, dmesg: Path | None, write_config: Path | None, capture: Path | None, fmt: str, output: str | None
+    root: Path | None,
+    dmesg: Path | None,
+    write_config: Path | None,
+    capture: Path | None,
+    expect: Path | None,
+    fmt: str,
+    output: str | None,
 ) -> None:
     """Inspect this host: hugepage pools, HVO's state, the plan of its pools, and the
     model's figures against the kernel's counters (nr_memmap_pages, nr_memmap_boot_pages,
@@ -69,7 +84,8 @@ def inspect(
     from hvo_calc.host.capture import write_capture
     from hvo_calc.host.inspector import inspect_host
     from hvo_calc.host.planfile import plan_file_text
-    from hvo_calc.host.render import RENDER
+    from hvo_calc.drift import against, expected_file
+    from hvo_calc.host.render import RENDER, drift_prometheus
     from hvo_calc.host.resolve import CannotPlan
 
     if root is not None and not root.is_dir():
@@ -87,7 +103,13 @@ def inspect(
     report = inspection.report
     if capture is not None:
         write_capture(inspection.fs, inspection.found, capture)
-    emit(RENDER[fmt](report), output, human=fmt not in MACHINE_FORMATS)
+    expected = expected_file(expect) if expect is not None else None  # read first: bad input ends here
+    findings = against(expected, inspection)[1] if expected is not None else []
+    text = RENDER[fmt](report) + (drift_prometheus(report, findings) if expected and fmt == "prometheus" else "")
+    emit(text, output, human=fmt not in MACHINE_FORMATS)
+    for finding in findings:
+        if not finding.passed:
+            click.echo(f"hvo-calc: drift: {finding.message}", err=True)
     if fmt in MACHINE_FORMATS or output not in (None, "-"):
         for reported in report.problems:
             click.echo(f"hvo-calc: warning: {reported.source}: {reported.message}", err=True)
