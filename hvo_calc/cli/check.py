@@ -206,6 +206,8 @@ def _say_results(report: Any, budgets: Any, allowed_issues: tuple[str, ...], dri
     for result in report.checks:
         if result.kind == "known_issue" and result.passed and "allowed" in result.message:
             say(f"hvo-calc: note: {result.message}")
+    if drift and all(d.passed for d in drift):
+        say(f"hvo-calc: note: the host matches the plan: all {len(drift)} findings hold")
     for result in report.checks:
         if not result.passed:
             say(f"hvo-calc: {'drift' if result.kind == 'drift' else 'budget failed'}: {result.message}")

@@ -6,6 +6,8 @@ pools per NUMA node (vm.nr_hugepages spreads a count over the nodes). The HVO sw
 be set before a pool is allocated: a hugepage allocated while it is off stays unoptimized.
 """
 
+import textwrap
+
 from hvo_calc.advice import cannot_have
 from hvo_calc.kernel_cmdline import cmdline_for, default_size_bytes, runtime_counts, total_counts
 from hvo_calc.kernels import behaviour
@@ -22,6 +24,15 @@ def plan_line(report: PlanReport) -> str:
     host = report.host
     pools = ", ".join(f"{p.name} {p.hugepages} x {p.hugepage_size}{' at boot' if p.boot_time else ''}" for p in report.pools)
     return f"{host.arch} {short_size(host.base_page_bytes)} pages, Linux {host.kernel}: {pools}"
+
+
+def comment(text: str) -> list[str]:
+    """Text as comment lines of at most 100 characters."""
+    return [f"# {line}" for line in textwrap.wrap(text, width=98, break_on_hyphens=False)]
+
+
+def plan_comment(report: PlanReport) -> list[str]:
+    return comment(f"for {plan_line(report)}")
 
 
 def _kernel_has_hvo(request: PlanRequest, report: PlanReport) -> bool:
@@ -61,17 +72,17 @@ def boot_pool_note(report: PlanReport) -> list[str]:
     boot = [p.name for p in report.pools if p.boot_time]
     if not boot:
         return []
-    return [
-        f"# The pools allocated at boot ({', '.join(boot)}) exist before this applies: only the kernel",
-        "# command line gives them HVO (hvo-calc config --emit cmdline).",
-    ]
+    return comment(
+        f"The pools allocated at boot ({', '.join(boot)}) exist before this applies: only the kernel "
+        "command line gives them HVO (hvo-calc config --emit cmdline)."
+    )
 
 
 def hvo_note(request: PlanRequest, report: PlanReport) -> list[str]:
     """Where the kernel has no HVO, a comment saying so instead of a switch it lacks."""
     if _kernel_has_hvo(request, report):
         return []
-    return [f"# {cannot_have(behaviour(request.kernel, report.host.arch))}: no {HVO_SYSCTL} to set."]
+    return comment(f"{cannot_have(behaviour(request.kernel, report.host.arch))}: no {HVO_SYSCTL} to set.")
 
 
 def cmdline_text(request: PlanRequest, report: PlanReport) -> str:
@@ -84,7 +95,7 @@ def grub_text(request: PlanRequest, report: PlanReport) -> str:
     return "\n".join(
         [
             "# /etc/default/grub.d/90-hvo-calc.cfg: written by `hvo-calc config --emit grub`",
-            f"# for {plan_line(report)}",
+            *plan_comment(report),
             "# Then: update-grub (Debian, Ubuntu) or grub2-mkconfig -o /boot/grub2/grub.cfg, and reboot.",
             *hvo_note(request, report),
             f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {cmdline_for(request, report)}"',
@@ -97,7 +108,7 @@ def sysctl_text(request: PlanRequest, report: PlanReport) -> str:
     """An /etc/sysctl.d/ file: the HVO switch first, then the run-time pools."""
     lines = [
         "# /etc/sysctl.d/10-hvo-calc.conf: written by `hvo-calc config --emit sysctl`",
-        f"# for {plan_line(report)}",
+        *plan_comment(report),
         f"# It must apply before the pools are allocated: a hugepage allocated while {HVO_SYSCTL}",
         "# is 0 keeps all its vmemmap until it is freed and allocated again. systemd-sysctl applies",
         "# /etc/sysctl.d/ early at boot; on a running host: sysctl --system, then allocate the pools.",
@@ -119,7 +130,7 @@ def tuned_text(request: PlanRequest, report: PlanReport) -> str:
     run-time pools through the sysctl plugin (and sysfs where no sysctl sets a pool)."""
     lines = [
         "# /etc/tuned/hvo-calc/tuned.conf: written by `hvo-calc config --emit tuned`",
-        f"# for {plan_line(report)}",
+        *plan_comment(report),
         "# Then: tuned-adm profile hvo-calc (or include=hvo-calc in your own profile), and reboot",
         "# for the command line.",
         *hvo_note(request, report),

@@ -7,7 +7,7 @@ Quantities are Kubernetes' binary ones (`2Mi`, `1Gi`); resources are `hugepages-
 
 import json
 
-from hvo_calc.emit.boot import plan_line
+from hvo_calc.emit.boot import plan_comment
 from hvo_calc.kernel_cmdline import default_size_bytes, hvo_parameter
 from hvo_calc.models import PlanReport
 from hvo_calc.planner import PlanRequest
@@ -57,7 +57,7 @@ def kubelet_text(request: PlanRequest, report: PlanReport) -> str:
     reserve = kept_from_buddy_bytes(report)
     lines = [
         "# KubeletConfiguration written by `hvo-calc config --emit kubelet`",
-        f"# for {plan_line(report)}",
+        *plan_comment(report),
         "# The node's hugepage resources, which kubelet reads from the kernel at start (allocate the",
         "# pools before kubelet starts; they are taken off the node's allocatable memory):",
         *(f"#   {name}: {quantity(size)}" for name, size in hugepage_resources(report).items()),
@@ -95,7 +95,7 @@ def openshift_text(request: PlanRequest, report: PlanReport) -> str:
     hvo = hvo_parameter(request, report)
     lines = [
         "# PerformanceProfile written by `hvo-calc config --emit openshift`",
-        f"# for {plan_line(report)}",
+        *plan_comment(report),
         "# Merge spec.hugepages and spec.additionalKernelArgs into your profile (spec.cpu and",
         "# spec.nodeSelector are the node pool's own). Pages with a node are allocated on that node.",
         "apiVersion: performance.openshift.io/v2",
