@@ -15,7 +15,8 @@ from hvo_calc.models import PlanReport, PoolReport
 
 def cannot_have(kernel: KernelBehaviour) -> str:
     """Why this release on this architecture has no HVO at all."""
-    return f"Linux {kernel.release or kernel.version} on {kernel.arch} cannot have HVO: {kernel.why_unavailable.rstrip('.')}"
+    why = kernel.why_unavailable.rstrip(".")
+    return f"Linux {kernel.release or kernel.version} on {kernel.arch} cannot have HVO: {why}"
 
 
 def turn_on_steps(boot: Sequence[str], runtime: Sequence[str], allocated: bool) -> str:
@@ -28,11 +29,7 @@ def turn_on_steps(boot: Sequence[str], runtime: Sequence[str], allocated: bool) 
             f"the pools allocated at boot: {', '.join(boot)})"
         )
     if runtime:
-        when = (
-            ", then shrink each pool to 0 and allocate it again"
-            if allocated
-            else " before the pools are allocated"
-        )
+        when = ", then shrink each pool to 0 and allocate it again" if allocated else " before the pools are allocated"
         after = (
             "stay unoptimized"
             if allocated

@@ -149,7 +149,7 @@ def test_sysctl_file_says_boot_pools_need_the_command_line():
     text = emit("--emit", "sysctl", "--config", str(TWO_NODE))
     assert _sysctl_lines(text) == {"vm.hugetlb_optimize_vmemmap": "1"}
     words = " ".join(line.removeprefix("# ") for line in text.splitlines())
-    assert "The pools allocated at boot (guests-node0, guests-node1) exist before this applies: only the kernel" in words
+    assert "The pools allocated at boot (guests-node0, guests-node1) exist before this applies: only" in words
 
 
 def test_sysctl_counts_boot_hugepages_of_the_size_and_other_sizes_go_to_sysfs(tmp_path):

@@ -184,7 +184,9 @@ def _host_report(host: bool, expect: Path | None, root: Path | None, options: di
     if expect is None:
         raise InputError("--host needs --expect FILE: the plan file the host should follow (inspect --write-config)")
     if any(options[name] is not None for name in ("config", "huge", "count", "shrink_to")):
-        raise InputError("with --host the plan is --expect FILE: --config, --huge, --count and --shrink-to do not apply")
+        raise InputError(
+            "with --host the plan is --expect FILE: --config, --huge, --count and --shrink-to are not for it"
+        )
     if root is not None and not root.is_dir():
         raise InputError(f"--root {str(root)!r} is not a directory")
     return check_host(expected_file(expect), root)

@@ -2,6 +2,7 @@
 the same engine as `plan`, and compare the model with the kernel's own counters."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -9,6 +10,9 @@ from hvo_calc.cli import cli
 from hvo_calc.errors import InputError
 from hvo_calc.output import emit, format_option, output_option, write_atomic
 from hvo_calc.reports import MACHINE_FORMATS
+
+if TYPE_CHECKING:
+    from hvo_calc.host.inspector import Inspection
 
 
 @cli.command()
@@ -84,8 +88,7 @@ def inspect(
     from hvo_calc.host.capture import write_capture
     from hvo_calc.host.inspector import inspect_host
     from hvo_calc.host.planfile import plan_file_text
-    from hvo_calc.drift import against, expected_file
-    from hvo_calc.host.render import RENDER, drift_prometheus
+    from hvo_calc.host.render import RENDER
     from hvo_calc.host.resolve import CannotPlan
 
     if root is not None and not root.is_dir():
@@ -103,13 +106,9 @@ def inspect(
     report = inspection.report
     if capture is not None:
         write_capture(inspection.fs, inspection.found, capture)
-    expected = expected_file(expect) if expect is not None else None  # read first: bad input ends here
-    findings = against(expected, inspection)[1] if expected is not None else []
-    text = RENDER[fmt](report) + (drift_prometheus(report, findings) if expected and fmt == "prometheus" else "")
-    emit(text, output, human=fmt not in MACHINE_FORMATS)
-    for finding in findings:
-        if not finding.passed:
-            click.echo(f"hvo-calc: drift: {finding.message}", err=True)
+    drift_text, drifted = _drift(expect, inspection, fmt)
+    emit(RENDER[fmt](report) + drift_text, output, human=fmt not in MACHINE_FORMATS)
+    _say_drift(drifted)
     if fmt in MACHINE_FORMATS or output not in (None, "-"):
         for reported in report.problems:
             click.echo(f"hvo-calc: warning: {reported.source}: {reported.message}", err=True)
@@ -120,3 +119,20 @@ def inspect(
                 "plan file needs at least one [[pool]]: not written"
             )
         write_atomic(write_config, plan_file_text(inspection.request, report))
+
+
+def _say_drift(messages: list[str]) -> None:
+    for message in messages:
+        click.echo(f"hvo-calc: drift: {message}", err=True)
+
+
+def _drift(expect: Path | None, inspection: "Inspection", fmt: str) -> tuple[str, list[str]]:
+    """--expect FILE: the drift gauges (prometheus) and the failed findings' lines."""
+    if expect is None:
+        return "", []
+    from hvo_calc.drift import against, expected_file
+    from hvo_calc.host.render import drift_prometheus
+
+    findings = against(expected_file(expect), inspection)[1]
+    text = drift_prometheus(inspection.report, findings) if fmt == "prometheus" else ""
+    return text, [f.message for f in findings if not f.passed]

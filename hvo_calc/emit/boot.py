@@ -22,7 +22,9 @@ Setting = tuple[str, str]  # (sysctl key or sysfs path, value)
 def plan_line(report: PlanReport) -> str:
     """The plan in a few words, for the first comment of each file."""
     host = report.host
-    pools = ", ".join(f"{p.name} {p.hugepages} x {p.hugepage_size}{' at boot' if p.boot_time else ''}" for p in report.pools)
+    pools = ", ".join(
+        f"{p.name} {p.hugepages} x {p.hugepage_size}{' at boot' if p.boot_time else ''}" for p in report.pools
+    )
     return f"{host.arch} {short_size(host.base_page_bytes)} pages, Linux {host.kernel}: {pools}"
 
 
@@ -116,7 +118,8 @@ def sysctl_text(request: PlanRequest, report: PlanReport) -> str:
         *boot_pool_note(report),
     ]
     if any(key == "vm.nr_hugepages" for key, _ in sysctls(request, report)):
-        lines.append(f"# vm.nr_hugepages counts hugepages of the default size ({short_size(default_size_bytes(report))}).")
+        default = short_size(default_size_bytes(report))
+        lines.append(f"# vm.nr_hugepages counts hugepages of the default size ({default}).")
     lines += [f"{key} = {value}" for key, value in sysctls(request, report)]
     extra = sysfs_settings(request, report)
     if extra:
