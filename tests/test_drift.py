@@ -126,6 +126,7 @@ def test_a_plan_without_hvo_on_a_host_with_it_is_drift(tmp_path):
         (("--host", "--root", str(TWO_ON)), "--host needs --expect FILE"),
         (("--expect", "plan.toml"), "--expect and --root go with --host"),
         (("--host", "--expect", "EXPECT", "--root", str(TWO_ON), "--huge", "2M"), "with --host the plan is --expect"),
+        (("--host", "--expect", "EXPECT", "--root", str(TWO_ON), "--kernel", "6.12"), "--kernel not for it"),
         (("--host", "--expect", "EXPECT", "--root", "/nonexistent-tree"), "is not a directory"),
         (("--host", "--expect", "/nonexistent.toml", "--root", str(TWO_ON)), "cannot read the plan file"),
     ],

@@ -3,9 +3,10 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from hvo_calc.cli import cli, say
 from hvo_calc.cli.options import not_blank, plan_options, simulate
@@ -13,6 +14,10 @@ from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit, format_option, output_option
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
 from hvo_calc.units import parse_size
+
+if TYPE_CHECKING:
+    from hvo_calc.budgets import BudgetResult, Budgets
+    from hvo_calc.models import CheckResult, PlanReport
 
 
 class SizeType(click.ParamType):
@@ -79,6 +84,9 @@ def _host_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ):
         command = option(command)
     return command
+
+
+COMMANDLINE = ParameterSource.COMMANDLINE
 
 
 @cli.command()
@@ -175,7 +183,9 @@ def check(
     _fail(budgets, results, drift)
 
 
-def _host_report(host: bool, expect: Path | None, root: Path | None, options: dict[str, Any]) -> tuple[Any, Any]:
+def _host_report(
+    host: bool, expect: Path | None, root: Path | None, options: dict[str, Any]
+) -> "tuple[PlanReport, list[CheckResult]]":
     """The plan at the host's release and the drift findings; bad combinations refused."""
     from hvo_calc.drift import check_host, expected_file
 
@@ -183,16 +193,24 @@ def _host_report(host: bool, expect: Path | None, root: Path | None, options: di
         raise InputError("--expect and --root go with --host (check this host against a plan file)")
     if expect is None:
         raise InputError("--host needs --expect FILE: the plan file the host should follow (inspect --write-config)")
-    if any(options[name] is not None for name in ("config", "huge", "count", "shrink_to")):
+    context = click.get_current_context()
+    given = [
+        p.opts[0]
+        for p in context.command.params
+        if p.name in options and context.get_parameter_source(p.name) == COMMANDLINE
+    ]
+    if given:
         raise InputError(
-            "with --host the plan is --expect FILE: --config, --huge, --count and --shrink-to are not for it"
+            f"with --host the plan is --expect FILE (at the host's release): {', '.join(given)} not for it"
         )
     if root is not None and not root.is_dir():
         raise InputError(f"--root {str(root)!r} is not a directory")
     return check_host(expected_file(expect), root)
 
 
-def _say_results(report: Any, budgets: Any, allowed_issues: tuple[str, ...], drift: list[Any]) -> None:
+def _say_results(
+    report: "PlanReport", budgets: "Budgets", allowed_issues: tuple[str, ...], drift: "list[CheckResult]"
+) -> None:
     """Warnings, notes, and one line per failed check, on stderr."""
     from hvo_calc.budgets import known_issue_warnings, unknown_allowed
 
@@ -215,7 +233,7 @@ def _say_results(report: Any, budgets: Any, allowed_issues: tuple[str, ...], dri
             say(f"hvo-calc: {'drift' if result.kind == 'drift' else 'budget failed'}: {result.message}")
 
 
-def _fail(budgets: Any, results: list[Any], drift: list[Any]) -> None:
+def _fail(budgets: "Budgets", results: "list[BudgetResult]", drift: "list[CheckResult]") -> None:
     """Exit 1 with one summary line when a check failed: budgets counted only where given."""
     from hvo_calc.budgets import failed
 
