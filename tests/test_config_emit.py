@@ -242,3 +242,10 @@ def test_bad_input_is_one_line_exit_2(args):
     result = invoke("config", *args)
     assert result.exit_code == 2 and result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("hvo-calc: error:")
+
+
+def test_the_kinds_offered_are_the_renderers():
+    from hvo_calc.cli.config import KINDS
+    from hvo_calc.emit import EMITTERS
+
+    assert KINDS == tuple(EMITTERS)
