@@ -4,6 +4,7 @@ the same engine as `plan`, and compare the model with the kernel's own counters.
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from hvo_calc.errors import InputError
 from hvo_calc.host.fs import kind_of
 from hvo_calc.output import emit, format_option, output_option, write_atomic
 from hvo_calc.reports import MACHINE_FORMATS
+
+if TYPE_CHECKING:
+    from hvo_calc.host.inspector import Inspection
 
 
 @cli.command()
@@ -52,10 +56,25 @@ from hvo_calc.reports import MACHINE_FORMATS
     "uname.txt, dmesg-hugetlb.txt and unreadable.txt, the files that could not be read), for --root "
     "elsewhere or a bug report; written whole or not at all. Example: --capture host-tree",
 )
+@click.option(
+    "--expect",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also hold the host against the plan file it should follow: each drift finding one line on "
+    "stderr, and with --format prometheus the hvo_calc_inspect_drift gauges (check --host --expect "
+    "FILE fails on them). Example: --expect host.toml",
+)
 @format_option
 @output_option
 def inspect(
-    root: Path | None, dmesg: Path | None, write_config: Path | None, capture: Path | None, fmt: str, output: str | None
+    root: Path | None,
+    dmesg: Path | None,
+    write_config: Path | None,
+    capture: Path | None,
+    expect: Path | None,
+    fmt: str,
+    output: str | None,
 ) -> None:
     """Inspect this host: hugepage pools, HVO's state, the plan of its pools, and the
     model's figures against the kernel's counters (nr_memmap_pages, nr_memmap_boot_pages,
@@ -98,7 +117,9 @@ def inspect(
         config_text = plan_file_text(inspection.request, report)  # before anything is printed
     if capture is not None:
         write_capture(inspection.fs, inspection.found, capture)
-    emit(RENDER[fmt](report), output, human=fmt not in MACHINE_FORMATS)
+    drift_text, drifted = _drift(expect, inspection, fmt)
+    emit(RENDER[fmt](report) + drift_text, output, human=fmt not in MACHINE_FORMATS)
+    _say_drift(drifted)
     if fmt in MACHINE_FORMATS or output not in (None, "-"):
         for reported in report.problems:
             click.echo(f"hvo-calc: warning: {reported.source}: {reported.message}", err=True)
@@ -135,3 +156,20 @@ def check_write_config(path: Path) -> None:
             f"cannot write --write-config {name!r}: it is {kind_of(status.st_mode)}, not a regular file; "
             "give a file name"
         )
+
+
+def _say_drift(messages: list[str]) -> None:
+    for message in messages:
+        click.echo(f"hvo-calc: drift: {message}", err=True)
+
+
+def _drift(expect: Path | None, inspection: "Inspection", fmt: str) -> tuple[str, list[str]]:
+    """--expect FILE: the drift gauges (prometheus) and the failed findings' lines."""
+    if expect is None:
+        return "", []
+    from hvo_calc.drift import against, expected_file
+    from hvo_calc.host.render import drift_prometheus
+
+    findings = against(expected_file(expect), inspection)[1]
+    text = drift_prometheus(inspection.report, findings) if fmt == "prometheus" else ""
+    return text, [f.message for f in findings if not f.passed]
