@@ -3,7 +3,7 @@
 import click
 
 from hvo_calc.cli import cli, say
-from hvo_calc.cli.options import not_blank, plan_options, simulate
+from hvo_calc.cli.options import SingleValued, not_blank, plan_options, simulate
 from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit, format_option, output_option
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
@@ -42,7 +42,7 @@ class PercentType(click.ParamType):
         return number
 
 
-@cli.command()
+@cli.command(cls=SingleValued)
 @plan_options
 @click.option(
     "--min-saved",
