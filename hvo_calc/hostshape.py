@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, replace
 
 from hvo_calc.errors import InputError
-from hvo_calc.planner import NodeRequest, PoolRequest
+from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest
+from hvo_calc.profiles import find_profile
 from hvo_calc.units import human_size, parse_size, short_size
 
 POOL_FORM = "SIZE:AMOUNT[@NODE][,boot][,shrink-to=N][,zone=ZONE][,name=NAME], e.g. 1G:700G, 2M:64G@1 or 1G:340@0,boot"
@@ -52,13 +53,19 @@ def whole_count(total_bytes: int, hugepage_bytes: int, given: str) -> int:
     )
 
 
-def resolve(spec: PoolSpec, hugepage_size: int | None) -> PoolRequest:
-    """The pool for the planner, its size from the spec or else `hugepage_size` (None: the profile's default)."""
-    size = spec.hugepage_size if spec.hugepage_size is not None else hugepage_size
+def default_hugepage_bytes(request: PlanRequest) -> int:
+    """The size a pool without one gets, as the planner gives it: the one a PMD maps (2M on x86-64)."""
+    profile = find_profile(request.arch, request.base_page, request.paging, request.mmu)
+    pmd = [h.size for h in profile.hugepage if h.mapped_by == "pmd" and h.contiguous == 1]
+    return (pmd or [profile.hugepage[0].size])[0]
+
+
+def resolve(spec: PoolSpec, host: PlanRequest) -> PoolRequest:
+    """The pool for the planner on `host`; a pool by size without a hugepage size takes the host's default."""
+    size = spec.hugepage_size
     count = spec.count
     if spec.total_bytes is not None:
-        if size is None:
-            raise InputError(f"{spec.given}: a pool given by total size needs its hugepage size (--huge SIZE)")
+        size = size if size is not None else default_hugepage_bytes(host)
         count = whole_count(spec.total_bytes, size, spec.given)
     values: dict[str, object] = dict(
         hugepage_size=size, count=count, node=spec.node, name=spec.name, boot=spec.boot, shrink_to=spec.shrink_to

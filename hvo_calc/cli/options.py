@@ -241,8 +241,8 @@ def request_from_options(
         nodes = hostshape.nodes(parse_size(memory, "--memory") if memory else None, node_count, node_memory)
         # No --huge: the profile's default size, which the planner knows.
         specs = pool_specs(pool, huge, count, size, shrink_to)
-        pools = tuple(hostshape.resolve(spec, None) for spec in specs)
-        return PlanRequest.model_validate({**values, "nodes": nodes, "pools": pools})
+        host = PlanRequest.model_validate({**values, "nodes": nodes})
+        return host.model_copy(update={"pools": tuple(hostshape.resolve(spec, host) for spec in specs)})
     except ValidationError as exc:  # what the options' own types let through: still one line
         err = exc.errors()[0]
         option = "--" + str(err["loc"][-1] if err["loc"] else "option").replace("_", "-")

@@ -1,0 +1,59 @@
+"""Compare for people: one row per scenario in two tables (the pools' vmemmap, then what the host
+gains); under each figure of a scenario that is not the baseline, its difference from the baseline.
+Reasons for scenarios that cannot exist follow."""
+
+import os
+
+from hvo_calc.compare.models import CompareReport, Scenario
+from hvo_calc.reports.compare_formats import HOST_COLUMNS, POOL_BASIS, POOL_COLUMNS, figure_text
+from hvo_calc.reports.table import _encoding, text_console
+from hvo_calc.reports.text import one_line
+
+Columns = tuple[tuple[str, str], ...]
+
+
+def _cells(s: Scenario, baseline: str, columns: Columns) -> list[str]:
+    if s.figures is None or s.delta is None:
+        return ["cannot exist"] + [""] * (len(columns) - 1)
+    cells = []
+    for _, field in columns:
+        text = figure_text(field, getattr(s.figures, field))
+        if s.name != baseline and getattr(s.delta, field) is not None:
+            text += "\n" + figure_text(field, getattr(s.delta, field), signed=True)
+        cells.append(text)
+    return cells
+
+
+def _grid(report: CompareReport, title: str, columns: Columns) -> object:
+    from rich.table import Table
+
+    grid = Table(title=title, title_justify="left")
+    grid.add_column("#", justify="right")
+    grid.add_column("scenario", justify="left")
+    for heading, _ in columns:
+        grid.add_column(heading, justify="right")
+    for number, s in enumerate(report.scenarios, 1):
+        name = one_line(s.name) + ("\n(baseline)" if s.name == report.baseline else "")
+        grid.add_row(str(number), name, *_cells(s, report.baseline, columns))
+    return grid
+
+
+def _width() -> int | None:
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+
+
+def render(report: CompareReport, *, encoding: str | None = None) -> str:
+    encoding = _encoding(encoding)
+    console, buffer = text_console(encoding)
+    width = _width()
+    if width:
+        console.width = width
+    console.print(_grid(report, "HVO compare: vmemmap of the pools (under a figure: its difference from the baseline)", POOL_COLUMNS))
+    console.print(_grid(report, "what the host gains", HOST_COLUMNS))
+    if report.pool_basis:
+        console.print(POOL_BASIS[report.pool_basis], soft_wrap=True)
+    for number, s in enumerate(report.scenarios, 1):
+        if s.reason:
+            console.print(one_line(f"{number} {s.name}: cannot exist: {s.reason}"), soft_wrap=True)
+    return buffer.getvalue().encode(encoding, "replace").decode(encoding)
