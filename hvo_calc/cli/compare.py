@@ -8,7 +8,7 @@ import click
 from click.core import ParameterSource
 
 from hvo_calc.cli import cli
-from hvo_calc.cli.options import PLAN_OPTIONS, SingleValued, not_blank, pool_specs, request_from_options
+from hvo_calc.cli.options import SingleValued, not_blank, plan_options_except, pool_specs, request_from_options
 from hvo_calc.errors import InputError
 from hvo_calc.output import emit, output_option
 from hvo_calc.profiles import DEFAULT_ARCH
@@ -26,20 +26,9 @@ AXIS_OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
 EXAMPLES = {"kernel": "6.1,6.12,7.3", "huge": "2M,1G", "hvo": "on,off", "page": "4K,64K", "arch": "x86-64,arm64"}
 
 
-def _param_name(option: Callable[..., Any]) -> str:
-    def holder() -> None:
-        """Only collects the option's parameter."""
-
-    option(holder)
-    return str(holder.__click_params__[0].name)  # type: ignore[attr-defined]
-
-
 def compare_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The plan's options, with each axis taking a comma-separated list."""
-    axis_params = {name for name, _, _ in AXIS_OPTIONS.values()}
-    for option in reversed(PLAN_OPTIONS):
-        if _param_name(option) not in axis_params:
-            command = option(command)
+    command = plan_options_except(frozenset(name for name, _, _ in AXIS_OPTIONS.values()))(command)
     for axis, (name, default, choices) in reversed(AXIS_OPTIONS.items()):
         accepted = f" ({', '.join(choices)})" if choices else ""
         command = click.option(

@@ -306,3 +306,25 @@ class SingleValued(click.Command):
         if option is not None:
             raise click.UsageError(f"{option} is given more than once; it takes one value: give it once", ctx=ctx)
         return super().parse_args(ctx, args)
+
+
+def option_name(option: Callable[..., Any]) -> str:
+    """The parameter name of one of the option decorators above."""
+
+    def holder() -> None:
+        """Only collects the option's parameter."""
+
+    option(holder)
+    return str(holder.__click_params__[0].name)  # type: ignore[attr-defined]
+
+
+def plan_options_except(names: frozenset[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`plan_options` without the options named (another command gives them its own meaning)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(PLAN_OPTIONS):
+            if option_name(option) not in names:
+                command = option(command)
+        return command
+
+    return decorate

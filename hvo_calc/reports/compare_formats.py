@@ -1,5 +1,5 @@
-"""The compare report's renderers, by `--format` name, each imported on first use; and the
-columns they share (the figure each shows, in the report's order)."""
+"""The compare and recommend reports' renderers, by `--format` name, each imported on first
+use; and the columns they share (the figure each shows, in the report's order)."""
 
 from collections.abc import Iterator, Mapping
 from importlib import import_module
@@ -50,16 +50,22 @@ def figure_text(field: str, value: int | float | None, signed: bool = False) -> 
 
 
 class _Renderers(Mapping[str, Renderer]):
+    """Format name -> its module's `render`, imported on first use."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self._modules = modules
+
     def __getitem__(self, name: str) -> Renderer:
-        module = import_module(f"hvo_calc.reports.{_MODULES[name]}")
+        module = import_module(f"hvo_calc.reports.{self._modules[name]}")
         render: Renderer = module.render
         return render
 
     def __iter__(self) -> Iterator[str]:
-        return iter(_MODULES)
+        return iter(self._modules)
 
     def __len__(self) -> int:
-        return len(_MODULES)
+        return len(self._modules)
 
 
-COMPARE_RENDERERS: Mapping[str, Renderer] = _Renderers()
+COMPARE_RENDERERS: Mapping[str, Renderer] = _Renderers(_MODULES)
+RECOMMEND_RENDERERS: Mapping[str, Renderer] = _Renderers({"table": "recommend_table", "json": "recommend_json"})

@@ -3,11 +3,16 @@ gains); under each figure of a scenario that is not the baseline, its difference
 Reasons for scenarios that cannot exist follow."""
 
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hvo_calc.compare.models import CompareReport, Scenario
 from hvo_calc.reports.compare_formats import HOST_COLUMNS, POOL_BASIS, POOL_COLUMNS, figure_text
 from hvo_calc.reports.table import _encoding, text_console
 from hvo_calc.reports.text import one_line
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 Columns = tuple[tuple[str, str], ...]
 
@@ -43,12 +48,18 @@ def _width() -> int | None:
     return int(columns) if columns.isdigit() and int(columns) > 0 else None
 
 
-def render(report: CompareReport, *, encoding: str | None = None) -> str:
+def console_for(encoding: str | None) -> tuple["Console", Callable[[], str]]:
+    """The plan table's console at the width COLUMNS gives, and what returns its text in the encoding."""
     encoding = _encoding(encoding)
     console, buffer = text_console(encoding)
     width = _width()
     if width:
         console.width = width
+    return console, lambda: buffer.getvalue().encode(encoding, "replace").decode(encoding)
+
+
+def render(report: CompareReport, *, encoding: str | None = None) -> str:
+    console, finish = console_for(encoding)
     console.print(_grid(report, "HVO compare: vmemmap of the pools (under a figure: its difference from the baseline)", POOL_COLUMNS))
     console.print(_grid(report, "what the host gains", HOST_COLUMNS))
     if report.pool_basis:
@@ -56,4 +67,4 @@ def render(report: CompareReport, *, encoding: str | None = None) -> str:
     for number, s in enumerate(report.scenarios, 1):
         if s.reason:
             console.print(one_line(f"{number} {s.name}: cannot exist: {s.reason}"), soft_wrap=True)
-    return buffer.getvalue().encode(encoding, "replace").decode(encoding)
+    return finish()
