@@ -55,12 +55,20 @@ def console_for(encoding: str | None) -> tuple["Console", Callable[[], str]]:
     width = _width()
     if width:
         console.width = width
-    return console, lambda: buffer.getvalue().encode(encoding, "replace").decode(encoding)
+    def finish() -> str:
+        lines = buffer.getvalue().encode(encoding, "replace").decode(encoding).split("\n")
+        return "\n".join(line.rstrip() for line in lines)  # rich pads titles to the table's width
+
+    return console, finish
 
 
 def render(report: CompareReport, *, encoding: str | None = None) -> str:
     console, finish = console_for(encoding)
-    console.print(_grid(report, "HVO compare: vmemmap of the pools (under a figure: its difference from the baseline)", POOL_COLUMNS))
+    # The shared tail column only where a scenario has one (7.1+), as in the plan's table.
+    shared = any(s.figures and s.figures.shared_tail_bytes for s in report.scenarios)
+    pool_columns = tuple(c for c in POOL_COLUMNS if shared or c[1] != "shared_tail_bytes")
+    title = "HVO compare: vmemmap of the pools (under a figure: its difference from the baseline)"
+    console.print(_grid(report, title, pool_columns))
     console.print(_grid(report, "what the host gains", HOST_COLUMNS))
     if report.pool_basis:
         console.print(POOL_BASIS[report.pool_basis], soft_wrap=True)
