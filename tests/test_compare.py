@@ -32,16 +32,25 @@ def plan_json(run, *args):
 
 def test_each_scenario_is_the_plan_report_and_deltas_are_their_differences(run):
     report = compare_json(run, "--kernel", "6.1,7.3", "--huge", "2M", "--count", "512", "--memory", "64G")
-    old, new = (plan_json(run, "--kernel", k, "--huge", "2M", "--count", "512", "--memory", "64G") for k in ("6.1", "7.3"))
+    old, new = (
+        plan_json(run, "--kernel", k, "--huge", "2M", "--count", "512", "--memory", "64G") for k in ("6.1", "7.3")
+    )
     first, second = report["scenarios"]
     assert (first["name"], second["name"]) == ("kernel=6.1", "kernel=7.3")
     assert first["varies"] == {"kernel": "6.1"} and report["baseline"] == "kernel=6.1"
     assert first["report"] == old and second["report"] == new
     page = 4096
-    for field, total in (("saved_bytes", "saved_bytes"), ("freed_bytes", "freed_pages"), ("shared_tail_bytes", "shared_tail_pages")):
+    for field, total in (
+        ("saved_bytes", "saved_bytes"),
+        ("freed_bytes", "freed_pages"),
+        ("shared_tail_bytes", "shared_tail_pages"),
+    ):
         scale = 1 if total.endswith("bytes") else page
         assert second["delta"][field] == (new["totals"][total] - old["totals"][total]) * scale
-    assert second["delta"]["memtotal_gain_bytes"] == new["memory"]["memtotal_gain_bytes"] - old["memory"]["memtotal_gain_bytes"]
+    assert (
+        second["delta"]["memtotal_gain_bytes"]
+        == new["memory"]["memtotal_gain_bytes"] - old["memory"]["memtotal_gain_bytes"]
+    )
     assert first["delta"]["saved_bytes"] == 0
 
 
@@ -75,7 +84,9 @@ def test_a_pool_by_count_keeps_its_count(run):
 
 
 def test_the_table_says_which_basis_and_fits_100_columns(run):
-    result = run("compare", "--huge", "2M,1G", "--size", "700G", "--memory", "768G", env={"COLUMNS": "100", "NO_COLOR": "1"})
+    result = run(
+        "compare", "--huge", "2M,1G", "--size", "700G", "--memory", "768G", env={"COLUMNS": "100", "NO_COLOR": "1"}
+    )
     assert result.exit_code == 0
     assert "pools given by size keep their memory as --huge varies" in result.stdout
     assert max(len(line) for line in result.stdout.splitlines() if "│" in line) <= 100
@@ -154,11 +165,17 @@ def test_machine_formats_parse_with_their_own_parsers(run):
     text = run("compare", *args, "--format", "prometheus").stdout
     families = {f.name: f for f in text_string_to_metric_families(text)}
     saved = {s.labels["scenario"]: s.value for s in families["hvo_calc_compare_saved_bytes"].samples}
-    assert saved == {"huge=2M": json_report["scenarios"][0]["figures"]["saved_bytes"], "huge=1G": json_report["scenarios"][1]["figures"]["saved_bytes"]}
+    assert saved == {
+        "huge=2M": json_report["scenarios"][0]["figures"]["saved_bytes"],
+        "huge=1G": json_report["scenarios"][1]["figures"]["saved_bytes"],
+    }
     planned = {s.labels["scenario"]: s.value for s in families["hvo_calc_compare_planned"].samples}
     assert planned == {"huge=2M": 1, "huge=1G": 1, "huge=3M": 0}
     markdown = run("compare", *args, "--format", "markdown").stdout
-    assert sum(line.startswith("| ") for line in markdown.splitlines()) == 4 and "| 3 | huge=3M | cannot exist |" in markdown
+    assert (
+        sum(line.startswith("| ") for line in markdown.splitlines()) == 4
+        and "| 3 | huge=3M | cannot exist |" in markdown
+    )
     assert run("compare", *args, "--format", "json").stdout == run("compare", *args, "--format", "json").stdout
 
 

@@ -44,7 +44,11 @@ def test_nodes_spread_the_need_and_the_command_line_is_per_node(run):
 
 def test_each_release_is_a_layout_and_impossible_ones_say_why(run):
     result = run("recommend", "--need", "700G", "--memory", "512G")
-    assert result.exit_code == 2 and "no layout can hold 700G" in result.stderr and "node 0 has 512.00 GiB" in result.stderr
+    assert (
+        result.exit_code == 2
+        and "no layout can hold 700G" in result.stderr
+        and "node 0 has 512.00 GiB" in result.stderr
+    )
     report = recommend_json(run, "--need", "8G", "--sizes", "2M,16G", "--kernel", "6.1,7.3")
     assert sorted(layout["kernel"] for layout in report["layouts"]) == ["6.1", "7.3"]
     assert [(i["kernel"], i["hugepage_size"]) for i in report["impossible"]] == [("6.1", "16G"), ("7.3", "16G")]
@@ -99,7 +103,10 @@ def test_cmdline_orders_as_the_kernel_parses_and_leaves_runtime_pools_out():
         ),
     )
     text = cmdline_for(request, plan(request))
-    assert text == "hugetlb_free_vmemmap=on default_hugepagesz=1G hugepagesz=1G hugepages=0:2,1:1 hugepagesz=2M hugepages=0:256"
+    assert (
+        text
+        == "hugetlb_free_vmemmap=on default_hugepagesz=1G hugepagesz=1G hugepages=0:2,1:1 hugepagesz=2M hugepages=0:256"
+    )
 
 
 def test_cmdline_of_one_node_counts_and_without_hvo():

@@ -54,7 +54,9 @@ def axis_values(options: dict[str, Any]) -> dict[str, list[str]]:
         if context.get_parameter_source(name) != ParameterSource.COMMANDLINE:
             continue
         values = split_axis(axis, str(options[name]))
-        wrong = [v for v in values if (choices and v not in choices) or (axis == "struct-page-size" and not v.isdigit())]
+        wrong = [
+            v for v in values if (choices and v not in choices) or (axis == "struct-page-size" and not v.isdigit())
+        ]
         if wrong:
             accepted = ", ".join(choices) if choices else "whole numbers of bytes from 8 to 4096"
             raise InputError(f"--{axis} {wrong[0]!r} is not a value of this axis; accepted: {accepted}")

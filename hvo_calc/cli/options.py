@@ -31,7 +31,7 @@ def _paging(ctx: click.Context, param: click.Parameter, value: str | None) -> in
     return None if value is None else int(value)
 
 
-PLAN_OPTIONS = (
+PLAN_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     click.option(
         "--config",
         "config",
@@ -204,7 +204,7 @@ def request_from_options(
     size: str | None = None,
 ) -> "PlanRequest":
     """The plan the options describe: a plan file with host flags on top, or the flags alone."""
-    from hvo_calc.planner import PlanRequest, PoolRequest
+    from hvo_calc.planner import PlanRequest
 
     values: dict[str, object] = dict(
         arch=arch,
@@ -224,10 +224,13 @@ def request_from_options(
 
         if huge is not None or count is not None or shrink_to is not None or pool or size is not None:
             raise InputError(
-                "--huge, --count, --size, --shrink-to and --pool describe pools; with --config, set pools in the plan file"
+                "--huge, --count, --size, --shrink-to and --pool describe pools; "
+                "with --config, set pools in the plan file"
             )
         if memory is not None or node_count is not None or node_memory is not None:
-            raise InputError("--memory, --nodes and --node-memory describe the host; with --config, set [[node]] in the file")
+            raise InputError(
+                "--memory, --nodes and --node-memory describe the host; with --config, set [[node]] in the file"
+            )
         context = click.get_current_context()
         given = {
             name: values[name]

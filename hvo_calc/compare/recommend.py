@@ -95,7 +95,9 @@ def recommend(
                 impossible.append(Impossible(kernel=kernel, hugepage_size=short_size(size), reason=_reason(exc)))
     if not layouts:
         first = impossible[0]
-        raise InputError(f"no layout can hold {short_size(need_bytes)}; {first.hugepage_size} on {first.kernel}: {first.reason}")
+        raise InputError(
+            f"no layout can hold {short_size(need_bytes)}; {first.hugepage_size} on {first.kernel}: {first.reason}"
+        )
     layouts.sort(key=lambda item: (-item.figures.saved_bytes, item.extra_bytes))
     ranked = [layout.model_copy(update={"rank": rank}) for rank, layout in enumerate(layouts, 1)]
     return RecommendReport(

@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import product
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -113,7 +114,9 @@ def run_scenario(name: str, varies: dict[str, str], base: Base, setting: Mapping
     return Scenario(name=name, varies=varies, report=report, figures=figures(report), delta=None, reason=None)
 
 
-def expand(bases: Sequence[Base], axes: Mapping[str, list[str]]) -> list[tuple[str, dict[str, str], Base, dict[str, str]]]:
+def expand(
+    bases: Sequence[Base], axes: Mapping[str, list[str]]
+) -> list[tuple[str, dict[str, str], Base, dict[str, str]]]:
     """Every (base, combination of axis values), named by what varies."""
     ordered = [axis for axis in AXES if axis in axes]
     varying = [axis for axis in ordered if len(axes[axis]) > 1]
@@ -126,7 +129,7 @@ def expand(bases: Sequence[Base], axes: Mapping[str, list[str]]) -> list[tuple[s
     return out
 
 
-def pool_basis(bases: Sequence[Base], axes: Mapping[str, list[str]]) -> str | None:
+def pool_basis(bases: Sequence[Base], axes: Mapping[str, list[str]]) -> Literal["memory", "count"] | None:
     """When --huge varies: pools given by size keep their memory, pools given by count their count."""
     if len(axes.get("huge", ())) < 2:
         return None
@@ -143,7 +146,9 @@ def pick_baseline(scenarios: list[Scenario], baseline: int | None) -> Scenario:
     if baseline is None:
         return planned[0]
     if baseline > len(scenarios):
-        raise InputError(f"--baseline {baseline}: there are {len(scenarios)} scenarios; accepted: 1 to {len(scenarios)}")
+        raise InputError(
+            f"--baseline {baseline}: there are {len(scenarios)} scenarios; accepted: 1 to {len(scenarios)}"
+        )
     chosen = scenarios[baseline - 1]
     if chosen.report is None:
         raise InputError(f"--baseline {baseline} ({chosen.name}) cannot be planned: {chosen.reason}")
@@ -161,5 +166,7 @@ def compare(bases: Sequence[Base], axes: Mapping[str, list[str]], baseline: int 
     chosen = pick_baseline(planned, baseline)
     base_figures = chosen.figures
     assert base_figures is not None
-    scenarios = [s if s.figures is None else s.model_copy(update={"delta": delta(s.figures, base_figures)}) for s in planned]
+    scenarios = [
+        s if s.figures is None else s.model_copy(update={"delta": delta(s.figures, base_figures)}) for s in planned
+    ]
     return CompareReport(baseline=chosen.name, pool_basis=pool_basis(bases, axes), scenarios=scenarios)

@@ -23,7 +23,10 @@ def render(report: CompareReport) -> str:
         lines,
         "compare_planned",
         "1 when the scenario was planned, 0 when it cannot exist; baseline=true: the deltas' baseline.",
-        [({**label, "baseline": str(s.name == report.baseline).lower()}, s.report is not None) for label, s in zip(labels, report.scenarios)],
+        [
+            ({**label, "baseline": str(s.name == report.baseline).lower()}, s.report is not None)
+            for label, s in zip(labels, report.scenarios)
+        ],
     )
     for field in FIELDS:
         name = field.removesuffix("_bytes")

@@ -55,6 +55,7 @@ def console_for(encoding: str | None) -> tuple["Console", Callable[[], str]]:
     width = _width()
     if width:
         console.width = width
+
     def finish() -> str:
         lines = buffer.getvalue().encode(encoding, "replace").decode(encoding).split("\n")
         return "\n".join(line.rstrip() for line in lines)  # rich pads titles to the table's width
