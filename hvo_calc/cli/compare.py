@@ -23,6 +23,7 @@ AXIS_OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
     "placement": ("placement", "packed", ("packed", "scattered")),
     "struct-page-size": ("struct_page_bytes", "64", ()),
 }
+COMPARE_FORMATS = ("table", "json", "csv", "markdown", "prometheus")  # prometheus: a `scenario` label
 EXAMPLES = {"kernel": "6.1,6.12,7.3", "huge": "2M,1G", "hvo": "on,off", "page": "4K,64K", "arch": "x86-64,arm64"}
 
 
@@ -42,6 +43,19 @@ def compare_options(command: Callable[..., Any]) -> Callable[..., Any]:
             f"Example: --{axis} {EXAMPLES.get(axis, ','.join(choices) or '56,64')}",
         )(command)
     return command
+
+
+def formats_option(names: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--format` over `names`, the first being the human one (a table)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(names),
+        default=names[0],
+        show_default=True,
+        help=f"Output format: {names[0]} for people; {', '.join(names[1:])} for machines (deterministic, "
+        f"never coloured). Example: --format {names[1]}",
+    )
 
 
 def axis_values(options: dict[str, Any]) -> dict[str, list[str]]:
@@ -102,15 +116,7 @@ def bases(files: tuple[str, ...], options: dict[str, Any], axes: dict[str, list[
     help="The scenario (1 for the first) the differences are taken from (default: the first that can be planned). "
     "Example: --baseline 2",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv", "markdown", "prometheus"]),
-    default="table",
-    show_default=True,
-    help="Output format: table for people; json, csv, markdown, prometheus (a scenario label) for machines. "
-    "Example: --format json",
-)
+@formats_option(COMPARE_FORMATS)
 @output_option
 def compare(files: tuple[str, ...], baseline: int | None, fmt: str, output: str | None, **options: Any) -> None:
     """Plan what-if scenarios side by side: every combination of the axes, or several plan files.

@@ -5,6 +5,7 @@ from typing import Any
 import click
 
 from hvo_calc.cli import cli
+from hvo_calc.cli.compare import formats_option
 from hvo_calc.cli.options import SingleValued, not_blank, plan_options_except, request_from_options
 from hvo_calc.errors import InputError
 from hvo_calc.output import emit, output_option
@@ -51,14 +52,7 @@ def _list(option: str, text: str | None) -> list[str]:
     show_default=True,
     help="Allocate the pools at boot (hugepages= on the command line) or at run time (sysfs). Example: --runtime",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format: table for people, json for machines. Example: --format json",
-)
+@formats_option(("table", "json"))
 @output_option
 def recommend(
     need: str, kernels: str, sizes: str | None, boot: bool, fmt: str, output: str | None, **options: Any

@@ -3,9 +3,15 @@ use; and the columns they share (the figure each shows, in the report's order)."
 
 from collections.abc import Iterator, Mapping
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from hvo_calc.reports import Renderer
 from hvo_calc.units import human_size
+
+if TYPE_CHECKING:
+    from hvo_calc.compare.models import Scenario
+
+Columns = tuple[tuple[str, str], ...]
 
 _MODULES = {
     "table": "compare_table",
@@ -17,7 +23,7 @@ _MODULES = {
 
 # (column heading, field of Figures): bytes, except the shares of RAM (percent). The pools'
 # vmemmap first, then what the host gains (the table shows them as two tables).
-POOL_COLUMNS = (
+POOL_COLUMNS: Columns = (
     ("vmemmap", "vmemmap_bytes"),
     ("reserved", "reserved_bytes"),
     ("freed", "freed_bytes"),
@@ -25,7 +31,7 @@ POOL_COLUMNS = (
     ("shared tail", "shared_tail_bytes"),
     ("saved", "saved_bytes"),
 )
-HOST_COLUMNS = (
+HOST_COLUMNS: Columns = (
     ("MemTotal gain", "memtotal_gain_bytes"),
     ("MemFree gain", "memfree_gain_bytes"),
     ("struct pages of RAM, before HVO", "vmemmap_percent_before"),
@@ -47,6 +53,21 @@ def figure_text(field: str, value: int | float | None, signed: bool = False) -> 
     if field in PERCENT_FIELDS:
         return f"{sign}{value:.3f}%"
     return f"{sign}{human_size(int(value))}"
+
+
+def scenario_cells(scenario: "Scenario", baseline: str, columns: Columns, delta_format: str) -> list[str]:
+    """A scenario's figures, each followed (`delta_format`: "{figure} ({delta})") by its
+    difference from the baseline, except on the baseline's own row; one cell for an impossible one."""
+    if scenario.figures is None or scenario.delta is None:
+        return ["cannot exist"] + [""] * (len(columns) - 1)
+    cells = []
+    for _, field in columns:
+        text = figure_text(field, getattr(scenario.figures, field))
+        change = getattr(scenario.delta, field)
+        if scenario.name != baseline and change is not None:
+            text = delta_format.format(figure=text, delta=figure_text(field, change, signed=True))
+        cells.append(text)
+    return cells
 
 
 class _Renderers(Mapping[str, Renderer]):

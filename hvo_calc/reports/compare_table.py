@@ -6,27 +6,13 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hvo_calc.compare.models import CompareReport, Scenario
-from hvo_calc.reports.compare_formats import HOST_COLUMNS, POOL_BASIS, POOL_COLUMNS, figure_text
+from hvo_calc.compare.models import CompareReport
+from hvo_calc.reports.compare_formats import HOST_COLUMNS, POOL_BASIS, POOL_COLUMNS, Columns, scenario_cells
 from hvo_calc.reports.table import _encoding, text_console
 from hvo_calc.reports.text import one_line
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-Columns = tuple[tuple[str, str], ...]
-
-
-def _cells(s: Scenario, baseline: str, columns: Columns) -> list[str]:
-    if s.figures is None or s.delta is None:
-        return ["cannot exist"] + [""] * (len(columns) - 1)
-    cells = []
-    for _, field in columns:
-        text = figure_text(field, getattr(s.figures, field))
-        if s.name != baseline and getattr(s.delta, field) is not None:
-            text += "\n" + figure_text(field, getattr(s.delta, field), signed=True)
-        cells.append(text)
-    return cells
 
 
 def _grid(report: CompareReport, title: str, columns: Columns) -> object:
@@ -39,7 +25,7 @@ def _grid(report: CompareReport, title: str, columns: Columns) -> object:
         grid.add_column(heading, justify="right")
     for number, s in enumerate(report.scenarios, 1):
         name = one_line(s.name) + ("\n(baseline)" if s.name == report.baseline else "")
-        grid.add_row(str(number), name, *_cells(s, report.baseline, columns))
+        grid.add_row(str(number), name, *scenario_cells(s, report.baseline, columns, "{figure}\n{delta}"))
     return grid
 
 
