@@ -123,9 +123,9 @@ def test_baseline_picks_another_scenario(run):
     assert bad.exit_code == 2 and "accepted: 1 to 2" in bad.stderr
 
 
-def test_plan_files_are_scenarios_named_by_file(run):
+def test_plan_files_are_scenarios_named_by_file(run, monkeypatch):
     files = ["configs/examples/x86-vm-host-2node.toml", "configs/examples/database-host-2m.toml"]
-    os.chdir(ROOT)
+    monkeypatch.chdir(ROOT)
     report = compare_json(run, *files, "--kernel", "6.12,7.3")
     assert [s["name"] for s in report["scenarios"]] == [
         "x86-vm-host-2node kernel=6.12",
@@ -202,8 +202,8 @@ DOC_EXAMPLES = list(_console_blocks((ROOT / "docs" / "compare.md").read_text()))
 
 
 @pytest.mark.parametrize("command, output", DOC_EXAMPLES, ids=[c for c, _ in DOC_EXAMPLES])
-def test_docs_compare_examples_are_real_runs(run, command, output):
-    os.chdir(ROOT)
+def test_docs_compare_examples_are_real_runs(run, command, output, monkeypatch):
+    monkeypatch.chdir(ROOT)
     argv = shlex.split(command)
     assert argv[0] == "hvo-calc"
     result = run(*argv[1:], env={"COLUMNS": "100", "NO_COLOR": "1"})
