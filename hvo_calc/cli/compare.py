@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -12,6 +12,9 @@ from hvo_calc.cli.options import SingleValued, not_blank, plan_options_except, p
 from hvo_calc.errors import InputError
 from hvo_calc.output import emit, output_option
 from hvo_calc.profiles import DEFAULT_ARCH
+
+if TYPE_CHECKING:
+    from hvo_calc.compare.scenarios import Base
 
 # Axis option -> (parameter name, the plan's default, accepted values where the CLI knows them).
 AXIS_OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
@@ -86,7 +89,7 @@ def _host_options(options: dict[str, Any]) -> dict[str, Any]:
     return host
 
 
-def bases(files: tuple[str, ...], options: dict[str, Any], axes: dict[str, list[str]]) -> list[Any]:
+def bases(files: tuple[str, ...], options: dict[str, Any], axes: dict[str, list[str]]) -> list["Base"]:
     """Plan files as given (named by file), or the host of the flags with its pools as specs."""
     from hvo_calc.compare.scenarios import Base
 

@@ -242,7 +242,8 @@ def request_from_options(
         from hvo_calc import hostshape
 
         nodes = hostshape.nodes(parse_size(memory, "--memory") if memory else None, node_count, node_memory)
-        # No --huge: the profile's default size, which the planner knows.
+        # A pool by count without --huge leaves its size to the planner (the profile's default);
+        # a pool by size is counted in that default size here.
         specs = pool_specs(pool, huge, count, size, shrink_to)
         host = PlanRequest.model_validate({**values, "nodes": nodes})
         return host.model_copy(update={"pools": tuple(hostshape.resolve(spec, host) for spec in specs)})
