@@ -132,7 +132,7 @@ def test_every_budget_fails_one_line_each(run):
 
 
 def test_require_hvo_names_pool_and_reason(run):
-    result = run("check", *SMALL, "--kernel", "5.10", "--require-hvo", "--format", "json")
+    result = run("check", *SMALL[:-2], "--kernel", "5.10", "--require-hvo", "--format", "json")
     assert result.exit_code == 1
     (line,) = [line for line in result.stderr.splitlines() if "budget failed" in line]
     assert "pool 2M-0" in line and "5.14" in line

@@ -9,7 +9,7 @@ import click
 from click.core import ParameterSource
 
 from hvo_calc.cli import cli, say
-from hvo_calc.cli.options import not_blank, plan_options, simulate
+from hvo_calc.cli.options import SingleValued, not_blank, plan_options, simulate
 from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit, format_option, output_option
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
@@ -89,7 +89,7 @@ def _host_options(command: Callable[..., Any]) -> Callable[..., Any]:
 COMMANDLINE = ParameterSource.COMMANDLINE
 
 
-@cli.command()
+@cli.command(cls=SingleValued)
 @plan_options
 @click.option(
     "--min-saved",
