@@ -53,9 +53,9 @@ class StdoutClosed(BaseException):
     click does not turn it into its own exit code 1: `main` ends quietly with 141."""
 
 
-def _cannot(path: str | os.PathLike[str], exc: OSError | str) -> InputError:
+def _cannot(path: str | os.PathLike[str], exc: OSError | str, option: str = "--output") -> InputError:
     reason = exc if isinstance(exc, str) else (exc.strerror or str(exc))
-    return InputError(f"cannot write --output {str(path)!r}: {reason}")
+    return InputError(f"cannot write {option} {str(path)!r}: {reason}")
 
 
 def _new_file_mode() -> int:
@@ -73,7 +73,7 @@ def _same_file(status: os.stat_result, stream: TextIO) -> bool:
         return False
 
 
-def _target_mode(path: str | os.PathLike[str], target: str) -> tuple[os.stat_result | None, int]:
+def _target_mode(path: str | os.PathLike[str], target: str, option: str) -> tuple[os.stat_result | None, int]:
     """The target's status (None while it does not exist) and the mode its replacement gets;
     anything but a regular file is refused."""
     try:
@@ -81,7 +81,7 @@ def _target_mode(path: str | os.PathLike[str], target: str) -> tuple[os.stat_res
     except FileNotFoundError:
         return None, _new_file_mode()
     if not stat.S_ISREG(status.st_mode):
-        raise _cannot(path, "not a regular file (it is written in place, never replaced)")
+        raise _cannot(path, "not a regular file (it is written in place, never replaced)", option)
     return status, stat.S_IMODE(status.st_mode)
 
 
@@ -94,28 +94,28 @@ def _keep_owner(temporary: str, status: os.stat_result | None) -> None:
             pass
 
 
-def _still_regular(path: str | os.PathLike[str], target: str) -> None:
+def _still_regular(path: str | os.PathLike[str], target: str, option: str) -> None:
     """Last look before the rename: whatever took the name since must be a regular file."""
     try:
         if not stat.S_ISREG(os.lstat(target).st_mode):
-            raise _cannot(path, "it is no longer a regular file; not replaced")
+            raise _cannot(path, "it is no longer a regular file; not replaced", option)
     except FileNotFoundError:
         pass
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+def write_atomic(path: str | os.PathLike[str], text: str, option: str = "--output") -> None:
     """Replace the regular file `path` (or, for a symlink, its target) with `text` (UTF-8) in
     one step; keep an existing file's mode and owner. Never replaces anything but a regular
     file: `write_output` sends devices, FIFOs and sockets to `write_in_place`."""
     target = os.path.realpath(path)  # a symlink stays a link: its target is replaced
     try:
-        status, mode = _target_mode(path, target)
+        status, mode = _target_mode(path, target, option)
         import tempfile  # only when writing a file: it costs start-up time otherwise
 
         prefix = f".{os.path.basename(target)}."
         fd, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=os.path.dirname(target))
     except OSError as exc:
-        raise _cannot(path, exc) from None
+        raise _cannot(path, exc, option) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -123,7 +123,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
         _keep_owner(temporary, status)
-        _still_regular(path, target)
+        _still_regular(path, target, option)
         os.replace(temporary, target)
     except BaseException as exc:
         try:
@@ -131,7 +131,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-            raise _cannot(path, exc) from None
+            raise _cannot(path, exc, option) from None
         raise
 
 

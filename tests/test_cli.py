@@ -177,21 +177,28 @@ def test_bare_command_prints_the_help_and_exits_0():
 
 
 def test_version_names_the_schema_versions_and_the_newest_release():
+    import importlib
     import tomllib
 
     from hvo_calc import __version__
-    from hvo_calc.explain import EXPLAIN_SCHEMA_VERSION
-    from hvo_calc.host.models import INSPECT_SCHEMA_VERSION
+    from hvo_calc.cli import SCHEMA_VERSIONS
     from hvo_calc.kernels import parse_release
-    from hvo_calc.models import SCHEMA_VERSION
     from hvo_calc.profiles import config_dir
 
+    declared = {
+        report: getattr(importlib.import_module("hvo_calc." + source.removesuffix(".py").replace("/", ".")), name)
+        for report, source, name in SCHEMA_VERSIONS
+    }
+    assert {"plan", "inspect", "explain", "compare"} <= declared.keys()
+    from hvo_calc.models import SCHEMA_VERSION
+
+    assert declared["plan"] == SCHEMA_VERSION
     out = hvo_calc("--version")
     newest = tomllib.loads((config_dir() / "kernel.toml").read_text())["releases"][-1]
     assert out.returncode == 0
     assert out.stdout.splitlines() == [
         f"hvo-calc {__version__}",
-        f"JSON schemas: plan {SCHEMA_VERSION}, inspect {INSPECT_SCHEMA_VERSION}, explain {EXPLAIN_SCHEMA_VERSION}",
+        "JSON schemas: " + ", ".join(f"{report} {version}" for report, version in declared.items()),
         f"newest kernel release known: {newest}",
     ]
     assert parse_release("latest") == parse_release(newest)

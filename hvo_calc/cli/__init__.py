@@ -79,10 +79,13 @@ EXIT_BUG = 3
 # and the line `hvo-calc --help` lists it with. A new command is a module here and a line below.
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check", "Plan, print the report and fail (exit 1) when a budget is broken: for CI."),
+    "compare": ("compare", "Plan what-if scenarios side by side: every combination of the axes, or plan files."),
+    "config": ("config", "Render a plan into the kernel command line, sysctl and files that make a host do it."),
     "explain": ("explain", "Show what HVO does to one hugepage's vmemmap, page by page."),
     "inspect": ("inspect", "Inspect a host (or a captured /proc and /sys tree) against the model."),
     "plan": ("plan", "Simulate HVO on hugepage pools: reserved, freed and saved vmemmap."),
     "profiles": ("profiles", "List the architecture profiles: page sizes, paging, hugepage sizes."),
+    "recommend": ("recommend", "Recommend hugepage layouts for a need, ranked by memory returned."),
     "schema": ("schema", "Print the JSON Schema of a JSON report."),
 }
 
@@ -132,6 +135,8 @@ SCHEMA_VERSIONS = (
     ("plan", "models.py", "SCHEMA_VERSION"),
     ("inspect", "host/models.py", "INSPECT_SCHEMA_VERSION"),
     ("explain", "explain.py", "EXPLAIN_SCHEMA_VERSION"),
+    ("compare", "compare/models.py", "COMPARE_SCHEMA_VERSION"),
+    ("recommend", "compare/recommend.py", "RECOMMEND_SCHEMA_VERSION"),
 )
 
 
