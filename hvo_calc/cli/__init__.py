@@ -112,6 +112,9 @@ class LazyGroup(click.Group):
             formatter.write_dl(sorted(rows))
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # hvo_calc/
+
+
 def _declared(relative: str, name: str) -> str:
     """A string constant as the package's source declares it (`NAME = "1.1"`), read without
     importing its module: importing it would build the module's pydantic models."""
@@ -127,8 +130,6 @@ def _declared(relative: str, name: str) -> str:
     module = "hvo_calc." + relative.removesuffix(".py").replace("/", ".")
     return str(getattr(import_module(module), name))
 
-
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # hvo_calc/
 
 # The JSON reports' schema versions: (report, source file in the package, constant it declares).
 SCHEMA_VERSIONS = (
