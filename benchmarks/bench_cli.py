@@ -1,59 +1,93 @@
-"""Start-up cost of `hvo-calc plan --count 1 --format json`, beside the imports it cannot avoid.
+"""Start-up cost of the command line, beside the imports it cannot avoid, measured in one run.
 
-The baseline is the time Python takes to start and import numpy, click and pydantic, the
-libraries every plan needs; the ratio is the command's wall time over it. pydantic 2's
-`import pydantic` is lazy: it loads almost nothing until a model class is made, which then
-loads its schema machinery (and importlib.metadata, for plugins), about 80 ms here. So the
-baseline imports pydantic as a user of it does: `from pydantic import BaseModel` and one model
-class. The ratio to a bare `import pydantic` is printed too. All commands run in turns, in fresh
-processes, with the same interpreter, so a busy machine slows them alike:
+Each command is timed against a floor, a bare `python -c "import ..."` of the libraries that
+path needs, in the same interpreter:
+
+* `plan --count 1 --format json` (one pool) against `import numpy, click, pydantic`
+  (target: at most 1.3 times);
+* `--version` and `--help` against `import click` (target: at most 1.2 times).
+
+pydantic 2's `import pydantic` is lazy: a model class built later loads its schema machinery
+(and importlib.metadata, for plugins). The floor with one model class built is printed too,
+for reference. Every command and floor runs once per round, in turns, in fresh processes,
+so a busy machine slows them alike; the figures are medians:
 
     python benchmarks/bench_cli.py              # 15 rounds
     python benchmarks/bench_cli.py --runs 31
+    python benchmarks/bench_cli.py --module     # python -m hvo_calc instead of the hvo-calc script
 
 Run it in a clean virtual environment: site-wide .pth files of a busy interpreter add to
 every start-up.
 """
 
 import argparse
-import shutil
+import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-ARGS = ["plan", "--count", "1", "--format", "json"]
-BASELINE = [sys.executable, "-c", "import numpy, click\nfrom pydantic import BaseModel\nclass M(BaseModel): x: int"]
-BARE = [sys.executable, "-c", "import numpy, click, pydantic"]
+PLAN = ["plan", "--count", "1", "--format", "json"]
+FLOORS = {
+    "numpy, click, pydantic": [sys.executable, "-c", "import numpy, click, pydantic"],
+    "click": [sys.executable, "-c", "import click"],
+    "numpy, click, one pydantic model": [
+        sys.executable,
+        "-c",
+        "import numpy, click\nfrom pydantic import BaseModel\nclass M(BaseModel): x: int",
+    ],
+}
+# (what is measured, its arguments, the floor it is held to, the target ratio or None)
+CASES = (
+    ("plan, one pool, json", PLAN, "numpy, click, pydantic", 1.3),
+    ("--version", ["--version"], "click", 1.2),
+    ("--help", ["--help"], "click", 1.2),
+    ("plan, one pool, json", PLAN, "numpy, click, one pydantic model", None),
+)
+
+
+# As an installed package runs: from cached bytecode (pip compiles it at install time), which
+# PYTHONDONTWRITEBYTECODE would leave unwritten for a checkout, compiling it on every start.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def wall(command: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=ENV)
     return time.perf_counter() - start
+
+
+def program(module: bool) -> list[str]:
+    """This interpreter's `hvo-calc` script (beside it in the venv), or `python -m hvo_calc`."""
+    script = Path(sys.executable).parent / "hvo-calc"
+    return [sys.executable, "-m", "hvo_calc"] if module or not script.exists() else [str(script)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=15, help="rounds, each running every command once (default 15)")
     parser.add_argument("--module", action="store_true", help="run `python -m hvo_calc` instead of hvo-calc")
     options = parser.parse_args()
-    program = [sys.executable, "-m", "hvo_calc"] if options.module or not shutil.which("hvo-calc") else ["hvo-calc"]
-    command = program + ARGS
-    wall(command), wall(BASELINE), wall(BARE)  # warm the file cache
-    plans, imports, bare = [], [], []
+    hvo = program(options.module)
+    commands = {" ".join(args): hvo + args for _, args, _, _ in CASES}
+    runs = {**commands, **FLOORS}
+    for command in runs.values():
+        wall(command)  # warm the file cache
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(options.runs):
-        plans.append(wall(command))
-        imports.append(wall(BASELINE))
-        bare.append(wall(BARE))
-    plan, baseline, bare_median = statistics.median(plans), statistics.median(imports), statistics.median(bare)
-    print(f"command:  {' '.join(command)}")
-    print(f"baseline: {' '.join(BASELINE)!r}")
-    print(f"runs: {options.runs} of each, in turns")
-    print(f"plan:     median {plan:.3f} s (min {min(plans):.3f}, max {max(plans):.3f})")
-    print(f"baseline: median {baseline:.3f} s (min {min(imports):.3f}, max {max(imports):.3f})")
-    print(f"bare:     median {bare_median:.3f} s (import numpy, click, pydantic; pydantic's lazy top level only)")
-    print(f"ratio:    {plan / baseline:.2f} (medians; to the bare imports {plan / bare_median:.2f})")
+        for name, command in runs.items():
+            times[name].append(wall(command))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    print(f"program: {' '.join(hvo)}; {options.runs} rounds, every command once a round, in turns; medians")
+    for name, values in times.items():
+        kind = "floor: import" if name in FLOORS else "hvo-calc"
+        spread = f"min {min(values) * 1000:.1f}, max {max(values) * 1000:.1f}"
+        print(f"  {kind} {name}: {median[name] * 1000:.1f} ms ({spread})")
+    for label, args, floor, target in CASES:
+        ratio = median[" ".join(args)] / median[floor]
+        verdict = "" if target is None else f" (target {target}: {'met' if ratio <= target else 'NOT met'})"
+        print(f"ratio {label} / import {floor}: {ratio:.2f}{verdict}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ the last, and its last.
 """
 
 import json
-import os
 import shutil
 import sys
 import textwrap
@@ -847,8 +846,10 @@ def text_lines(ex: Explanation, width: int = PROSE_WIDTH) -> list[Line]:
 
 
 def _styled() -> bool:
-    """Colour and styles only on a terminal, and never with NO_COLOR."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    """Colour and styles as `hvo_calc.console` decides for stdout (NO_COLOR, FORCE_COLOR, TTY_COMPATIBLE)."""
+    from hvo_calc.console import colour
+
+    return colour(sys.stdout)
 
 
 def render_text(ex: Explanation) -> str:
@@ -858,12 +859,13 @@ def render_text(ex: Explanation) -> str:
         return "".join("".join(t for t, _ in line).rstrip() + "\n" for line in lines)
     import io
 
-    from rich.console import Console
     from rich.text import Text
+
+    from hvo_calc.console import make_console
 
     width = max(60, min(PROSE_WIDTH, shutil.get_terminal_size().columns))
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=True, highlight=False, emoji=False, width=10_000)
+    console = make_console(buffer, width=10_000)
     for line in text_lines(ex, width):
         console.print(Text.assemble(*[(t, s) if s else t for t, s in line]), soft_wrap=True)
     return buffer.getvalue()

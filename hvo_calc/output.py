@@ -26,7 +26,6 @@ import re
 import stat
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TextIO, TypeVar
 
 import click
@@ -54,9 +53,9 @@ class StdoutClosed(BaseException):
     click does not turn it into its own exit code 1: `main` ends quietly with 141."""
 
 
-def _cannot(path: str | os.PathLike[str], exc: OSError | str) -> InputError:
+def _cannot(path: str | os.PathLike[str], exc: OSError | str, option: str = "--output") -> InputError:
     reason = exc if isinstance(exc, str) else (exc.strerror or str(exc))
-    return InputError(f"cannot write --output {str(path)!r}: {reason}")
+    return InputError(f"cannot write {option} {str(path)!r}: {reason}")
 
 
 def _new_file_mode() -> int:
@@ -74,42 +73,57 @@ def _same_file(status: os.stat_result, stream: TextIO) -> bool:
         return False
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+def _target_mode(path: str | os.PathLike[str], target: str, option: str) -> tuple[os.stat_result | None, int]:
+    """The target's status (None while it does not exist) and the mode its replacement gets;
+    anything but a regular file is refused."""
+    try:
+        status = os.stat(target)
+    except FileNotFoundError:
+        return None, _new_file_mode()
+    if not stat.S_ISREG(status.st_mode):
+        raise _cannot(path, "not a regular file (it is written in place, never replaced)", option)
+    return status, stat.S_IMODE(status.st_mode)
+
+
+def _keep_owner(temporary: str, status: os.stat_result | None) -> None:
+    """Root rewriting another user's file leaves it theirs."""
+    if status is not None and os.geteuid() == 0:
+        try:
+            os.chown(temporary, status.st_uid, status.st_gid)
+        except OSError:
+            pass
+
+
+def _still_regular(path: str | os.PathLike[str], target: str, option: str) -> None:
+    """Last look before the rename: whatever took the name since must be a regular file."""
+    try:
+        if not stat.S_ISREG(os.lstat(target).st_mode):
+            raise _cannot(path, "it is no longer a regular file; not replaced", option)
+    except FileNotFoundError:
+        pass
+
+
+def write_atomic(path: str | os.PathLike[str], text: str, option: str = "--output") -> None:
     """Replace the regular file `path` (or, for a symlink, its target) with `text` (UTF-8) in
     one step; keep an existing file's mode and owner. Never replaces anything but a regular
     file: `write_output` sends devices, FIFOs and sockets to `write_in_place`."""
-    target = Path(os.path.realpath(path))  # a symlink stays a link: its target is replaced
-    directory = target.parent
+    target = os.path.realpath(path)  # a symlink stays a link: its target is replaced
     try:
-        try:
-            status: os.stat_result | None = os.stat(target)
-        except FileNotFoundError:
-            status = None
-        if status is not None and not stat.S_ISREG(status.st_mode):
-            raise _cannot(path, "not a regular file (it is written in place, never replaced)")
-        mode = stat.S_IMODE(status.st_mode) if status is not None else _new_file_mode()
+        status, mode = _target_mode(path, target, option)
         import tempfile  # only when writing a file: it costs start-up time otherwise
 
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        prefix = f".{os.path.basename(target)}."
+        fd, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=os.path.dirname(target))
     except OSError as exc:
-        raise _cannot(path, exc) from None
+        raise _cannot(path, exc, option) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
-        if status is not None and os.geteuid() == 0:  # root rewriting another user's file
-            try:
-                os.chown(temporary, status.st_uid, status.st_gid)
-            except OSError:
-                pass
-        # Last look before the rename: whatever took the name since must be a regular file.
-        try:
-            if not stat.S_ISREG(os.lstat(target).st_mode):
-                raise _cannot(path, "it is no longer a regular file; not replaced")
-        except FileNotFoundError:
-            pass
+        _keep_owner(temporary, status)
+        _still_regular(path, target, option)
         os.replace(temporary, target)
     except BaseException as exc:
         try:
@@ -117,7 +131,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-            raise _cannot(path, exc) from None
+            raise _cannot(path, exc, option) from None
         raise
 
 
@@ -197,39 +211,52 @@ def _kernel_interface(path: str) -> bool:
     )
 
 
+def _check_fd_alias(path: str) -> None:
+    """/dev/fd/N and the like name a descriptor of ours: it must be open, and for writing."""
+    fd = _fd_of_alias(path)
+    if fd is None:
+        return
+    try:
+        readable_only = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+    except OSError:
+        raise _cannot(path, "no such open file") from None
+    if readable_only:
+        raise _cannot(path, "that descriptor is open for reading only")
+
+
+def _write_existing(path: str, status: os.stat_result, text: str) -> bool:
+    """Write into what `path` already is where it is not a file to replace (our own stream, a
+    device, a FIFO, a descriptor's name); whether it did."""
+    if stat.S_ISDIR(status.st_mode):
+        raise _cannot(path, "it is a directory; give a file name")
+    for stream in (sys.stdout, sys.stderr):
+        if _same_file(status, stream):  # -o /dev/stdout: the same file as our own stream
+            _echo(text, stream)
+            return True
+    regular = stat.S_ISREG(status.st_mode)
+    if regular and not _is_fd_alias(path):
+        return False
+    _check_in_place(path, status)
+    write_in_place(path, text, regular=regular)
+    return True
+
+
 def write_output(path: str, text: str) -> None:
     """Write `text` to `--output path`, by what the path names now (see the module doc)."""
     if _kernel_interface(path):
         raise _cannot(path, "it is in /proc or /sys, a kernel interface; refused: give a file name")
     if path.endswith(os.sep):
         raise _cannot(path, "a name ending in / is a directory; give a file name")
-    fd = _fd_of_alias(path)
-    if fd is not None:
-        try:
-            readable_only = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
-        except OSError:
-            raise _cannot(path, "no such open file") from None
-        if readable_only:
-            raise _cannot(path, "that descriptor is open for reading only")
+    _check_fd_alias(path)
     try:
         status: os.stat_result | None = os.stat(path)  # follows symlinks
     except FileNotFoundError:
         status = None  # a new file, or a dangling symlink: created where it points
     except OSError as exc:  # ELOOP, ENOTDIR, EACCES on the way, ...
         raise _cannot(path, exc) from None
-    if status is not None:
-        if stat.S_ISDIR(status.st_mode):
-            raise _cannot(path, "it is a directory; give a file name")
-        for stream in (sys.stdout, sys.stderr):
-            if _same_file(status, stream):  # -o /dev/stdout: the same file as our own stream
-                _echo(text, stream)
-                return
-        regular = stat.S_ISREG(status.st_mode)
-        if not regular or _is_fd_alias(path):
-            _check_in_place(path, status)
-            write_in_place(path, text, regular=regular)
-            return
-    elif _is_fd_alias(path):
+    if status is not None and _write_existing(path, status, text):
+        return
+    if status is None and _is_fd_alias(path):
         raise _cannot(path, "no such open file")
     write_atomic(path, text)
 
@@ -247,8 +274,10 @@ def _encodable(text: str, stream: object) -> str:
 
 
 def _echo(text: str, stream: TextIO) -> None:
+    """Write `text` as it is: whether it carries colour was decided when it was rendered
+    (`hvo_calc.console`), so click must not strip it on a pipe (FORCE_COLOR, TTY_COMPATIBLE)."""
     try:
-        click.echo(_encodable(text, stream), file=stream, nl=False)
+        click.echo(_encodable(text, stream), file=stream, nl=False, color=True)
         stream.flush()
     except BrokenPipeError:
         raise StdoutClosed from None
@@ -267,12 +296,14 @@ def emit(text: str, output: str | None, *, human: bool = False) -> None:
 
 def format_option(command: Command) -> Command:
     """`--format`, the same for every command that prints a report."""
+    from hvo_calc.cli import complete
     from hvo_calc.reports import RENDERERS
 
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(sorted(RENDERERS)),
+        shell_complete=complete.formats,
         default="table",
         show_default=True,
         help="Output format: table for people; json, csv, markdown, prometheus for machines "

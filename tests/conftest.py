@@ -40,3 +40,16 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 @pytest.fixture
 def run():
     return invoke
+
+
+# What the terminal conventions read (hvo_calc.console): a user's or CI's own settings
+# (FORCE_COLOR is set on many CI runners) must not change what the tests see.
+TERMINAL_SETTINGS = ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+TEST_COLUMNS = "160"  # the tables' width when the tests were written; tests of the width set their own
+
+
+@pytest.fixture(autouse=True)
+def terminal_settings(monkeypatch):
+    for name in TERMINAL_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", TEST_COLUMNS)

@@ -7,7 +7,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from hvo_calc.cli import _register, cli
+from hvo_calc.cli import COMMANDS, _register, cli
 
 _register()
 
@@ -166,3 +166,80 @@ def test_paging_and_mmu_reach_the_plan():
     assert five.exit_code == 0, five.output
     wrong = hvo_calc("plan", "--mmu", "hash", "--huge", "2M")
     assert wrong.returncode == 2 and len(wrong.stderr.splitlines()) == 1 and "MMU" in wrong.stderr
+
+
+def test_bare_command_prints_the_help_and_exits_0():
+    """Bare `hvo-calc` is `--help`, on every click the floors allow (8.2+ made it a usage error)."""
+    bare, help_ = hvo_calc(), hvo_calc("--help")
+    assert bare.returncode == 0 and bare.stderr == ""
+    assert bare.stdout == help_.stdout
+    assert bare.stdout.startswith("Usage: hvo-calc [OPTIONS] COMMAND [ARGS]...\n") and "\\n" not in bare.stdout
+
+
+def test_version_names_the_schema_versions_and_the_newest_release():
+    import importlib
+    import tomllib
+
+    from hvo_calc import __version__
+    from hvo_calc.cli import SCHEMA_VERSIONS
+    from hvo_calc.kernels import parse_release
+    from hvo_calc.profiles import config_dir
+
+    declared = {
+        report: getattr(importlib.import_module("hvo_calc." + source.removesuffix(".py").replace("/", ".")), name)
+        for report, source, name in SCHEMA_VERSIONS
+    }
+    assert {"plan", "inspect", "explain", "compare"} <= declared.keys()
+    from hvo_calc.models import SCHEMA_VERSION
+
+    assert declared["plan"] == SCHEMA_VERSION
+    out = hvo_calc("--version")
+    newest = tomllib.loads((config_dir() / "kernel.toml").read_text())["releases"][-1]
+    assert out.returncode == 0
+    assert out.stdout.splitlines() == [
+        f"hvo-calc {__version__}",
+        "JSON schemas: " + ", ".join(f"{report} {version}" for report, version in declared.items()),
+        f"newest kernel release known: {newest}",
+    ]
+    assert parse_release("latest") == parse_release(newest)
+
+
+def _modules_loaded(*args: str) -> set[str]:
+    """The modules `hvo-calc ARGS` has imported by the time it exits."""
+    code = (
+        "import sys, atexit\n"
+        "atexit.register(lambda: sys.__stderr__.write(' '.join(sys.modules)))\n"
+        f"sys.argv = ['hvo-calc', *{list(args)!r}]\n"
+        "from hvo_calc.cli import main\n"
+        "main()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return set(out.stderr.split())
+
+
+@pytest.mark.parametrize("args", [(), ("--help",), ("--version",)])
+def test_help_and_version_import_no_command_and_no_heavy_library(args):
+    loaded = _modules_loaded(*args)
+    assert not {"pydantic", "numpy", "rich"} & {name.split(".")[0] for name in loaded}
+    assert not {f"hvo_calc.cli.{module}" for module, _ in COMMANDS.values()} & loaded
+
+
+def test_a_command_imports_its_own_module_only():
+    loaded = _modules_loaded("profiles", "--format", "json")
+    commands = {f"hvo_calc.cli.{module}" for module, _ in COMMANDS.values()}
+    assert commands & loaded == {"hvo_calc.cli.profiles"}
+
+
+def test_every_command_is_listed_and_every_listed_command_exists():
+    """The help's command list (`COMMANDS`) and the commands the modules register agree."""
+    from pkgutil import iter_modules
+
+    import hvo_calc.cli
+
+    for module in iter_modules(hvo_calc.cli.__path__):  # a module that registers a command not listed
+        __import__(f"hvo_calc.cli.{module.name}")
+    assert set(cli.commands) == set(COMMANDS)
+    listed = invoke("--help").output
+    for name in COMMANDS:
+        assert f"\n  {name} " in listed

@@ -7,6 +7,7 @@ its own verification (or another bug: one line, never a traceback), 130 interrup
 """
 
 import os
+import re
 import signal
 import sys
 
@@ -74,8 +75,101 @@ EXIT_BROKEN_PIPE = 141  # as a shell reports a process that SIGPIPE ended
 EXIT_BUG = 3
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="hvo-calc")
+# The commands, by name: the module that defines each (imported only when that command runs)
+# and the line `hvo-calc --help` lists it with. A new command is a module here and a line below.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("check", "Plan, print the report and fail (exit 1) when a budget is broken: for CI."),
+    "compare": ("compare", "Plan what-if scenarios side by side: every combination of the axes, or plan files."),
+    "config": ("config", "Render a plan into the kernel command line, sysctl and files that make a host do it."),
+    "explain": ("explain", "Show what HVO does to one hugepage's vmemmap, page by page."),
+    "inspect": ("inspect", "Inspect a host (or a captured /proc and /sys tree) against the model."),
+    "plan": ("plan", "Simulate HVO on hugepage pools: reserved, freed and saved vmemmap."),
+    "profiles": ("profiles", "List the architecture profiles: page sizes, paging, hugepage sizes."),
+    "recommend": ("recommend", "Recommend hugepage layouts for a need, ranked by memory returned."),
+    "schema": ("schema", "Print the JSON Schema of a JSON report."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands' modules are imported when a command is looked up, not before:
+    `hvo-calc --help` and `--version` import click and nothing of the commands."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            from importlib import import_module
+
+            import_module(f"{__name__}.{COMMANDS[cmd_name][0]}")  # registers itself on `cli`
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from `COMMANDS`, without importing a command to ask its help."""
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx) if name in COMMANDS]
+        rows += [(name, self.commands[name].get_short_help_str()) for name in self.commands if name not in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # hvo_calc/
+
+
+def _declared(relative: str, name: str) -> str:
+    """A string constant as the package's source declares it (`NAME = "1.1"`), read without
+    importing its module: importing it would build the module's pydantic models."""
+    try:
+        with open(os.path.join(_PACKAGE, relative), encoding="utf-8") as source:
+            match = re.search(rf'^{name}\s*(?::[^=\n]*)?=\s*"([^"\n]*)"', source.read(), re.MULTILINE)
+    except OSError:
+        match = None
+    if match:
+        return match[1]
+    from importlib import import_module  # no source beside it (a compiled-only install)
+
+    module = "hvo_calc." + relative.removesuffix(".py").replace("/", ".")
+    return str(getattr(import_module(module), name))
+
+
+# The JSON reports' schema versions: (report, source file in the package, constant it declares).
+SCHEMA_VERSIONS = (
+    ("plan", "models.py", "SCHEMA_VERSION"),
+    ("inspect", "host/models.py", "INSPECT_SCHEMA_VERSION"),
+    ("explain", "explain.py", "EXPLAIN_SCHEMA_VERSION"),
+    ("compare", "compare/models.py", "COMPARE_SCHEMA_VERSION"),
+    ("recommend", "compare/recommend.py", "RECOMMEND_SCHEMA_VERSION"),
+)
+
+
+def version_text() -> str:
+    """What `--version` prints: the version, each JSON report's schema version, and the
+    newest kernel release the data knows (what `--kernel latest` means)."""
+    import tomllib
+
+    with open(os.path.join(_PACKAGE, "configs", "kernel.toml"), "rb") as kernel_toml:
+        newest = tomllib.load(kernel_toml)["releases"][-1]
+    schemas = ", ".join(f"{report} {_declared(source, name)}" for report, source, name in SCHEMA_VERSIONS)
+    return f"hvo-calc {__version__}\nJSON schemas: {schemas}\nnewest kernel release known: {newest}"
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_text())
+        ctx.exit()
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version, the JSON schema versions and the newest kernel release known, and exit.",
+)
 def cli() -> None:
     """Plan hugepage pools with HugeTLB Vmemmap Optimization (HVO).
 
@@ -88,13 +182,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    """Import every module of this package: each command module registers itself on `cli`,
-    so a new command is a new file here and nothing else."""
-    from importlib import import_module
-    from pkgutil import iter_modules
-
-    for module in iter_modules(__path__):
-        import_module(f"{__name__}.{module.name}")
+    """Load every command (for callers that use `cli` directly and want them all: tests)."""
+    for name in COMMANDS:
+        cli.get_command(click.Context(cli), name)
 
 
 def one_line(text: str) -> str:
@@ -148,9 +238,11 @@ def _where(exc: BaseException) -> str:
 
 def _run(argv: list[str] | None) -> int:
     """The command line, to an exit code; expected errors become one stderr line."""
-    _register()
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="hvo-calc", standalone_mode=False)
+        # Bare `hvo-calc` is `hvo-calc --help`: click 8.2+ reports a group run without a command
+        # as a usage error (exit 2) when not in standalone mode.
+        cli.main(args=args or ["--help"], prog_name="hvo-calc", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort as exc:  # click turns KeyboardInterrupt (and EOF on a prompt) into this

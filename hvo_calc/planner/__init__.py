@@ -14,7 +14,6 @@ from hvo_calc.models import PlanReport, PoolReport
 from hvo_calc.planner.placement import check_fits, model_span_pfns, new_model, place, vmemmap_block_pfns
 from hvo_calc.planner.prepare import PreparedPlan, PreparedPool, prepare
 from hvo_calc.planner.report import (
-    HVO_ENABLE_HINT,
     SUMMED,
     boot_line,
     boot_line_pages,
@@ -51,7 +50,6 @@ from hvo_calc.planner.simulation import is_preoptimized, sim_options, why_inacti
 
 __all__ = [
     "DEFAULT_COUNTS",
-    "HVO_ENABLE_HINT",
     "SUMMED",
     "NodeRequest",
     "PlanRequest",

@@ -4,6 +4,7 @@ the report's models; every figure comes from a `PoolStats`."""
 from collections.abc import Sequence
 
 from hvo_calc import __version__
+from hvo_calc.advice import plan_advice
 from hvo_calc.engine import HugepageGeometry, PoolStats
 from hvo_calc.errors import VerificationError
 from hvo_calc.kernels import KernelBehaviour
@@ -23,12 +24,6 @@ from hvo_calc.models import (
 from hvo_calc.planner.requests import PlanRequest, PoolRequest, pool_name
 from hvo_calc.profiles import ArchProfile
 from hvo_calc.units import kernel_size_text, short_size
-
-# Distribution kernels (Debian's among them) build HVO but leave it off by default.
-HVO_ENABLE_HINT = (
-    "distribution kernels leave it off: boot with hugetlb_free_vmemmap=on, or run "
-    "`sysctl vm.hugetlb_optimize_vmemmap=1` before the pool is allocated"
-)
 
 
 def known_issues(kernel: KernelBehaviour, request: PlanRequest, pools: list[PoolReport]) -> list[KnownIssueReport]:
@@ -340,8 +335,10 @@ def memory_budget(profile: ArchProfile, request: PlanRequest, pools: list[PoolRe
     )
 
 
-def host_report(request: PlanRequest, profile: ArchProfile, kernel: KernelBehaviour) -> HostReport:
-    """The host as planned: architecture, kernel, and what the request said of HVO."""
+def host_report(
+    request: PlanRequest, profile: ArchProfile, kernel: KernelBehaviour, pools: Sequence[PoolReport]
+) -> HostReport:
+    """The host as planned: architecture, kernel, what the request said of HVO, the advice."""
     return HostReport(
         arch=profile.arch,
         base_page_bytes=profile.base_page,
@@ -354,7 +351,7 @@ def host_report(request: PlanRequest, profile: ArchProfile, kernel: KernelBehavi
         memory_bytes=sum(n.memory for n in request.nodes) if request.nodes else None,
         notes=[kernel.note] if kernel.note else [],
         head_copy_mandatory=kernel.head_copy_mandatory and kernel.hvo_available and request.hvo,
-        hvo_enable_hint=HVO_ENABLE_HINT if request.hvo and kernel.hvo_available else None,
+        hvo_enable_hint=plan_advice(request.hvo, kernel, pools),
     )
 
 
@@ -365,7 +362,7 @@ def plan_report(
     in_order = with_shrink_outcomes(request, kernel, pools)
     return PlanReport(
         tool=f"hvo-calc {__version__}",
-        host=host_report(request, profile, kernel),
+        host=host_report(request, profile, kernel, in_order),
         pools=in_order,
         nodes=node_reports(request, in_order),
         totals=totals(profile, request, in_order),

@@ -9,7 +9,6 @@ text it can print.
 
 import functools
 import io
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -75,26 +74,17 @@ def _encoding(encoding: str | None) -> str:
 
 
 def text_console(encoding: str | None = None) -> tuple["Console", io.StringIO]:
-    """A rich console writing to a buffer for stdout: colour only on a terminal and without
-    NO_COLOR, and every string printed literally (names and host files are not markup)."""
-    from rich.console import Console
+    """A rich console writing to a buffer for stdout, made by `hvo_calc.console` (colour, width
+    and terminal as COLUMNS, NO_COLOR, FORCE_COLOR and TTY_COMPATIBLE say); every string is
+    printed literally (names and host files are not markup)."""
+    from hvo_calc.console import make_console
 
     buffer = _Buffer(_encoding(encoding))
-    tty = sys.stdout.isatty()
-    console = Console(
-        file=buffer,
-        force_terminal=tty,
-        no_color=bool(os.environ.get("NO_COLOR")) or not tty,
-        width=None if tty else 160,
-        markup=False,
-        emoji=False,
-        highlight=False,
-    )
-    return console, buffer
+    return make_console(buffer), buffer
 
 
 def render(report: PlanReport, *, encoding: str | None = None) -> str:
-    """The report as a rich table; colour only on a terminal and without NO_COLOR.
+    """The report as a rich table, styled as `hvo_calc.console` decides for stdout.
 
     `encoding` is the encoding the text will be written in (default: stdout's); the result
     always encodes in it.
