@@ -30,6 +30,7 @@ from hvo_calc.models import (
 )
 from hvo_calc.pagetable import PageTable
 from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile, Strict, find_profile
+from hvo_calc.rules import pool_rules
 from hvo_calc.units import human_size, parse_size, short_size
 
 FIRST_HVO_RELEASE = (5, 14)  # no hugetlb boot line about vmemmap before it
@@ -354,6 +355,15 @@ def sim_options(
         shared_tail=(pool.node, pool.zone, order) if kernel.shared_tail_page else None,
         preoptimized=preoptimized,
         window_ptes=request.window_ptes,
+        rules=pool_rules(
+            kernel,
+            pool,
+            find_profile(request.arch, request.base_page, request.paging, request.mmu),
+            geometry.hugepage_bytes,
+            geometry.struct_page_bytes,
+            hvo_on=optimize,
+            what_if=not shrink,
+        ),
     )
 
 
