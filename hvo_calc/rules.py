@@ -45,6 +45,15 @@ class Pool(Protocol):
     def shrink_to(self) -> int | None: ...
 
 
+class Placed(Protocol):
+    """Where a pool's hugepages are (the engine's `Extent`)."""
+
+    @property
+    def first_pfn(self) -> int: ...
+    @property
+    def stride_pages(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class PoolRules:
     """What the kernel does to every hugepage of one pool: the rules, not the figures."""
@@ -174,14 +183,12 @@ def stated_rules(stated: Stated, hugepage_bytes: int, base_page_bytes: int, stru
     )
 
 
-def window_rules(
-    pool: PoolRules, profile: ArchProfile, first_pfn: int, stride_pages: int, first: int, count: int
-) -> WindowRules:
+def window_rules(pool: PoolRules, profile: ArchProfile, extent: Placed, first: int, count: int) -> WindowRules:
     """The rules of hugepages [first, first + count) of a pool placed at first_pfn,
     first_pfn + stride_pages, ...: where their struct pages lie, and what is done to them."""
     page, struct_page = pool.base_page_bytes, pool.struct_page_bytes
-    stride = stride_pages * struct_page
-    head = profile.vmemmap_start + (first_pfn + first * stride_pages) * struct_page
+    stride = extent.stride_pages * struct_page
+    head = profile.vmemmap_start + (extent.first_pfn + first * extent.stride_pages) * struct_page
     vmemmap_bytes = pool.hugepage_bytes // page * struct_page
     if stride == vmemmap_bytes:  # packed: the struct pages are one run of vmemmap pages
         cover_start = head // page * page
