@@ -158,11 +158,8 @@ def simulate_pool(
     for first in range(0, extent.count, per_window):
         count = min(per_window, extent.count - first)
         window = _Window(pt, frames, geometry, opts, vstart + first * stride, stride, count, first)
-        window_seen = window.run(
-            window_rules(rules, profile, extent.first_pfn, extent.stride_pages, first, count), observe
-        )
+        seen.add(window.run(window_rules(rules, profile, extent, first, count), observe))
         stats.add(window.stats)
-        seen.add(window_seen)
         if progress:
             progress(count)
     if opts.optimize and opts.tlb_per_batch:
