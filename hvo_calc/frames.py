@@ -44,23 +44,6 @@ class FrameLog:
         )
 
 
-@dataclass
-class FrameCounts:
-    """Running totals, by what the frames were for."""
-
-    allocated_pages: dict[str, int] = field(default_factory=dict)
-    freed_boot_pages: int = 0
-    freed_buddy_pages: int = 0
-
-    @property
-    def freed_pages(self) -> int:
-        return self.freed_boot_pages + self.freed_buddy_pages
-
-    @property
-    def in_use_pages(self) -> int:
-        return sum(self.allocated_pages.values()) - self.freed_pages
-
-
 class FrameAllocator:
     """A bump allocator per source; frees are counted by source, never reused."""
 
@@ -68,7 +51,6 @@ class FrameAllocator:
         self.boot_next = first_pfn
         self.buddy_base = first_pfn + boot_span_pages
         self.buddy_next = self.buddy_base
-        self.counts = FrameCounts()
         self.log = FrameLog()
         self.vmemmap_tails: dict[tuple[int, str, int], int] = {}  # (node, zone, order) -> pfn
 
@@ -87,7 +69,6 @@ class FrameAllocator:
         else:
             first = -(-self.buddy_next // align) * align
             self.buddy_next = first + nr_pages
-        self.counts.allocated_pages[purpose] = self.counts.allocated_pages.get(purpose, 0) + nr_pages
         self.log.allocations.append(Allocation(first, nr_pages, purpose, source))
         return first
 
@@ -104,8 +85,6 @@ class FrameAllocator:
         """
         boot = self.count_boot(pfns, span)
         self.log.freed.append(pfns)
-        self.counts.freed_boot_pages += boot
-        self.counts.freed_buddy_pages += int(pfns.size) - boot
         return boot
 
     def copy_pages(self, to_pfns: np.ndarray, from_pfns: np.ndarray) -> None:
