@@ -55,7 +55,7 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
     _check_tails(a_view[: rules.keep], frames, rules)
     fresh = _check_restored(a_view[rules.keep :], rules, log)
     state = WindowState(pt, frames, rules, before, log, after, a_view)
-    facts = run_facts(state.after, state.a_view, before, rules, log, frames.buddy_base) or general_facts(state)
+    facts = window_facts(state)
     split = _check_pmd_tables(pt, before, pmd_after, rules, log)
     tail_allocated = _check_tail_page(log, rules, before)
     copies = rules.count if rules.copy_head else 0
@@ -88,6 +88,13 @@ class WindowState:
     log: FrameLog
     after: np.ndarray  # every page's entry now, flat
     a_view: np.ndarray  # (hugepages, pages) view of it
+
+
+def window_facts(state: WindowState) -> RunFacts:
+    """Frames freed and pages kept, by the arithmetic path where the window is the usual
+    one, by the general path otherwise (or where the arithmetic path saw anything amiss)."""
+    fast = run_facts(state.after, state.a_view, state.before, state.rules, state.log, state.frames.buddy_base)
+    return fast or general_facts(state)
 
 
 def general_facts(state: WindowState) -> RunFacts:
