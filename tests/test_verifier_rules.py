@@ -207,3 +207,24 @@ def test_the_arithmetic_path_is_the_one_usually_taken(monkeypatch):
     monkeypatch.setattr(checks, "general_facts", counted_general)
     plan_pool("7.3", count=2000, window_ptes=8 * 256)
     assert calls == {"fast": 8, "general": 0}
+
+
+# -- state bugs the engine's own walk meets first are the verifier's too ---------------------
+
+
+def test_split_without_a_table_after_the_walk(monkeypatch):
+    """tests/test_verifier.py plants this in the split, where the engine's walk meets it; made
+    after the walk, only the verifier's own walk can see it."""
+    from hvo_calc import engine
+
+    remap_free = engine.vmemmap_remap_free
+
+    def loses_a_table(pt, ranges, *args, **kwargs):
+        walk = remap_free(pt, ranges, *args, **kwargs)
+        slots = pt.pmd_slots(np.array([ranges.start >> pt.pmd_shift], np.uint64), create=False)
+        pt.tables["pmd"].child[slots.rows[0], slots.index[0]] = -1
+        return walk
+
+    monkeypatch.setattr(engine, "vmemmap_remap_free", loses_a_table)
+    with caught("points at no PTE table"):
+        plan_pool("7.3")
