@@ -185,7 +185,7 @@ def _boot_frames_freed(frames: FrameAllocator, log: FrameLog) -> int:
         if pieces.size and int(pieces.max()) < frames.buddy_base:
             total += int(pieces.size)
         elif pieces.size:
-            total += int(np.count_nonzero(pieces < limit))
+            total += int(np.count_nonzero(np.asarray(pieces) < limit))
     return total
 
 
@@ -375,7 +375,7 @@ def _check_freed(b_pfns: np.ndarray, a_view: np.ndarray, rules: WindowRules, log
     mapped now is among them."""
     first = rules.reserve - 1 if rules.copy_head else rules.reserve
     unmapped = b_pfns[:, first:]
-    freed = [pieces for pieces in log.freed if pieces.size]
+    freed = [np.asarray(pieces) for pieces in log.freed if pieces.size]
     nr_freed = sum(int(p.size) for p in freed)
     if nr_freed != unmapped.size:
         fail(f"{nr_freed} frames were freed where {unmapped.size} stopped being mapped")

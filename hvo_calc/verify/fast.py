@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hvo_calc.frames import BUDDY, FrameLog
+from hvo_calc.frames import BUDDY, FrameLog, FrameRun, Frames
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE
 from hvo_calc.rules import WindowRules
 from hvo_calc.verify.walk import FLAGS, Snapshot
@@ -31,57 +31,84 @@ def run_facts(
     a spelled-out copy of the tables. None where the window is not such a one, or where
     anything looks wrong (the general case then finds and names it)."""
     base = before.run_base
-    rows, v = a_view.shape
     if base is None or rules.keep != rules.count or not a_view.flags.c_contiguous:
         return None
     if not ((before.pmd & FLAGS) == (PRESENT | WRITE | LEAF)).all():
         return None
+    rows, v = a_view.shape
     start = (a_view.__array_interface__["data"][0] - after.__array_interface__["data"][0]) // after.itemsize
-    end = start + rows * v
-    outside = np.concatenate([np.arange(start), np.arange(end, after.size)])
-    if not np.array_equal(np.concatenate([after[:start], after[end:]]), before.entries(outside)):
-        return None
-    # Kept pages: on their own frames, but for the reuse page where the kernel copies it.
     first = rules.reserve - 1 if rules.copy_head else rules.reserve  # first page whose frame is freed
-    kept_same = a_view[:, :first] == before.entries(start + np.arange(rows)[:, None] * v + np.arange(first))
-    if not kept_same.all():
+    if not _outside_and_kept_unchanged(after, a_view, before, start, first):
         return None
     low = int(base >> PFN_SHIFT) + start  # the window's first frame
-    copies: np.ndarray = np.empty(0, dtype=np.uint64)
-    if rules.copy_head:
-        reuse_after = a_view[:, first].copy()
-        if not ((reuse_after & FLAGS) == (PRESENT | WRITE)).all():
-            return None
-        copies = reuse_after >> PFN_SHIFT
-        from_pfns = np.uint64(low + first) + np.uint64(v) * np.arange(rows, dtype=np.uint64)
-        if len(log.copies) != 1 or not (
-            np.array_equal(log.copies[0][0], copies) and np.array_equal(log.copies[0][1], from_pfns)
-        ):
-            return None
-        # The copies are the frames allocated for them, from buddy, one each, in order.
-        allocated = [a for a in log.allocations if a.purpose == "vmemmap"]
-        if len(allocated) != 1 or allocated[0].source != BUDDY or allocated[0].nr_pages != rows:
-            return None
-        if int(copies[0]) != allocated[0].first or not (np.diff(copies) == 1).all():
-            return None
-    elif log.copies or log.allocated_pages("vmemmap"):
-        return None
-    # Freed: exactly the frames of pages `first` to v - 1 of every hugepage, each once.
+    copies = _head_copies(a_view, rules, log, low, first)
     freed = [pieces for pieces in log.freed if pieces.size]
-    if len(freed) != 1 or freed[0].size != rows * (v - first):
+    if copies is None or len(freed) != 1 or not _frees(freed[0], low + first, rows, v, v - first):
         return None
-    pfns = freed[0]
-    if first == 0:  # the whole run, in order: its ends and a rise at every step say it exactly
-        if int(pfns[0]) != low or int(pfns[-1]) != low + pfns.size - 1 or not (pfns[1:] > pfns[:-1]).all():
-            return None
-    else:  # the tails' frames, hugepage by hugepage or page by page (the walk's column order)
-        grid = np.uint64(low + first) + (np.arange(rows, dtype=np.uint64) * np.uint64(v))[:, None]
-        grid = grid + np.arange(v - first, dtype=np.uint64)
-        if not (np.array_equal(pfns, grid.reshape(-1)) or np.array_equal(pfns.reshape(v - first, rows), grid.T)):
-            return None
     if ((copies >= np.uint64(low)) & (copies < np.uint64(low + rows * v))).any():
         return None  # a copy in a frame of the run
     # Kept pages: those on their own frames were writable leaves' pages; the copies were seen
     # writable. Frames of the run below the buddy range are boot memory's.
-    boot = pfns.size if low + rows * v <= buddy_base else int(np.count_nonzero(pfns < np.uint64(buddy_base)))
-    return RunFacts(freed=int(pfns.size), reserved=rows * rules.reserve, boot_freed=boot)
+    return RunFacts(freed=freed[0].size, reserved=rows * rules.reserve, boot_freed=_boot(freed[0], buddy_base))
+
+
+def _outside_and_kept_unchanged(
+    after: np.ndarray, a_view: np.ndarray, before: Snapshot, start: int, first: int
+) -> bool:
+    """Entries of the window's tables outside the pool, and the kept pages on their own
+    frames (all but a reuse page the kernel copies), map what they mapped before."""
+    rows, v = a_view.shape
+    end = start + rows * v
+    outside = np.concatenate([np.arange(start), np.arange(end, after.size)])
+    if not np.array_equal(np.concatenate([after[:start], after[end:]]), before.entries(outside)):
+        return False
+    kept = before.entries(start + np.arange(rows)[:, None] * v + np.arange(first))
+    return bool((a_view[:, :first] == kept).all())
+
+
+def _head_copies(a_view: np.ndarray, rules: WindowRules, log: FrameLog, low: int, first: int) -> np.ndarray | None:
+    """The frames of the head copies (none before 6.2): each reuse page writable on a frame
+    allocated for it from buddy, one each, in order, holding its original. None if not so."""
+    rows, v = a_view.shape
+    if not rules.copy_head:
+        return None if log.copies or log.allocated_pages("vmemmap") else np.empty(0, dtype=np.uint64)
+    reuse_after = a_view[:, first].copy()
+    if not ((reuse_after & FLAGS) == (PRESENT | WRITE)).all():
+        return None
+    copies = reuse_after >> PFN_SHIFT
+    from_pfns = np.uint64(low + first) + np.uint64(v) * np.arange(rows, dtype=np.uint64)
+    if len(log.copies) != 1 or not (
+        np.array_equal(log.copies[0][0], copies) and np.array_equal(log.copies[0][1], from_pfns)
+    ):
+        return None
+    allocated = [a for a in log.allocations if a.purpose == "vmemmap"]
+    if len(allocated) != 1 or allocated[0].source != BUDDY or allocated[0].nr_pages != rows:
+        return None
+    if int(copies[0]) != allocated[0].first or not (np.diff(copies) == 1).all():
+        return None
+    return copies
+
+
+def _frees(pieces: Frames, first: int, rows: int, row_step: int, cols: int) -> bool:
+    """Whether the frames freed are exactly first + i * row_step + j (i < rows, j < cols),
+    each once: arithmetic against a logged run; against spelled-out frames, in the walk's
+    row order or column order."""
+    if pieces.size != rows * cols:
+        return False
+    if isinstance(pieces, FrameRun) and pieces.arithmetic:
+        return pieces.form == FrameRun(first, rows, row_step, cols).form
+    pfns = np.asarray(pieces)
+    if row_step == cols:  # the whole run, in order: its ends and a rise at every step say it exactly
+        return int(pfns[0]) == first and int(pfns[-1]) == first + pfns.size - 1 and bool((pfns[1:] > pfns[:-1]).all())
+    grid = np.uint64(first) + (np.arange(rows, dtype=np.uint64) * np.uint64(row_step))[:, None]
+    grid = grid + np.arange(cols, dtype=np.uint64)
+    return np.array_equal(pfns, grid.reshape(-1)) or np.array_equal(pfns.reshape(cols, rows), grid.T)
+
+
+def _boot(pieces: Frames, buddy_base: int) -> int:
+    """How many of the frames freed boot memory had given (below the buddy range)."""
+    if pieces.max() < buddy_base:
+        return int(pieces.size)
+    if pieces.min() >= buddy_base:
+        return 0
+    return int(np.count_nonzero(np.asarray(pieces) < np.uint64(buddy_base)))
