@@ -369,16 +369,16 @@ def pattern_rows(row_len: int) -> int:
     return max(1, CHUNK_ENTRIES // row_len)
 
 
-def is_run(flat: np.ndarray, first: int) -> bool:
-    """Whether flat[k] == first + k << PFN_SHIFT for every k (entries mapping consecutive
-    frames with the same flags): exact, chunk by chunk, one read pass."""
-    pattern = row_pattern(1, 1 << int(PFN_SHIFT), (0,))
+def is_run(flat: np.ndarray, first: int, step: int = 1 << int(PFN_SHIFT)) -> bool:
+    """Whether flat[k] == first + k * step for every k (by default: entries mapping
+    consecutive frames with the same flags): exact, chunk by chunk, one read pass."""
+    pattern = row_pattern(1, step, (0,))
     chunk = pattern.size
     scratch = np.empty(chunk, dtype=np.uint64)
     for start in range(0, flat.size, chunk):
         end = min(flat.size, start + chunk)
         got = np.subtract(flat[start:end], pattern[: end - start], out=scratch[: end - start])
-        expected = np.uint64((first + (start << int(PFN_SHIFT))) % (1 << 64))
+        expected = np.uint64((first + start * step) % (1 << 64))
         if got.min() != expected or got.max() != expected:
             return False
     return True

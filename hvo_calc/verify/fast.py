@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hvo_calc.frames import BUDDY, FrameLog, FrameRun, Frames
-from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE
+from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, is_run
 from hvo_calc.rules import WindowRules
 from hvo_calc.verify.walk import FLAGS, Snapshot
 
@@ -62,8 +62,9 @@ def _outside_and_kept_unchanged(
     outside = np.concatenate([np.arange(start), np.arange(end, after.size)])
     if not np.array_equal(np.concatenate([after[:start], after[end:]]), before.entries(outside)):
         return False
-    kept = before.entries(start + np.arange(rows)[:, None] * v + np.arange(first))
-    return bool((a_view[:, :first] == kept).all())
+    page = 1 << int(PFN_SHIFT)
+    entry = int(before.entries(np.array([start]))[0])
+    return all(is_run(a_view[:, j], entry + j * page, v * page) for j in range(first))
 
 
 def _head_copies(a_view: np.ndarray, rules: WindowRules, log: FrameLog, low: int, first: int) -> np.ndarray | None:
