@@ -133,7 +133,7 @@ class PageTable:
     def key_rank(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         """Position of each wanted PMD block in the sorted `keys` (cheap when consecutive)."""
         if int(keys[-1] - keys[0]) + 1 == len(keys):
-            return (wanted - keys[0]).astype(np.int64)
+            return np.asarray(wanted - keys[0]).astype(np.int64)
         return np.searchsorted(keys, wanted).astype(np.int64)
 
     # -- descending to the PMD level --------------------------------------------------
@@ -180,10 +180,10 @@ class PageTable:
         return child_rows
 
     def pmd_entries(self, slots: PmdSlots) -> np.ndarray:
-        return self.tables["pmd"].entries[slots.rows, slots.index]
+        return np.asarray(self.tables["pmd"].entries[slots.rows, slots.index])
 
     def pte_rows(self, slots: PmdSlots) -> np.ndarray:
-        return self.tables["pmd"].child[slots.rows, slots.index]
+        return np.asarray(self.tables["pmd"].child[slots.rows, slots.index])
 
     # -- populating (vmemmap_populate) ------------------------------------------------
 

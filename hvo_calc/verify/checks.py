@@ -41,7 +41,7 @@ def fingerprint(pieces: list[np.ndarray]) -> tuple[int, int]:
 def pairs(to_pfns: np.ndarray, from_pfns: np.ndarray) -> np.ndarray:
     """A copy (to, from) as one value, for fingerprints of copies."""
     with np.errstate(over="ignore"):
-        return mix(to_pfns.reshape(-1)) ^ from_pfns.reshape(-1)
+        return np.asarray(mix(to_pfns.reshape(-1)) ^ from_pfns.reshape(-1))
 
 
 def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, before: Snapshot) -> Observed:

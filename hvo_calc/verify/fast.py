@@ -101,8 +101,8 @@ def _frees(pieces: Frames, first: int, rows: int, row_step: int, cols: int) -> b
     pfns = np.asarray(pieces)
     if row_step == cols:  # the whole run, in order: its ends and a rise at every step say it exactly
         return int(pfns[0]) == first and int(pfns[-1]) == first + pfns.size - 1 and bool((pfns[1:] > pfns[:-1]).all())
-    grid = np.uint64(first) + (np.arange(rows, dtype=np.uint64) * np.uint64(row_step))[:, None]
-    grid = grid + np.arange(cols, dtype=np.uint64)
+    row_firsts = np.uint64(first) + np.arange(rows, dtype=np.uint64) * np.uint64(row_step)
+    grid = row_firsts[:, None] + np.arange(cols, dtype=np.uint64)
     return np.array_equal(pfns, grid.reshape(-1)) or np.array_equal(pfns.reshape(cols, rows), grid.T)
 
 

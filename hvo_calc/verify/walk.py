@@ -52,7 +52,7 @@ class Snapshot:
     def entries(self, positions: np.ndarray) -> np.ndarray:
         """The entries at these flat positions (without spelling out the rest)."""
         if self.run_base is None:
-            return self.ptes[positions]
+            return np.asarray(self.ptes[positions])
         return self.run_base + (positions.astype(np.uint64) << PFN_SHIFT)
 
 
@@ -159,7 +159,7 @@ def pool_view(flat: np.ndarray, keys: np.ndarray, pt: PageTable, rules: WindowRu
         if (np.diff(pos) != step).any():  # blocks apart by uneven gaps: gather (a copy, to read)
             if pos.min() < 0 or pos.max() + pages > flat.size:
                 fail("the pool's vmemmap pages do not lie where their addresses say")
-            return flat[pos[:, None] + np.arange(pages)]
+            return np.asarray(flat[pos[:, None] + np.arange(pages)])
     if pos[0] < 0 or pos[-1] + pages > flat.size:
         fail("the pool's vmemmap pages do not lie where their addresses say")
     return np.lib.stride_tricks.as_strided(
