@@ -149,7 +149,7 @@ def _remap_run(ptes: np.ndarray, walk: RemapWalk, first: int, step: int) -> bool
     collected are a `FrameRun`, and the rows are written a cache-sized chunk at a time.
     False (nothing done) where this window is not such a one."""
     rows, cols = ptes.shape
-    if first & ~(PAGE_STEP - 1) == first or first % PAGE_STEP != RW:
+    if first % PAGE_STEP != RW:
         return False  # not mapped writable as populate maps: the plain route
     pfn = first >> int(PFN_SHIFT)
     span = np.lib.stride_tricks.as_strided(ptes, shape=((rows - 1) * step + cols,), strides=(ptes.itemsize,))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hvo_calc.frames import BOOT, BUDDY, FrameAllocator, FrameLog
-from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, mk_entry
+from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, mk_entry, pattern_rows
 from hvo_calc.rules import WindowRules
 from hvo_calc.verify.claims import Observed
 from hvo_calc.verify.fast import RunFacts, run_facts
@@ -266,12 +266,25 @@ def _check_tails(a_view: np.ndarray, frames: FrameAllocator, rules: WindowRules)
 
 def columns_equal(view: np.ndarray, first: int, value: np.ndarray) -> bool:
     """Whether every entry from column `first` on is `value`: for a contiguous block, one
-    pass over it, each row's results read as 8-byte words against a mask of the columns
-    that count (rows of 2M hugepages are 8 entries, too short to compare row by row)."""
+    pass over it a chunk of rows at a time, each row's results read as 8-byte words against
+    a mask of the columns that count (rows of 2M hugepages are 8 entries, too short to
+    compare row by row)."""
     rows, cols = view.shape
     if not view.flags.c_contiguous or cols % 8:
         return bool((view[:, first:] == value).all())
-    return _all_from_column(np.equal(view.reshape(-1), value), cols, first)
+    flat = view.reshape(-1)
+    scratch = np.empty(min(flat.size, pattern_rows(cols) * cols), dtype=bool)
+    for start, end in _row_chunks(rows, cols):
+        same = np.equal(flat[start * cols : end * cols], value, out=scratch[: (end - start) * cols])
+        if not _all_from_column(same, cols, first):
+            return False
+    return True
+
+
+def _row_chunks(rows: int, cols: int) -> list[tuple[int, int]]:
+    """Rows [start, end) of a block, as many at a time as stay in the core's cache."""
+    chunk = pattern_rows(cols)
+    return [(start, min(rows, start + chunk)) for start in range(0, rows, chunk)]
 
 
 def _all_from_column(same: np.ndarray, cols: int, first: int) -> bool:
@@ -287,22 +300,28 @@ def rows_repeat(view: np.ndarray, first: int, row_entries: np.ndarray) -> bool:
     """Whether every entry of row k from column `first` on is row_entries[k].
 
     Rows of 2M hugepages are 8 entries, too short for numpy to compare row by row
-    quickly. A contiguous block is compared in one pass instead: column `first` with
-    row_entries, every later entry with its left neighbour, and each row's results
-    (one byte per entry) read as 8-byte words against a mask of the columns that count.
+    quickly. A contiguous block is compared in one pass instead, a chunk of rows at a
+    time: column `first` with row_entries, every later entry with its left neighbour, and
+    each row's results (one byte per entry) read as 8-byte words against a mask of the
+    columns that count.
     """
     rows, cols = view.shape
     if not view.size:
         return True
     if not view.flags.c_contiguous or cols % 8:
         return bool((view[:, first:] == row_entries[:, None]).all())
-    if not np.array_equal(view[:, first], row_entries):
-        return False
     flat = view.reshape(-1)
-    same = np.empty(flat.size, dtype=bool)
-    same[0] = True
-    np.equal(flat[1:], flat[:-1], out=same[1:])
-    return _all_from_column(same, cols, first + 1)
+    scratch = np.empty(min(flat.size, pattern_rows(cols) * cols), dtype=bool)
+    for start, end in _row_chunks(rows, cols):
+        if not np.array_equal(view[start:end, first], row_entries[start:end]):
+            return False
+        block = flat[start * cols : end * cols]
+        same = scratch[: block.size]
+        same[0] = True  # column 0: never among the columns that count
+        np.equal(block[1:], block[:-1], out=same[1:])
+        if not _all_from_column(same, cols, first + 1):
+            return False
+    return True
 
 
 def _explain_tails(tails: np.ndarray, targets: np.ndarray) -> None:
