@@ -154,9 +154,14 @@ def _remap_run(ptes: np.ndarray, walk: RemapWalk, first: int, step: int) -> bool
     pfn = first >> int(PFN_SHIFT)
     span = np.lib.stride_tricks.as_strided(ptes, shape=((rows - 1) * step + cols,), strides=(ptes.itemsize,))
     old_reuse = np.uint64(pfn) + np.uint64(step) * np.arange(rows, dtype=np.uint64)
-    if not walk.copy_reuse:  # the reuse page stays; the tails map it and their frames go
+    if not walk.copy_reuse:  # the reuse page stays; the tails map it (or the shared tail page) and their frames go
+        if walk.tail_pfn is not None and step != cols:
+            return False
         walk.vmemmap_pages.append(FrameRun(pfn + 1, rows, step, cols - 1))
         walk.reuse_pages = old_reuse
+        if walk.tail_pfn is not None:
+            _fill_shared_tail(ptes, first, step * PAGE_STEP, int(mk_entry(walk.tail_pfn, PRESENT)))
+            return True
         # Row i: the reuse page as it was, tails read-only on it, the pages between ranges as they were.
         deltas = (int(WRITE), *([0] * (cols - 1)), *(int(WRITE) + j * PAGE_STEP for j in range(cols, step)))
         pattern = row_pattern(step, step * PAGE_STEP, deltas)
@@ -177,21 +182,22 @@ def _remap_run(ptes: np.ndarray, walk: RemapWalk, first: int, step: int) -> bool
         pattern = row_pattern(cols, PAGE_STEP, (int(WRITE), *([0] * (cols - 1))))
         fill_pattern(span, pattern, copy_entry, pattern_rows(cols) * PAGE_STEP)
     else:
-        _fill_shared_tail(ptes, copy_entry | int(WRITE), int(mk_entry(walk.tail_pfn, PRESENT)))
+        _fill_shared_tail(ptes, copy_entry | int(WRITE), PAGE_STEP, int(mk_entry(walk.tail_pfn, PRESENT)))
     return True
 
 
-def _fill_shared_tail(ptes: np.ndarray, copy_entry: int, tail_entry: int) -> None:
-    """7.1+: every tail on the shared tail page, each reuse page its copy (consecutive
-    frames from `copy_entry` on); a chunk of rows at a time, so each is written from cache."""
+def _fill_shared_tail(ptes: np.ndarray, reuse_entry: int, reuse_step: int, tail_entry: int) -> None:
+    """7.1+: every tail on the shared tail page, reuse page i mapped by reuse_entry + i *
+    reuse_step (its copy, or the page itself where nothing is copied); a chunk of rows at a
+    time, so each is written from cache."""
     rows = ptes.shape[0]
     chunk = pattern_rows(ptes.shape[1])
-    rising = row_pattern(1, PAGE_STEP, (0,))
+    rising = row_pattern(1, reuse_step, (0,))
     for start in range(0, rows, chunk):
         end = min(rows, start + chunk)
         block = ptes[start:end]
         block.fill(tail_entry)
-        np.add(rising[: end - start], np.uint64(copy_entry + start * PAGE_STEP), out=block[:, 0])
+        np.add(rising[: end - start], np.uint64(reuse_entry + start * reuse_step), out=block[:, 0])
 
 
 def _write_rows(ptes: np.ndarray, reuse_pages: np.ndarray, tail_pfn: int | None) -> None:
