@@ -81,20 +81,35 @@ def walk_pmd(pt: PageTable, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def walk_to_pmd(pt: PageTable, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """walk_pmd, and where each block's PMD entry is: its table's row and its index there."""
-    vaddrs = keys << np.uint64(pt.pmd_shift)
-    row = np.zeros(len(keys), dtype=np.int64)
-    for level in pt.upper_levels:
+    """walk_pmd, and where each block's PMD entry is: its table's row and its index there.
+
+    Blocks (sorted) under one PMD table share every entry above it, so the levels above
+    are descended once per PMD table, by the first block under it."""
+    pmd_bits = np.uint64(pt.tables["pmd"].entries_per_table.bit_length() - 1)
+    new_table = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:] >> pmd_bits, keys[:-1] >> pmd_bits, out=new_table[1:])
+    row = _descend(pt, keys[new_table] << np.uint64(pt.pmd_shift))[np.cumsum(new_table) - 1]
+    store = pt.tables["pmd"]
+    idx = (keys & np.uint64(store.entries_per_table - 1)).astype(np.int64)
+    entry = store.entries[row, idx]
+    if not (entry & PRESENT).all():
+        fail("struct pages no longer translate: a pmd entry over the vmemmap is empty")
+    return entry, store.child[row, idx], row, idx
+
+
+def _descend(pt: PageTable, vaddrs: np.ndarray) -> np.ndarray:
+    """The row of the PMD table under each address, from the top-level table down."""
+    row = np.zeros(len(vaddrs), dtype=np.int64)
+    for level in pt.upper_levels[:-1]:
         store = pt.tables[level]
         mask = np.uint64(store.entries_per_table - 1)
         idx = ((vaddrs >> np.uint64(pt.shift[level])) & mask).astype(np.int64)
-        entry = store.entries[row, idx]
-        if not (entry & PRESENT).all():
+        if not (store.entries[row, idx] & PRESENT).all():
             fail(f"struct pages no longer translate: a {level} entry over the vmemmap is empty")
-        table_row, row = row, store.child[row, idx]
-        if level != "pmd" and (row < 0).any():
+        row = store.child[row, idx]
+        if (row < 0).any():
             fail(f"a {level} entry points at no table")
-    return entry, row, table_row, idx
+    return row
 
 
 def walk_entries(pt: PageTable, keys: np.ndarray, copy: bool) -> tuple[np.ndarray, np.ndarray]:
