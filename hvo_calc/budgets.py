@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hvo_calc.models import KnownIssueReport, PlanReport
+from hvo_calc.models import CheckResult, KnownIssueReport, PlanReport
 from hvo_calc.units import human_size
 
 
@@ -196,3 +196,23 @@ def _release(report: PlanReport) -> str:
 
 def failed(results: list[BudgetResult]) -> list[BudgetResult]:
     return [result for result in results if not result.passed]
+
+
+def _figure(budget: str, figure: float) -> int | float:
+    """Bytes and counts as whole numbers in JSON; a percentage (--max-overhead) as it is."""
+    return figure if budget == "--max-overhead" else int(figure)
+
+
+def as_checks(results: list[BudgetResult]) -> list[CheckResult]:
+    """The results as the report's `checks` (kind `budget`, or `known_issue` for a known issue)."""
+    return [
+        CheckResult(
+            name=r.budget,
+            kind="known_issue" if r.budget.startswith("known issue") else "budget",
+            limit=_figure(r.budget, r.limit),
+            value=_figure(r.budget, r.value),
+            passed=r.passed,
+            message=r.message,
+        )
+        for r in results
+    ]

@@ -4,9 +4,11 @@
 removing one is a major bump.
 """
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"  # 1.1: zone, shared_tail_pages, memmap counters, known_issues, hvo_enable_hint
+SCHEMA_VERSION = "1.2"  # 1.1: zone, shared_tail_pages, memmap counters, known_issues, hvo_enable_hint; 1.2: checks
 
 
 class Model(BaseModel):
@@ -203,6 +205,21 @@ class HostReport(Model):
     )
 
 
+class CheckResult(Model):
+    """One check of `hvo-calc check`: a budget, a known issue of the release, or a drift finding
+    (`check --host --expect`: the host against the plan)."""
+
+    name: str = Field(
+        description="the budget's option (--min-saved), `known issue ID`, or what a drift finding is about "
+        "(hvo, pool 2M node 0, boot pool 1G node 1, counter nr_memmap_pages host, ...)"
+    )
+    kind: Literal["budget", "known_issue", "drift"]
+    limit: int | float | str | None = Field(description="the limit, or what the plan expects")
+    value: int | float | str | None = Field(description="the figure, or what the host has")
+    passed: bool
+    message: str = Field(description="one line, as check prints it")
+
+
 class PlanReport(Model):
     schema_version: str = SCHEMA_VERSION
     tool: str
@@ -212,3 +229,6 @@ class PlanReport(Model):
     totals: Totals
     memory: MemoryBudget | None
     known_issues: list[KnownIssueReport] = Field(default_factory=list)
+    checks: list[CheckResult] = Field(
+        default_factory=list, description="`check`: every budget and drift finding, in order; empty from `plan`"
+    )

@@ -54,9 +54,9 @@ class StdoutClosed(BaseException):
     click does not turn it into its own exit code 1: `main` ends quietly with 141."""
 
 
-def _cannot(path: str | os.PathLike[str], exc: OSError | str) -> InputError:
+def _cannot(path: str | os.PathLike[str], exc: OSError | str, option: str = "--output") -> InputError:
     reason = exc if isinstance(exc, str) else (exc.strerror or str(exc))
-    return InputError(f"cannot write --output {str(path)!r}: {reason}")
+    return InputError(f"cannot write {option} {str(path)!r}: {reason}")
 
 
 def _new_file_mode() -> int:
@@ -74,7 +74,7 @@ def _same_file(status: os.stat_result, stream: TextIO) -> bool:
         return False
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+def write_atomic(path: str | os.PathLike[str], text: str, option: str = "--output") -> None:
     """Replace the regular file `path` (or, for a symlink, its target) with `text` (UTF-8) in
     one step; keep an existing file's mode and owner. Never replaces anything but a regular
     file: `write_output` sends devices, FIFOs and sockets to `write_in_place`."""
@@ -86,13 +86,13 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
         except FileNotFoundError:
             status = None
         if status is not None and not stat.S_ISREG(status.st_mode):
-            raise _cannot(path, "not a regular file (it is written in place, never replaced)")
+            raise _cannot(path, "not a regular file (it is written in place, never replaced)", option)
         mode = stat.S_IMODE(status.st_mode) if status is not None else _new_file_mode()
         import tempfile  # only when writing a file: it costs start-up time otherwise
 
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise _cannot(path, exc) from None
+        raise _cannot(path, exc, option) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -107,7 +107,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
         # Last look before the rename: whatever took the name since must be a regular file.
         try:
             if not stat.S_ISREG(os.lstat(target).st_mode):
-                raise _cannot(path, "it is no longer a regular file; not replaced")
+                raise _cannot(path, "it is no longer a regular file; not replaced", option)
         except FileNotFoundError:
             pass
         os.replace(temporary, target)
@@ -117,7 +117,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
         except OSError:
             pass
         if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-            raise _cannot(path, exc) from None
+            raise _cannot(path, exc, option) from None
         raise
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from hvo_calc import __version__
+from hvo_calc.advice import plan_advice
 from hvo_calc.engine import DEFAULT_WINDOW_PTES, Extent, HugepageGeometry, PoolStats, SimOptions, simulate_pool
 from hvo_calc.errors import InputError, VerificationError
 from hvo_calc.frames import FrameAllocator
@@ -159,7 +160,7 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
         memory_bytes=memory,
         notes=[kernel.note] if kernel.note else [],
         head_copy_mandatory=kernel.head_copy_mandatory and kernel.hvo_available and request.hvo,
-        hvo_enable_hint=HVO_ENABLE_HINT if request.hvo and kernel.hvo_available else None,
+        hvo_enable_hint=plan_advice(request.hvo, kernel, in_order),
     )
     return PlanReport(
         tool=f"hvo-calc {__version__}",
@@ -170,13 +171,6 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
         memory=memory_budget(profile, request, in_order),
         known_issues=known_issues(kernel, request, in_order),
     )
-
-
-# Distribution kernels (Debian's among them) build HVO but leave it off by default.
-HVO_ENABLE_HINT = (
-    "distribution kernels leave it off: boot with hugetlb_free_vmemmap=on, or run "
-    "`sysctl vm.hugetlb_optimize_vmemmap=1` before the pool is allocated"
-)
 
 
 def check_struct_page(profile: ArchProfile, struct_page_bytes: int) -> None:

@@ -132,7 +132,7 @@ def test_every_budget_fails_one_line_each(run):
 
 
 def test_require_hvo_names_pool_and_reason(run):
-    result = run("check", *SMALL, "--kernel", "5.10", "--require-hvo", "--format", "json")
+    result = run("check", *SMALL[:-2], "--kernel", "5.10", "--require-hvo", "--format", "json")
     assert result.exit_code == 1
     (line,) = [line for line in result.stderr.splitlines() if "budget failed" in line]
     assert "pool 2M-0" in line and "5.14" in line
@@ -246,10 +246,8 @@ def test_check_fails_on_a_known_issue_one_line_each(run, with_known_issues):
     failed_lines = [line for line in result.stderr.splitlines() if line.startswith("hvo-calc: budget failed:")]
     assert len(failed_lines) == 2
     assert "leak-a" in failed_lines[0] and "2M-0" in failed_lines[0] and "leak-b" in failed_lines[1]
-    assert (
-        result.stderr.splitlines()[-1]
-        == "hvo-calc: error: 2 of 2 budgets failed: known issue leak-a, known issue leak-b"
-    )
+    # no budget given: no "N of M budgets" summary (issue 16), the failed checks named
+    assert result.stderr.splitlines()[-1] == "hvo-calc: error: the check failed: known issue leak-a, known issue leak-b"
 
 
 def test_check_allows_known_issues_by_id(run, with_known_issues):
@@ -298,3 +296,41 @@ def test_kept_vmemmap_counts_the_shared_tail_page(run):
     base = ("check", "--kernel", "7.3", "--huge", "2M", "--count", "1024", "--format", "json")
     assert run(*base, "--max-vmemmap", str(kept)).exit_code == 0
     assert run(*base, "--max-vmemmap", str(kept - 1)).exit_code == 1
+
+
+# --- the checks array (schema 1.2) ---------------------------------------------------------
+
+
+def test_json_carries_every_budget_as_a_check(run):
+    result = run("check", *SMALL, "--min-saved", "256K", "--max-overhead", "0.2", "--require-hvo", "--format", "json")
+    assert result.exit_code == 1
+    checks = json.loads(result.stdout)["checks"]
+    assert [(c["name"], c["kind"], c["limit"], c["value"], c["passed"]) for c in checks] == [
+        ("--min-saved", "budget", 256 * 1024, SAVED, True),
+        ("--max-overhead", "budget", 0.2, pytest.approx(100 * KEPT / POOL_BYTES), False),
+        ("--require-hvo", "budget", 0, 0, True),
+    ]
+    assert checks[1]["message"] in result.stderr
+    assert result.stderr.splitlines()[-1] == "hvo-calc: error: 1 of 3 budgets failed: --max-overhead"
+
+
+def test_known_issue_checks_and_no_summary_without_budgets(run, with_known_issues):
+    with_known_issues.append(issue("yes", ["2M-0"], "leak-a"))
+    result = run("check", *SMALL, "--format", "json")
+    assert result.exit_code == 1
+    (check,) = json.loads(result.stdout)["checks"]
+    assert (check["name"], check["kind"], check["limit"], check["value"], check["passed"]) == (
+        "known issue leak-a",
+        "known_issue",
+        0,
+        1,
+        False,
+    )
+    assert "budgets failed" not in result.stderr
+
+
+def test_plan_has_no_checks_and_check_without_budgets_passes_with_none(run):
+    assert json.loads(run("plan", *SMALL, "--format", "json").stdout)["checks"] == []
+    result = run("check", *SMALL, "--format", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["checks"] == []
+    assert "budgets failed" not in result.stderr

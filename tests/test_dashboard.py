@@ -1,8 +1,9 @@
 """The Grafana dashboard (configs/grafana/hvo-calc.json) asks only for what `--format prometheus` writes.
 
 The metrics and labels are collected from the prometheus renderer run on real plans (one with a
-known kernel issue, the example plan files with nodes and memory, a host without HVO); every
-PromQL expression of every panel and every template query must name only those.
+known kernel issue, the example plan files with nodes and memory, a host without HVO) and from
+`inspect --format prometheus --expect` on captured hosts (the fleet row); every PromQL expression
+of every panel and every template query must name only those.
 """
 
 import json
@@ -46,18 +47,36 @@ KEYWORDS = {
 }
 
 
+HOSTS = ROOT / "tests" / "fixtures" / "hosts"
+# inspect on captured hosts, each against the plan written from the first (HVO on: the second drifts)
+INSPECTED = ("x86-64_7.3.4_2node_hvo-on", "x86-64_7.3.4_2node_hvo-off", "x86-64_6.12.117_1node_hvo-on")
+
+
 def _prometheus(args: tuple[str, ...]) -> str:
     result = invoke("plan", *args, "--format", "prometheus")  # conftest's: the same on every click
     assert result.exit_code == 0, result.stderr
     return result.stdout
 
 
+def _inspected(expect: Path) -> list[str]:
+    """`inspect --format prometheus --expect` on each of INSPECTED (the plan written from the first)."""
+    first = invoke("inspect", "--root", str(HOSTS / INSPECTED[0]), "--write-config", str(expect), "--format", "json")
+    assert first.exit_code == 0, first.stderr
+    texts = []
+    for host in INSPECTED:
+        result = invoke("inspect", "--root", str(HOSTS / host), "--expect", str(expect), "--format", "prometheus")
+        assert result.exit_code == 0, result.stderr
+        texts.append(result.stdout)
+    return texts
+
+
 @pytest.fixture(scope="module")
-def emitted() -> dict[str, set[str]]:
-    """Every metric the tool wrote for PLANS, with the labels its series carry."""
+def emitted(tmp_path_factory) -> dict[str, set[str]]:
+    """Every metric the tool wrote for PLANS and INSPECTED, with the labels its series carry."""
     metrics: dict[str, set[str]] = {}
-    for args in PLANS:
-        for family in text_string_to_metric_families(_prometheus(args)):
+    texts = [_prometheus(args) for args in PLANS] + _inspected(tmp_path_factory.mktemp("fleet") / "host.toml")
+    for text in texts:
+        for family in text_string_to_metric_families(text):
             labels = metrics.setdefault(family.name, set())
             for sample in family.samples:
                 labels |= set(sample.labels)
@@ -156,6 +175,11 @@ def test_every_metric_is_one_the_tool_writes(dashboard, emitted):
         "hvo_calc_pool_hvo_active",
         "hvo_calc_pool_shared_tail_pages",
         "hvo_calc_known_issue",
+        # the fleet row
+        "hvo_calc_inspect_hvo_state",
+        "hvo_calc_inspect_would_save_bytes",
+        "hvo_calc_inspect_known_issues",
+        "hvo_calc_inspect_drift_findings",
     }
     assert wanted <= used
 
@@ -186,7 +210,7 @@ def test_template_variables_are_label_values_of_written_series(dashboard, emitte
             (metric,) = metric_names(metric_selector)
             assert label in emitted[metric] | SCRAPE_LABELS
     used = set(re.findall(r"\$(\w+)", json.dumps([_exprs(dashboard)])))
-    assert used <= set(variables) and {"instance", "arch", "node", "pool"} <= set(variables)
+    assert used <= set(variables) and {"job", "instance", "arch", "node", "pool"} <= set(variables)
 
 
 def test_every_panel_and_query_reads_the_datasource_variable(dashboard):
@@ -229,3 +253,30 @@ def test_known_issue_table_shows_the_issue_labels(dashboard, emitted):
     shown = set(organize["indexByName"])
     assert shown <= emitted["hvo_calc_known_issue"] | SCRAPE_LABELS
     assert {"id", "applies", "first", "last", "pools", "summary"} <= shown
+
+
+def test_fleet_row_counts_hosts_by_what_inspect_writes(dashboard, tmp_path):
+    """The fleet panels' series, as inspect writes them for the captured hosts: one HVO state
+    each, what turning HVO on would save where it is off, the drifted host."""
+    (row,) = [p for p in dashboard["panels"] if p["type"] == "row" and p["title"].startswith("Fleet")]
+    fleet = [p for p in dashboard["panels"] if p["gridPos"]["y"] == row["gridPos"]["y"] + 1]
+    assert {p["title"] for p in fleet} == {
+        "Hosts by HVO state",
+        "Would save if HVO were on, all hosts",
+        "Hosts on releases with known issues",
+        "Drifted hosts",
+    }
+    assert all('job=~"$job"' in t["expr"] for p in fleet for t in p["targets"])
+    samples: dict[str, list] = {}
+    for text in _inspected(tmp_path / "host.toml"):
+        for family in text_string_to_metric_families(text):
+            samples.setdefault(family.name, []).extend(family.samples)
+    on = [s.labels["state"] for s in samples["hvo_calc_inspect_hvo_state"] if s.value == 1]
+    assert sorted(on) == ["off", "on", "on"]
+    # 2node_hvo-off: 11,298 pages (the README's figure) would be saved; 0 where HVO is on
+    assert sorted(s.value for s in samples["hvo_calc_inspect_would_save_bytes"]) == [0, 0, 11298 * 4096]
+    # in INSPECTED's order: the plan's own host, the same host with HVO off (1: HVO), a one-node
+    # host with other pools (its pools and counters differ from the plan's)
+    on_host, off_host, other = (s.value for s in samples["hvo_calc_inspect_drift_findings"])
+    assert (on_host, off_host) == (0, 1) and other > 1
+    assert sorted(s.value for s in samples["hvo_calc_inspect_known_issues"]) == [0, 0, 1]  # 6.12.117

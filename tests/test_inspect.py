@@ -514,7 +514,10 @@ def test_write_config_round_trips_through_plan(run, tmp_path, host):
     report = inspect_json(run, host, "--write-config", str(config))
     result = run("plan", "--config", str(config), "--format", "json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == report["plan"]
+    planned = json.loads(result.stdout)
+    # the advice line is the host's in inspect (issue 16: nothing where HVO is on), the plan's in plan
+    planned["host"].pop("hvo_enable_hint"), report["plan"]["host"].pop("hvo_enable_hint")
+    assert planned == report["plan"]
 
 
 def test_written_config_is_editable_into_a_what_if(run, tmp_path):

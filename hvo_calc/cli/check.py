@@ -1,13 +1,23 @@
-"""`hvo-calc check`: plan, print the report, and fail (exit 1) when a budget is broken."""
+"""`hvo-calc check`: plan, print the report, and fail (exit 1) when a budget is broken or, with
+`--host --expect FILE`, when the host drifted from the plan."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from hvo_calc.cli import cli, say
-from hvo_calc.cli.options import not_blank, plan_options, simulate
+from hvo_calc.cli.options import SingleValued, not_blank, plan_options, simulate
 from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit, format_option, output_option
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
 from hvo_calc.units import parse_size
+
+if TYPE_CHECKING:
+    from hvo_calc.budgets import BudgetResult, Budgets
+    from hvo_calc.models import CheckResult, PlanReport
 
 
 class SizeType(click.ParamType):
@@ -42,7 +52,44 @@ class PercentType(click.ParamType):
         return number
 
 
-@cli.command()
+def _host_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--host`, `--expect FILE`, `--root DIR`: hold a host against a plan instead of budgets alone."""
+    for option in reversed(
+        (
+            click.option(
+                "--host",
+                is_flag=True,
+                default=False,
+                help="Check this host (or --root DIR) against the plan file --expect FILE: HVO's state, "
+                "each pool's size and count per node, the release's known issues, the kernel's counters "
+                "against the model. Example: --host --expect host.toml",
+            ),
+            click.option(
+                "--expect",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                metavar="FILE",
+                help="With --host: the plan file the host should follow (as inspect --write-config "
+                "writes it). Example: --expect host.toml",
+            ),
+            click.option(
+                "--root",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                metavar="DIR",
+                help="With --host: a captured tree instead of the running host (as inspect --capture "
+                "writes it). Example: --root captures/db-host",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+COMMANDLINE = ParameterSource.COMMANDLINE
+
+
+@cli.command(cls=SingleValued)
 @plan_options
 @click.option(
     "--min-saved",
@@ -79,6 +126,7 @@ class PercentType(click.ParamType):
     "applies to the release and bites a pool (e.g. the shrink leak of 6.12.115-6.12.118) "
     "fails the check. Example: --allow-known-issue ID",
 )
+@_host_options
 @format_option
 @output_option
 def check(
@@ -89,29 +137,36 @@ def check(
     max_overhead: float | None,
     require_hvo: bool,
     allowed_issues: tuple[str, ...],
-    **options: object,
+    host: bool,
+    expect: Path | None,
+    root: Path | None,
+    **options: Any,
 ) -> None:
-    """Plan like `plan`, print the report, and check it against budgets (for CI).
+    """Plan like `plan`, print the report, and check it against budgets (for CI); with
+    --host --expect FILE, hold this host (or --root DIR) against that plan.
 
-    The report goes to stdout (or --output FILE) in --format; each failed budget is one
-    line on stderr naming the budget, the figure and the limit. Sizes are binary.
-    A known kernel issue that applies to the planned release and bites a pool fails
-    too (one line naming it and the pools) unless --allow-known-issue ID accepts it;
-    one that only may apply is a warning.
+    The report goes to stdout (or --output FILE) in --format, with every check in its
+    `checks` (JSON); each failed budget is one line on stderr naming the budget, the figure
+    and the limit. Sizes are binary. A known kernel issue that applies to the planned
+    release and bites a pool fails too (one line naming it and the pools) unless
+    --allow-known-issue ID accepts it; one that only may apply is a warning. With --host
+    each drift finding (HVO's state, a pool's count on a node, an unexplained kernel
+    counter) is one line; the plan is run at the host's kernel release.
 
     \b
     Exit codes:
-      0  every budget holds (or none was given)
-      1  at least one budget failed (or a known issue bites)
-      2  bad input (an option, a size, a plan that cannot exist)
+      0  every budget holds (or none was given), and the host matches the plan
+      1  at least one budget failed (or a known issue bites), or the host drifted
+      2  bad input (an option, a size, a plan that cannot exist, a host that cannot be read)
       3  the simulation failed its own verification (a bug)
 
     \b
     Examples:
       hvo-calc check --huge 1G --count 16 --min-saved 200M --require-hvo
       hvo-calc check --max-vmemmap 32M --max-overhead 0.1 --format json -o plan.json
+      hvo-calc check --host --expect host.toml --format json
     """
-    from hvo_calc.budgets import Budgets, evaluate, failed, known_issue_warnings, unknown_allowed
+    from hvo_calc.budgets import Budgets, as_checks, evaluate
 
     budgets = Budgets(
         min_saved_bytes=min_saved,
@@ -120,25 +175,78 @@ def check(
         require_hvo=require_hvo,
         allowed_issues=frozenset(allowed_issues),
     )
-    report = simulate(options)
+    report, drift = _host_report(host, expect, root, options) if host or expect or root else (simulate(options), [])
+    results = evaluate(report, budgets)
+    report = report.model_copy(update={"checks": as_checks(results) + drift})
     emit(RENDERERS[fmt](report), output, human=fmt not in MACHINE_FORMATS)
+    _say_results(report, budgets, allowed_issues, drift)
+    _fail(budgets, results, drift)
+
+
+def _host_report(
+    host: bool, expect: Path | None, root: Path | None, options: dict[str, Any]
+) -> "tuple[PlanReport, list[CheckResult]]":
+    """The plan at the host's release and the drift findings; bad combinations refused."""
+    from hvo_calc.drift import check_host, expected_file
+
+    if not host:
+        raise InputError("--expect and --root go with --host (check this host against a plan file)")
+    if expect is None:
+        raise InputError("--host needs --expect FILE: the plan file the host should follow (inspect --write-config)")
+    context = click.get_current_context()
+    given = [
+        p.opts[0]
+        for p in context.command.params
+        if p.name in options and context.get_parameter_source(p.name) == COMMANDLINE
+    ]
+    if given:
+        raise InputError(
+            f"with --host the plan is --expect FILE (at the host's release): {', '.join(given)} not for it"
+        )
+    if root is not None and not root.is_dir():
+        raise InputError(f"--root {str(root)!r} is not a directory")
+    return check_host(expected_file(expect), root)
+
+
+def _say_results(
+    report: "PlanReport", budgets: "Budgets", allowed_issues: tuple[str, ...], drift: "list[CheckResult]"
+) -> None:
+    """Warnings, notes, and one line per failed check, on stderr."""
+    from hvo_calc.budgets import known_issue_warnings, unknown_allowed
+
     for line in known_issue_warnings(report):
         say(f"hvo-calc: warning: {line}")
     for issue in unknown_allowed(report, allowed_issues):
         say(f"hvo-calc: note: --allow-known-issue {issue}: no known issue of that id on this plan's kernel")
-    if budgets.empty():
+    if budgets.empty() and not drift:
         say(
             "hvo-calc: note: no budgets given (--min-saved, --max-vmemmap, --max-overhead, "
             "--require-hvo); only known issues checked"
         )
-    results = evaluate(report, budgets)
-    for result in results:
-        if result.passed and result.budget.startswith("known issue"):
+    for result in report.checks:
+        if result.kind == "known_issue" and result.passed and "allowed" in result.message:
             say(f"hvo-calc: note: {result.message}")
-    broken = failed(results)
-    for result in broken:
-        say(f"hvo-calc: budget failed: {result.message}")
-    if broken:
-        raise BudgetError(
-            f"{len(broken)} of {len(results)} budgets failed: " + ", ".join(result.budget for result in broken)
+    if drift and all(d.passed for d in drift):
+        say(f"hvo-calc: note: the host matches the plan: all {len(drift)} findings hold")
+    for result in report.checks:
+        if not result.passed:
+            say(f"hvo-calc: {'drift' if result.kind == 'drift' else 'budget failed'}: {result.message}")
+
+
+def _fail(budgets: "Budgets", results: "list[BudgetResult]", drift: "list[CheckResult]") -> None:
+    """Exit 1 with one summary line when a check failed: budgets counted only where given."""
+    from hvo_calc.budgets import failed
+
+    broken, drifted = failed(results), [d for d in drift if not d.passed]
+    parts = []
+    if broken and not budgets.empty():
+        parts.append(f"{len(broken)} of {len(results)} budgets failed: " + ", ".join(r.budget for r in broken))
+    elif broken:
+        parts.append("the check failed: " + ", ".join(r.budget for r in broken))
+    if drifted:
+        parts.append(
+            f"the host drifted from the plan: {len(drifted)} of {len(drift)} findings: "
+            + ", ".join(d.name for d in drifted)
         )
+    if parts:
+        raise BudgetError("; ".join(parts))

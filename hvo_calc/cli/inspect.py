@@ -1,14 +1,21 @@
 """`hvo-calc inspect`: read the host it runs on (or a captured tree), plan its pools with
 the same engine as `plan`, and compare the model with the kernel's own counters."""
 
+import os
+import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hvo_calc.cli import cli
 from hvo_calc.errors import InputError
+from hvo_calc.host.fs import kind_of
 from hvo_calc.output import emit, format_option, output_option, write_atomic
 from hvo_calc.reports import MACHINE_FORMATS
+
+if TYPE_CHECKING:
+    from hvo_calc.host.inspector import Inspection
 
 
 @cli.command()
@@ -26,8 +33,9 @@ from hvo_calc.reports import MACHINE_FORMATS
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     metavar="FILE",
-    help="Kernel log to take the HugeTLB boot lines from (dmesg output, whole or grepped); by default "
-    "/dev/kmsg when readable, or DIR/dmesg-hugetlb.txt with --root. Example: --dmesg boot.log",
+    help="Kernel log to take the HugeTLB boot lines from (a regular file of dmesg output, whole or "
+    "grepped, or /dev/kmsg); by default /dev/kmsg when readable, or DIR/dmesg-hugetlb.txt with --root. "
+    "Example: --dmesg boot.log",
 )
 @click.option(
     "--write-config",
@@ -44,14 +52,29 @@ from hvo_calc.reports import MACHINE_FORMATS
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     metavar="DIR",
-    help="Also copy the files inspect read into DIR (same paths, plus uname.txt and "
-    "dmesg-hugetlb.txt), for --root elsewhere or a bug report. "
-    "Example: --capture host-tree",
+    help="Also copy the files inspect read into DIR, a new or empty directory (same paths, plus "
+    "uname.txt, dmesg-hugetlb.txt and unreadable.txt, the files that could not be read), for --root "
+    "elsewhere or a bug report; written whole or not at all. Example: --capture host-tree",
+)
+@click.option(
+    "--expect",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also hold the host against the plan file it should follow: each drift finding one line on "
+    "stderr, and with --format prometheus the hvo_calc_inspect_drift gauges (check --host --expect "
+    "FILE fails on them). Example: --expect host.toml",
 )
 @format_option
 @output_option
 def inspect(
-    root: Path | None, dmesg: Path | None, write_config: Path | None, capture: Path | None, fmt: str, output: str | None
+    root: Path | None,
+    dmesg: Path | None,
+    write_config: Path | None,
+    capture: Path | None,
+    expect: Path | None,
+    fmt: str,
+    output: str | None,
 ) -> None:
     """Inspect this host: hugepage pools, HVO's state, the plan of its pools, and the
     model's figures against the kernel's counters (nr_memmap_pages, nr_memmap_boot_pages,
@@ -72,8 +95,7 @@ def inspect(
     from hvo_calc.host.render import RENDER
     from hvo_calc.host.resolve import CannotPlan
 
-    if root is not None and not root.is_dir():
-        raise InputError(f"--root {str(root)!r} is not a directory")
+    check_targets(root, capture, write_config)
     keep_freed_memory()
     try:
         live = root is None or root.resolve() == Path("/")
@@ -85,16 +107,69 @@ def inspect(
             click.echo(f"hvo-calc: error: {problem}", err=True)
         raise InputError("nothing can be planned from this host's files (one line above for each problem)") from None
     report = inspection.report
-    if capture is not None:
-        write_capture(inspection.fs, inspection.found, capture)
-    emit(RENDER[fmt](report), output, human=fmt not in MACHINE_FORMATS)
-    if fmt in MACHINE_FORMATS or output not in (None, "-"):
-        for reported in report.problems:
-            click.echo(f"hvo-calc: warning: {reported.source}: {reported.message}", err=True)
+    config_text = None
     if write_config is not None:
         if inspection.request is None:
             raise InputError(
                 f"--write-config {str(write_config)!r}: no hugepages are allocated on this host, and a "
                 "plan file needs at least one [[pool]]: not written"
             )
-        write_atomic(write_config, plan_file_text(inspection.request, report))
+        config_text = plan_file_text(inspection.request, report)  # before anything is printed
+    if capture is not None:
+        write_capture(inspection.fs, inspection.found, capture)
+    drift_text, drifted = _drift(expect, inspection, fmt)
+    emit(RENDER[fmt](report) + drift_text, output, human=fmt not in MACHINE_FORMATS)
+    _say_drift(drifted)
+    if fmt in MACHINE_FORMATS or output not in (None, "-"):
+        for reported in report.problems:
+            click.echo(f"hvo-calc: warning: {reported.source}: {reported.message}", err=True)
+    if write_config is not None and config_text is not None:
+        write_atomic(write_config, config_text, option="--write-config")
+
+
+def check_targets(root: Path | None, capture: Path | None, write_config: Path | None) -> None:
+    """What the options name, checked before anything is read or printed."""
+    from hvo_calc.host.capture import check_capture_target
+
+    if root is not None and not root.is_dir():
+        raise InputError(f"--root {str(root)!r} is not a directory")
+    if capture is not None:
+        check_capture_target(capture)
+    if write_config is not None:
+        check_write_config(write_config)
+
+
+def check_write_config(path: Path) -> None:
+    """--write-config FILE names a regular file, or a new one in a directory that exists:
+    refused before anything is read or printed."""
+    name = str(path)
+    try:
+        status = os.stat(path)  # follows a link, as the write does
+    except FileNotFoundError:
+        if not Path(os.path.realpath(path)).parent.is_dir():
+            raise InputError(f"cannot write --write-config {name!r}: its directory does not exist") from None
+        return
+    except OSError as exc:
+        raise InputError(f"cannot write --write-config {name!r}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise InputError(
+            f"cannot write --write-config {name!r}: it is {kind_of(status.st_mode)}, not a regular file; "
+            "give a file name"
+        )
+
+
+def _say_drift(messages: list[str]) -> None:
+    for message in messages:
+        click.echo(f"hvo-calc: drift: {message}", err=True)
+
+
+def _drift(expect: Path | None, inspection: "Inspection", fmt: str) -> tuple[str, list[str]]:
+    """--expect FILE: the drift gauges (prometheus) and the failed findings' lines."""
+    if expect is None:
+        return "", []
+    from hvo_calc.drift import against, expected_file
+    from hvo_calc.host.render import drift_prometheus
+
+    findings = against(expected_file(expect), inspection)[1]
+    text = drift_prometheus(inspection.report, findings) if fmt == "prometheus" else ""
+    return text, [f.message for f in findings if not f.passed]

@@ -10,8 +10,10 @@ from pydantic import ValidationError
 
 from hvo_calc.errors import InputError
 from hvo_calc.profiles import DEFAULT_ARCH
+from hvo_calc.units import parse_size
 
 if TYPE_CHECKING:
+    from hvo_calc.hostshape import PoolSpec
     from hvo_calc.models import PlanReport
     from hvo_calc.planner import PlanRequest
 
@@ -29,7 +31,7 @@ def _paging(ctx: click.Context, param: click.Parameter, value: str | None) -> in
     return None if value is None else int(value)
 
 
-PLAN_OPTIONS = (
+PLAN_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     click.option(
         "--config",
         "config",
@@ -127,6 +129,49 @@ PLAN_OPTIONS = (
         help="Model shrinking the pool to N hugepages (the restore path). Example: --shrink-to 2",
     ),
 )
+HOST_SHAPE_OPTIONS = (
+    click.option(
+        "--memory",
+        default=None,
+        metavar="SIZE",
+        callback=not_blank,
+        help="Host RAM, split evenly over --nodes (default 1 node). Example: --memory 768G",
+    ),
+    click.option(
+        "--nodes",
+        "node_count",
+        type=click.IntRange(min=1, max=1024),
+        default=None,
+        metavar="N",
+        help="NUMA nodes sharing --memory evenly. Example: --memory 768G --nodes 2",
+    ),
+    click.option(
+        "--node-memory",
+        default=None,
+        metavar="SIZE,SIZE",
+        callback=not_blank,
+        help="Each NUMA node's memory, in node order. Example: --node-memory 384G,384G",
+    ),
+    click.option(
+        "--pool",
+        "pool",
+        multiple=True,
+        metavar="POOL",
+        callback=not_blank,
+        help="A pool (repeatable), by total size or count, on a node, with settings: "
+        "SIZE:AMOUNT[@NODE][,boot][,shrink-to=N][,zone=ZONE][,name=NAME]. "
+        "Example: --pool 1G:700G --pool 2M:64G@1 --pool 1G:340@0,boot,name=guests",
+    ),
+    click.option(
+        "--size",
+        default=None,
+        metavar="SIZE",
+        callback=not_blank,
+        help="Total size of the --huge pool, in place of --count (a whole number of hugepages). "
+        "Example: --huge 1G --size 700G",
+    ),
+)
+PLAN_OPTIONS = PLAN_OPTIONS + HOST_SHAPE_OPTIONS
 HOST_FLAGS = ("arch", "base_page", "kernel", "struct_page_bytes", "hvo", "placement", "paging", "mmu")
 # Left out of the request when not given, so the profile's default applies.
 OPTIONAL_HOST_FLAGS = ("paging", "mmu")
@@ -152,9 +197,14 @@ def request_from_options(
     shrink_to: int | None,
     paging: int | None = None,
     mmu: str | None = None,
+    memory: str | None = None,
+    node_count: int | None = None,
+    node_memory: str | None = None,
+    pool: tuple[str, ...] = (),
+    size: str | None = None,
 ) -> "PlanRequest":
     """The plan the options describe: a plan file with host flags on top, or the flags alone."""
-    from hvo_calc.planner import PlanRequest, PoolRequest
+    from hvo_calc.planner import PlanRequest
 
     values: dict[str, object] = dict(
         arch=arch,
@@ -172,9 +222,14 @@ def request_from_options(
     if config is not None:
         from hvo_calc.planfile import plan_request, read_plan_file
 
-        if huge is not None or count is not None or shrink_to is not None:
+        if huge is not None or count is not None or shrink_to is not None or pool or size is not None:
             raise InputError(
-                "--huge, --count and --shrink-to describe one pool; with --config, set pools in the plan file"
+                "--huge, --count, --size, --shrink-to and --pool describe pools; "
+                "with --config, set pools in the plan file"
+            )
+        if memory is not None or node_count is not None or node_memory is not None:
+            raise InputError(
+                "--memory, --nodes and --node-memory describe the host; with --config, set [[node]] in the file"
             )
         context = click.get_current_context()
         given = {
@@ -184,15 +239,38 @@ def request_from_options(
         }
         return plan_request(read_plan_file(Path(config)), given, Path(config))
     try:
-        pools: tuple[PoolRequest, ...] = ()
-        if huge is not None or count is not None or shrink_to is not None:
-            # No --huge: the profile's default size, which the planner knows.
-            pools = (PoolRequest.model_validate({"hugepage_size": huge, "count": count or 1, "shrink_to": shrink_to}),)
-        return PlanRequest.model_validate({**values, "pools": pools})
+        from hvo_calc import hostshape
+
+        nodes = hostshape.nodes(parse_size(memory, "--memory") if memory else None, node_count, node_memory)
+        # A pool by count without --huge leaves its size to the planner (the profile's default);
+        # a pool by size is counted in that default size here.
+        specs = pool_specs(pool, huge, count, size, shrink_to)
+        host = PlanRequest.model_validate({**values, "nodes": nodes})
+        return host.model_copy(update={"pools": tuple(hostshape.resolve(spec, host) for spec in specs)})
     except ValidationError as exc:  # what the options' own types let through: still one line
         err = exc.errors()[0]
         option = "--" + str(err["loc"][-1] if err["loc"] else "option").replace("_", "-")
         raise InputError(f"{option}: {err['msg']}") from None
+
+
+def pool_specs(
+    pool: tuple[str, ...], huge: str | None, count: int | None, size: str | None, shrink_to: int | None
+) -> "tuple[PoolSpec, ...]":
+    """The pools the flags give: `--pool` (repeatable), or the one of `--huge` with `--count` or `--size`."""
+    from hvo_calc import hostshape
+
+    huge_bytes = parse_size(huge, "hugepage size") if huge is not None else None
+    if pool:
+        if huge is not None or count is not None or size is not None or shrink_to is not None:
+            raise InputError(
+                "--pool gives each pool's size and amount; give --huge, --count, --size and --shrink-to "
+                "without it (shrink-to=N goes in the --pool value)"
+            )
+        return tuple(hostshape.parse_pool(text) for text in pool)
+    if huge is None and count is None and size is None and shrink_to is None:
+        return ()
+    total = parse_size(size, "--size") if size is not None else None
+    return (hostshape.single_pool(huge_bytes, count, total, shrink_to),)
 
 
 def simulate(options: dict[str, Any]) -> "PlanReport":
@@ -205,3 +283,52 @@ def simulate(options: dict[str, Any]) -> "PlanReport":
     keep_freed_memory()
     with simulation_progress(planned_hugepages(request)) as progress:
         return plan(request, progress)
+
+
+def repeated_option(command: click.Command, ctx: click.Context, args: list[str]) -> str | None:
+    """The first single-valued option given more than once, as typed (`--kernel`), or None.
+    Click keeps the last value silently; a script that says `--kernel` twice means something else."""
+    try:
+        _, _, order = command.make_parser(ctx).parse_args(args=list(args))
+    except click.UsageError:
+        return None  # the real parse reports it
+    seen: set[str] = set()
+    for param in order:
+        if not isinstance(param, click.Option) or param.multiple or param.is_flag or param.count:
+            continue
+        if param.name in seen:
+            return max(param.opts, key=len)
+        seen.add(str(param.name))
+    return None
+
+
+class SingleValued(click.Command):
+    """A command that refuses a single-valued option given twice (exit 2, naming it)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        option = repeated_option(self, ctx, args)
+        if option is not None:
+            raise click.UsageError(f"{option} is given more than once; it takes one value: give it once", ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+def option_name(option: Callable[..., Any]) -> str:
+    """The parameter name of one of the option decorators above."""
+
+    def holder() -> None:
+        """Only collects the option's parameter."""
+
+    option(holder)
+    return str(holder.__click_params__[0].name)  # type: ignore[attr-defined]
+
+
+def plan_options_except(names: frozenset[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`plan_options` without the options named (another command gives them its own meaning)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(PLAN_OPTIONS):
+            if option_name(option) not in names:
+                command = option(command)
+        return command
+
+    return decorate

@@ -1,12 +1,12 @@
 """`hvo-calc plan`: simulate HVO for a host's pools and print the report."""
 
 from hvo_calc.cli import cli
-from hvo_calc.cli.options import plan_options, simulate
+from hvo_calc.cli.options import SingleValued, plan_options, simulate
 from hvo_calc.output import emit, format_option, output_option
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
 
 
-@cli.command()
+@cli.command(cls=SingleValued)
 @plan_options
 @format_option
 @output_option

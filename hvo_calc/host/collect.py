@@ -14,6 +14,7 @@ Files read (relative to the root; the same paths on a live host and in a capture
     sys/devices/system/node/online, node*/meminfo, node*/hugepages/hugepages-*/{nr,free,surplus}_hugepages
     sys/devices/system/memory/block_size_bytes
     uname.txt, dmesg-hugetlb.txt (captured trees only: what uname and dmesg said)
+    unreadable.txt (captured trees only: the files the captured host could not read, and why)
 
 On a live host, the machine and page size come from uname(2) and sysconf(_SC_PAGE_SIZE)
 and the kernel log from /dev/kmsg (readable by root, or when kernel.dmesg_restrict is 0).
@@ -21,12 +22,24 @@ and the kernel log from /dev/kmsg (readable by root, or when kernel.dmesg_restri
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from hvo_calc.host.fs import HostFS, Problem
+from hvo_calc.host.fs import (
+    MAX_FILE_BYTES,
+    UNREADABLE_FILE,
+    HostFS,
+    Problem,
+    Refused,
+    kind_of,
+    parse_unreadable,
+    read_regular,
+)
 from hvo_calc.host.readers import (
+    MAX_CPUS,
+    MAX_NODES,
     CommandLine,
     HugetlbBootLines,
     Meminfo,
@@ -95,6 +108,8 @@ class Collected:
 def collect(fs: HostFS, dmesg_file: Path | None = None) -> Collected:
     found = Collected(live=fs.live)
     problems = found.problems
+    if not fs.live:  # a capture says which files its host could not read
+        fs.record_unreadable(read_parsed(fs, UNREADABLE_FILE, parse_unreadable, problems, optional=True) or {})
     read_identity(fs, found)
     found.meminfo = read_parsed(fs, "proc/meminfo", parse_meminfo, problems, what="MemTotal and HugePages_*")
     found.vmstat = read_parsed(fs, "proc/vmstat", parse_vmstat, problems, what="nr_memmap_pages")
@@ -126,6 +141,10 @@ def read_identity(fs: HostFS, found: Collected) -> None:
             found.sysconf_page_bytes = None
     else:
         found.uname = read_parsed(fs, UNAME_FILE, parse_key_values, found.problems, optional=True) or {}
+        page = found.uname.get("page_size")
+        if page and not re.fullmatch(r"[0-9]+", page):
+            found.problems.append(Problem(UNAME_FILE, f"page_size={page!r} is not a number of bytes (ASCII digits)"))
+            del found.uname["page_size"]
     release = read_parsed(
         fs,
         "proc/sys/kernel/osrelease",
@@ -181,14 +200,15 @@ FILES_NODE = ("nr_hugepages", "free_hugepages", "surplus_hugepages")
 
 
 def read_hugepage_dirs(fs: HostFS, directory: str, problems: list[Problem], host_wide: bool) -> dict[int, Counts]:
-    """Each hugepages-<N>kB directory's counters, by hugepage size in bytes."""
-    names = fs.listdir(directory)
-    if names is None:
-        if host_wide:
-            problems.append(Problem(directory, "absent or unreadable (hugepage sizes and counts)"))
+    """Each hugepages-<N>kB directory's counters, by hugepage size in bytes. The host-wide
+    directory must be there; a node's may be absent (no hugepages there), never unreadable."""
+    listing = fs.listdir(directory)
+    if listing.error is not None:
+        if host_wide or not listing.absent:
+            problems.append(Problem(directory, f"{listing.error} (hugepage sizes and counts)"))
         return {}
     sizes: dict[int, Counts] = {}
-    for name in names:
+    for name in listing.names:
         size = hugepage_dir_bytes(name)
         if size is None:
             continue
@@ -207,29 +227,41 @@ def read_hugepage_dirs(fs: HostFS, directory: str, problems: list[Problem], host
     return dict(sorted(sizes.items()))
 
 
+def node_ids(fs: HostFS, problems: list[Problem]) -> list[int]:
+    """The online node list, else the nodeN directories; an unreadable list is a problem."""
+    ids = read_parsed(fs, f"{NODE_DIR}/online", parse_id_list, problems, optional=True)
+    if ids is not None:
+        read_parsed(fs, f"{NODE_DIR}/possible", parse_id_list, problems, optional=True)
+        return ids
+    listing = fs.listdir(NODE_DIR)
+    if listing.error is not None and not listing.absent:
+        problems.append(Problem(NODE_DIR, f"{listing.error} (NUMA nodes)"))
+    named = [int(n[4:]) for n in listing.names if re.fullmatch(r"node[0-9]{1,7}", n)]
+    if len(named) > MAX_NODES or any(n >= MAX_NODES for n in named):
+        problems.append(
+            Problem(NODE_DIR, f"node directories beyond the kernel's largest {MAX_NODES:,} NUMA nodes: not read")
+        )
+        return []
+    return sorted(named)
+
+
 def read_nodes(fs: HostFS, found: Collected) -> None:
     """NUMA nodes: the online list (else the nodeN directories), each one's meminfo and
     hugepage counts. A kernel without NUMA has no node directory: one node, host-wide files."""
-    online = fs.read(f"{NODE_DIR}/online")
-    ids = None
-    if online.text is not None:
-        ids = read_parsed(fs, f"{NODE_DIR}/online", parse_id_list, found.problems)
-        read_parsed(fs, f"{NODE_DIR}/possible", parse_id_list, found.problems, optional=True)
-    if ids is None:
-        names = fs.listdir(NODE_DIR) or []
-        ids = sorted(int(n[4:]) for n in names if re.fullmatch(r"node\d+", n))
+    ids = node_ids(fs, found.problems)
     if not ids:
         found.node_ids = [0]
         found.notes.append(f"no NUMA node information ({NODE_DIR}): one node, host-wide counts")
         return
     found.numa = True
     found.node_ids = ids
+    cpus = partial(parse_id_list, limit=MAX_CPUS, what="CPUs")
     for node in ids:
         base = f"{NODE_DIR}/node{node}"
         found.node_meminfo[node] = read_parsed(
             fs, f"{base}/meminfo", partial(parse_meminfo, node=node), found.problems, what=f"node {node}'s memory"
         )
-        read_parsed(fs, f"{base}/cpulist", lambda t: t.strip(), found.problems, optional=True)
+        read_parsed(fs, f"{base}/cpulist", cpus, found.problems, optional=True)
         found.node_hugepages[node] = read_hugepage_dirs(fs, f"{base}/hugepages", found.problems, host_wide=False)
 
 
@@ -241,9 +273,9 @@ def read_kernel_log(fs: HostFS, dmesg_file: Path | None, found: Collected) -> Hu
     (live) /dev/kmsg. Optional: a tool must not rely on them (they can scroll out of the log)."""
     if dmesg_file is not None:
         try:
-            text = Path(dmesg_file).read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            found.problems.append(Problem(str(dmesg_file), f"cannot read --dmesg: {exc.strerror or exc}"))
+            text = read_dmesg_file(dmesg_file)
+        except Refused as exc:
+            found.problems.append(Problem(str(dmesg_file), f"cannot read --dmesg: {exc}"))
             return None
         return parse_dmesg(text)
     if not fs.live:
@@ -261,16 +293,44 @@ def read_kernel_log(fs: HostFS, dmesg_file: Path | None, found: Collected) -> Hu
     return parse_dmesg("\n".join(lines))
 
 
-def read_kmsg(path: str = "/dev/kmsg", limit: int = 1 << 20) -> list[str] | str:
-    """The HugeTLB records of the kernel's ring buffer, formatted as dmesg prints them,
-    or why they could not be read."""
+KMSG_DEVICE = (1, 11)  # /dev/kmsg's major and minor
+
+
+def read_dmesg_file(path: Path) -> str:
+    """--dmesg FILE: a regular file of at most MAX_FILE_BYTES (undecodable bytes replaced),
+    or the kernel's /dev/kmsg; anything else (a FIFO, /dev/zero, a socket) is refused unopened."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        status = os.stat(path)
+        if stat.S_ISCHR(status.st_mode) and (os.major(status.st_rdev), os.minor(status.st_rdev)) == KMSG_DEVICE:
+            lines = read_kmsg(str(path))
+            if isinstance(lines, str):
+                raise Refused(lines)
+            return "\n".join(lines)
+        if not stat.S_ISREG(status.st_mode):
+            raise Refused(f"{kind_of(status.st_mode)}, not a regular file (nor /dev/kmsg); not read")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            return read_regular(fd).decode("utf-8", errors="replace")
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise Refused(exc.strerror or str(exc)) from None
+
+
+def read_kmsg(path: str = "/dev/kmsg", limit: int = MAX_FILE_BYTES) -> list[str] | str:
+    """The HugeTLB records of the kernel's ring buffer, formatted as dmesg prints them,
+    or why they could not be read. Read non-blocking until EAGAIN (the end of the buffer),
+    at most `limit` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         return f"{path}: {exc.strerror or exc}"
     lines: list[str] = []
+    size = 0
     try:
-        for _ in range(limit):
+        for _ in range(limit):  # records, and EPIPEs of records overwritten while reading
+            if size >= limit:
+                break
             try:
                 record = os.read(fd, 8192)
             except BlockingIOError:
@@ -281,10 +341,11 @@ def read_kmsg(path: str = "/dev/kmsg", limit: int = 1 << 20) -> list[str] | str:
                 return f"{path}: {exc.strerror or exc}"
             if not record:
                 break
+            size += len(record)
             head, _, message = record.decode("utf-8", "replace").partition(";")
             message = message.split("\n", 1)[0]
             fields = head.split(",")
-            if len(fields) >= 3 and fields[2].isdigit() and is_hugetlb_line(message):
+            if len(fields) >= 3 and re.fullmatch(r"[0-9]+", fields[2]) and is_hugetlb_line(message):
                 usec = int(fields[2])
                 lines.append(f"[{usec // 1_000_000:5d}.{usec % 1_000_000:06d}] {message}")
     finally:

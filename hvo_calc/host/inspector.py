@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvo_calc import __version__
+from hvo_calc.advice import with_host_advice
 from hvo_calc.errors import InputError
 from hvo_calc.host.collect import Collected, collect
 from hvo_calc.host.compare import Inputs, Unit, compare
@@ -121,7 +122,7 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
         )
         try:
             with (progress or no_progress)(planned_hugepages(request)) as callback:
-                report = plan(request, callback)
+                report = with_host_advice(plan(request, callback), state, rules)
         except InputError as exc:
             raise CannotPlan(found.problems + [Problem("plan", str(exc))]) from None
     elif not found.hugepages and not any(node_counts(found).values()):

@@ -26,7 +26,7 @@ T = TypeVar("T")
 def parse_int(text: str) -> int:
     """A file holding one non-negative decimal integer ("1024\\n")."""
     value = text.strip()
-    if not re.fullmatch(r"\d+", value):
+    if not re.fullmatch(r"[0-9]+", value):
         raise ValueError(f"expected a whole number, found {_show(value)}")
     return int(value)
 
@@ -39,22 +39,33 @@ def parse_hex(text: str) -> int:
     return int(value, 16)
 
 
-def parse_id_list(text: str) -> list[int]:
-    """A kernel list of ids: "0", "0-1", "0-3,8-11" (node online/possible)."""
+# The kernel's largest MAX_NUMNODES (NODES_SHIFT 10) and NR_CPUS (8192, x86-64's MAXSMP).
+MAX_NODES = 1024
+MAX_CPUS = 8192
+
+
+def parse_id_list(text: str, limit: int = MAX_NODES, what: str = "NUMA nodes") -> list[int]:
+    """A kernel list of ids: "0", "0-1", "0-3,8-11" (node online/possible, cpulist). Ids
+    are below `limit` (the kernel's own bound); each range is checked before it is expanded."""
     value = text.strip()
     if not value:
         return []
-    ids: list[int] = []
-    for part in value.split(","):
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part.strip())
-        if not match or (match.group(2) and int(match.group(2)) < int(match.group(1))):
-            raise ValueError(f"expected a list of ids like 0-1,3, found {_show(value)}")
+    parts = value.split(",", limit)
+    if len(parts) > limit:
+        raise ValueError(f"more than {limit:,} entries: beyond the kernel's largest {limit:,} {what}")
+    ids: set[int] = set()
+    for part in parts:
+        match = re.fullmatch(r"([0-9]{1,7})(?:-([0-9]{1,7}))?", part.strip())
+        if not match:
+            raise ValueError(f"expected a list of ids like 0-1,3 (ASCII digits), found {_show(value)}")
         first = int(match.group(1))
         last = int(match.group(2)) if match.group(2) else first
-        if last - first > 1 << 16:
-            raise ValueError(f"an id range of {last - first + 1} is not a list of NUMA nodes")
-        ids.extend(range(first, last + 1))
-    return sorted(set(ids))
+        if last < first:
+            raise ValueError(f"the range {first}-{last} goes backwards, in {_show(value)}")
+        if last >= limit:
+            raise ValueError(f"id {last} is beyond the kernel's largest {limit:,} {what}, in {_show(value)}")
+        ids.update(range(first, last + 1))
+    return sorted(ids)
 
 
 def _show(text: str, limit: int = 40) -> str:
@@ -64,7 +75,7 @@ def _show(text: str, limit: int = 40) -> str:
 
 # -- meminfo ---------------------------------------------------------------------------
 
-_MEMINFO_LINE = re.compile(r"^([A-Za-z0-9_()]+):\s+(\d+)(?:\s+(kB))?\s*$")
+_MEMINFO_LINE = re.compile(r"^([A-Za-z0-9_()]+):\s+([0-9]+)(?:\s+(kB))?\s*$")
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,7 @@ def parse_vmstat(text: str) -> dict[str, int]:
         if not line.strip():
             continue
         parts = line.split()
-        if len(parts) != 2 or not re.fullmatch(r"[a-z0-9_]+", parts[0]) or not re.fullmatch(r"-?\d+", parts[1]):
+        if len(parts) != 2 or not re.fullmatch(r"[a-z0-9_]+", parts[0]) or not re.fullmatch(r"-?[0-9]+", parts[1]):
             raise ValueError(f"line {number} is not 'name value': {_show(line)}")
         counters[parts[0]] = int(parts[1])
     if not counters:
@@ -143,13 +154,13 @@ def parse_zoneinfo(text: str) -> dict[int, NodeZones]:
     zones: dict[int, list[str]] = {}
     node = None
     for line in text.splitlines():
-        header = re.match(r"^Node\s+(\d+),\s+zone\s+(\S+)", line)
+        header = re.match(r"^Node\s+([0-9]+),\s+zone\s+(\S+)", line)
         if header:
             node = int(header.group(1))
             pages.setdefault(node, {"spanned": 0, "present": 0, "managed": 0})
             zones.setdefault(node, []).append(header.group(2))
             continue
-        count = re.match(r"^\s+(spanned|present|managed)\s+(\d+)\s*$", line)
+        count = re.match(r"^\s+(spanned|present|managed)\s+([0-9]+)\s*$", line)
         if count and node is not None:
             pages[node][count.group(1)] += int(count.group(2))
     if not pages:
@@ -183,7 +194,7 @@ class CommandLine:
     warnings: tuple[str, ...] = ()
 
 
-_MEMPARSE = re.compile(r"^(\d+)([KMGTPE]?)$", re.IGNORECASE)
+_MEMPARSE = re.compile(r"^([0-9]+)([KMGTPE]?)$", re.IGNORECASE)
 _SUFFIX = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
 
 
@@ -249,14 +260,7 @@ def parse_cmdline(text: str) -> CommandLine:
             if size is None:
                 warnings.append(f"hugepagesz={value!r} is not a size; the hugepages= after it are not read")
         elif key == "hugepages":
-            request = parse_hugepages_value(value, size)
-            if request is None:
-                warnings.append(f"hugepages={value!r} is not a count nor NODE:COUNT,...")
-            elif request.size_bytes in seen:
-                warnings.append(f"hugepages={value} given twice for one size; the kernel keeps the first")
-            else:
-                seen.add(request.size_bytes)
-                boot.append(request)
+            add_boot_hugepages(value, size, boot, seen, warnings)
     return CommandLine(
         text=text.strip(),
         hvo=hvo,
@@ -267,10 +271,24 @@ def parse_cmdline(text: str) -> CommandLine:
     )
 
 
+def add_boot_hugepages(
+    value: str, size: int | None, boot: list[BootHugepages], seen: set[int | None], warnings: list[str]
+) -> None:
+    """One `hugepages=` for the size `size`: kept in `boot` unless that size (in `seen`) has one."""
+    request = parse_hugepages_value(value, size)
+    if request is None:
+        warnings.append(f"hugepages={value!r} is not a count nor NODE:COUNT,...")
+    elif request.size_bytes in seen:
+        warnings.append(f"hugepages={value} given twice for one size; the kernel keeps the first")
+    else:
+        seen.add(request.size_bytes)
+        boot.append(request)
+
+
 def parse_hugepages_value(value: str, size: int | None) -> BootHugepages | None:
-    if re.fullmatch(r"\d+", value):
+    if re.fullmatch(r"[0-9]+", value):
         return BootHugepages(size, int(value))
-    if re.fullmatch(r"\d+:\d+(,\d+:\d+)*", value):
+    if re.fullmatch(r"[0-9]+:[0-9]+(,[0-9]+:[0-9]+)*", value):
         per_node: dict[int, int] = {}
         for part in value.split(","):
             node, count = part.split(":")
@@ -295,7 +313,7 @@ def parse_key_values(text: str) -> dict[str, str]:
     return values
 
 
-_RELEASE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
+_RELEASE = re.compile(r"^([0-9]+)\.([0-9]+)(?:\.([0-9]+))?")
 
 
 def release_major_minor(release: str) -> tuple[int, int] | None:
@@ -317,7 +335,9 @@ def point_release(release: str, proc_version: str | None, signature: str | None 
     if signature and signature.split():
         candidates.append(signature.split()[-1])
     if proc_version and "#" in proc_version:
-        candidates += re.findall(r"(?<![\d.])(\d+\.\d+\.\d+)(?![\d.])", proc_version[proc_version.index("#") :])
+        candidates += re.findall(
+            r"(?<![0-9.])([0-9]+\.[0-9]+\.[0-9]+)(?![0-9.])", proc_version[proc_version.index("#") :]
+        )
     for candidate in candidates:
         match = _RELEASE.match(candidate)
         if match and (int(match.group(1)), int(match.group(2))) == major_minor:
@@ -331,13 +351,13 @@ def point_release(release: str, proc_version: str | None, signature: str | None 
 
 def hugepage_dir_bytes(name: str) -> int | None:
     """ "hugepages-2048kB" -> 2 MiB in bytes."""
-    match = re.fullmatch(r"hugepages-(\d+)kB", name)
+    match = re.fullmatch(r"hugepages-([0-9]+)kB", name)
     return int(match.group(1)) * KB if match else None
 
 
 # -- dmesg -----------------------------------------------------------------------------
 
-_KERNEL_SIZE = re.compile(r"([\d.]+)\s*(B|KiB|MiB|GiB|TiB)")
+_KERNEL_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(B|KiB|MiB|GiB|TiB)")
 _SIZE_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 
 
@@ -370,10 +390,10 @@ def parse_dmesg(text: str) -> HugetlbBootLines:
         if not is_hugetlb_line(line):
             continue
         lines.append(line.rstrip())
-        registered = re.search(r"HugeTLB:? registered (.+?) page size, pre-allocated (\d+) pages", line)
+        registered = re.search(r"HugeTLB:? registered (.+?) page size, pre-allocated ([0-9]+) pages", line)
         if registered and (size := kernel_size(registered.group(1))):
             preallocated[size] = int(registered.group(2))
-        freed = re.search(r"HugeTLB: (\d+) KiB vmemmap can be freed for a (.+?) page", line)
+        freed = re.search(r"HugeTLB: ([0-9]+) KiB vmemmap can be freed for a (.+?) page", line)
         if freed and (size := kernel_size(freed.group(2))):
             can_free[size] = int(freed.group(1))
         if "Unknown kernel command line parameters" in line:

@@ -10,14 +10,20 @@ renderers (`hvo_calc.reports.RENDERERS`); these add the host and the comparison.
 - markdown: summary, host, the plan's markdown, then the comparison as a pipe table.
 - prometheus: the plan's metrics, then `hvo_calc_inspect_*` gauges: predicted, observed,
   difference and explained (1/0) with labels counter, scope, hugepage_size, unit; and
-  the HVO state.
+  the HVO state. For a fleet (every host's series, Prometheus sums them), always, pools or
+  none: `hvo_calc_inspect_hvo_state` (1 for the host's state, 0 for the others), what
+  turning HVO on would free and save for the current pools (`..._would_free_bytes`,
+  `..._would_save_bytes`; 0 where it is on), the known issues the release is in range of,
+  whether the counters agree with the model, and with `--expect FILE` the drift findings.
 Machine formats are deterministic: the same tree gives the same bytes.
 """
 
 import csv
 import io
+from typing import get_args
 
-from hvo_calc.host.models import ComparisonRow, HostFacts, InspectReport
+from hvo_calc.host.models import ComparisonRow, HostFacts, HvoState, InspectReport, Status
+from hvo_calc.models import CheckResult
 from hvo_calc.reports import RENDERERS
 from hvo_calc.reports.prometheus import _family
 from hvo_calc.units import human_size, short_size
@@ -248,6 +254,7 @@ def render_prometheus(report: InspectReport) -> str:
         samples = [(_labels(r), getattr(r, field)) for r in report.comparison if getattr(r, field) is not None]
         if samples:
             _family(lines, name, help_text, samples)
+    lines += fleet_lines(report)
     _family(
         lines,
         "inspect_problems",
@@ -255,6 +262,69 @@ def render_prometheus(report: InspectReport) -> str:
         [({"arch": host.arch or ""}, len(report.problems))],
     )
     return text + "\n".join(lines) + "\n"
+
+
+def fleet_lines(report: InspectReport) -> list[str]:
+    """The gauges a fleet dashboard sums over hosts: written for every host, pools or none."""
+    host, arch = report.host, {"arch": report.host.arch or ""}
+    pools = report.plan.pools if report.plan else []
+    would = [(p.would_free, p.base_page_bytes) for p in pools if p.would_free]
+    rows = report.comparison
+    lines: list[str] = []
+    families: list[tuple[str, str, list[tuple[dict[str, str], object]]]] = [
+        (
+            "inspect_hvo_state",
+            "HVO's state on the host: 1 for its state, 0 for the others.",
+            [({**arch, "state": state}, int(state == host.hvo.state)) for state in get_args(HvoState)],
+        ),
+        (
+            "inspect_would_free_bytes",
+            "Vmemmap that turning HVO on would free for the current pools, in bytes (0 where it is on).",
+            [(arch, sum(w.freed_pages * page for w, page in would))],
+        ),
+        (
+            "inspect_would_save_bytes",
+            "Net bytes turning HVO on would save for the current pools (0 where it is on).",
+            [(arch, sum(w.saved_bytes for w, _ in would))],
+        ),
+        (
+            "inspect_known_issues",
+            "Known kernel issues whose range holds the host's release.",
+            [(arch, sum(1 for i in report.plan.known_issues if i.applies == "yes") if report.plan else 0)],
+        ),
+        (
+            "inspect_counters",
+            "Kernel counters compared with the model, by the comparison's status.",
+            [({**arch, "status": status}, sum(1 for r in rows if r.status == status)) for status in get_args(Status)],
+        ),
+        (
+            "inspect_counters_agree",
+            "1 when every counter compared agrees with the model or its difference is accounted for, else 0.",
+            [(arch, int(all(r.status != "unexplained" for r in rows)))],
+        ),
+    ]
+    for name, help_text, samples in families:
+        _family(lines, name, help_text, samples)
+    return lines
+
+
+def drift_prometheus(report: InspectReport, findings: list[CheckResult]) -> str:
+    """`inspect --expect FILE`: the drift findings, 1 per failed one, and how many failed."""
+    arch = {"arch": report.host.arch or ""}
+    lines: list[str] = []
+    _family(
+        lines,
+        "inspect_drift_findings",
+        "Findings of the host against the plan it should follow (--expect) that failed.",
+        [(arch, sum(1 for f in findings if not f.passed))],
+    )
+    _family(
+        lines,
+        "inspect_drift",
+        "One per finding of the host against its plan: 1 when it failed (drift), 0 when it holds.",
+        [({**arch, "name": f.name, "kind": f.kind}, int(not f.passed)) for f in findings],
+    )
+    return "\n".join(lines) + "\n"
 
 
 RENDER = {

@@ -1,6 +1,7 @@
 """The first lines of the inspect report: HVO's state, then what it frees (or would free,
 and how to turn it on), then how the model's figures compare with the kernel's counters."""
 
+from hvo_calc.advice import boot_and_runtime, turn_on_steps
 from hvo_calc.host.collect import Collected
 from hvo_calc.host.models import ComparisonRow, HostFacts
 from hvo_calc.kernels import KernelBehaviour
@@ -107,22 +108,7 @@ def would_free_lines(plan: PlanReport | None, page: int, how: bool, lead: str = 
             "No pool of this host would be optimized by HVO (no kernel in the model's data frees any of its vmemmap)."
         )
     if how and would:
-        boot = [p.name for p in would if p.boot_time]
-        runtime = [p.name for p in would if not p.boot_time]
-        steps = []
-        if boot:
-            steps.append(
-                f"add hugetlb_free_vmemmap=on to the kernel command line and reboot (the only way for "
-                f"the pools allocated at boot: {', '.join(boot)})"
-            )
-        if runtime:
-            steps.append(
-                f"{'or, for the pools allocated at run time, ' if boot else ''}run `sysctl -w "
-                f"vm.hugetlb_optimize_vmemmap=1` (persist it in /etc/sysctl.d/), then shrink each pool "
-                f"to 0 and allocate it again ({', '.join(runtime)}): hugepages allocated before the "
-                f"change stay unoptimized"
-            )
-        lines.append("To turn it on: " + "; ".join(steps) + ".")
+        lines.append(f"To turn it on: {turn_on_steps(*boot_and_runtime(would), allocated=True)}.")
     return lines
 
 

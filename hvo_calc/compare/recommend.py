@@ -1,0 +1,109 @@
+"""Recommend a layout: for each hugepage size (and release) that can hold the need, the pools
+that hold it, planned by `plan()`, ranked by the memory HVO returns; the impossible ones with why."""
+
+from collections.abc import Sequence
+
+from pydantic import Field, ValidationError
+
+from hvo_calc.compare.models import Figures
+from hvo_calc.compare.scenarios import figures
+from hvo_calc.errors import InputError
+from hvo_calc.kernel_cmdline import cmdline_for
+from hvo_calc.models import Model
+from hvo_calc.planner import PlanRequest, PoolRequest, plan
+from hvo_calc.profiles import find_profile
+from hvo_calc.units import short_size
+
+RECOMMEND_SCHEMA_VERSION = "1.0"
+
+
+class Layout(Model):
+    """Pools of one hugepage size on one release that hold the need, and what they return."""
+
+    rank: int
+    kernel: str
+    hugepage_size: str
+    hugepage_bytes: int
+    boot: bool
+    nodes: int = Field(description="NUMA nodes the hugepages are spread over")
+    extra_bytes: int = Field(description="hugepage memory above the need (whole hugepages per node)")
+    hvo_active: bool
+    reason: str | None = Field(description="why HVO frees nothing here, where it does not")
+    figures: Figures
+    cmdline: str = Field(description="kernel command line that sets the layout up")
+
+
+class Impossible(Model):
+    kernel: str
+    hugepage_size: str
+    reason: str
+
+
+class RecommendReport(Model):
+    schema_version: str = RECOMMEND_SCHEMA_VERSION
+    need_bytes: int
+    arch: str
+    base_page_bytes: int
+    layouts: list[Layout] = Field(description="best first: most memory returned (saved), then least extra")
+    impossible: list[Impossible]
+
+
+def pools_for(need_bytes: int, size_bytes: int, nodes: int, boot: bool) -> tuple[PoolRequest, ...]:
+    """Whole hugepages holding the need, spread evenly over the nodes (each node's share rounded up)."""
+    share = -(-need_bytes // nodes)
+    count = -(-share // size_bytes)
+    return tuple(PoolRequest(hugepage_size=size_bytes, count=count, node=node, boot=boot) for node in range(nodes))
+
+
+def _reason(exc: InputError | ValidationError) -> str:
+    return str(exc) if isinstance(exc, InputError) else str(exc.errors()[0]["msg"])
+
+
+def _layout(request: PlanRequest, need_bytes: int, boot: bool) -> Layout:
+    report = plan(request)
+    pool = report.pools[0]
+    return Layout(
+        rank=0,
+        kernel=report.host.kernel,
+        hugepage_size=pool.hugepage_size,
+        hugepage_bytes=pool.hugepage_bytes,
+        boot=boot,
+        nodes=len(report.pools),
+        extra_bytes=report.totals.pool_bytes - need_bytes,
+        hvo_active=report.totals.hvo_active,
+        reason=report.totals.reason,
+        figures=figures(report),
+        cmdline=cmdline_for(request, report),
+    )
+
+
+def recommend(
+    host: PlanRequest, need_bytes: int, kernels: Sequence[str], sizes: Sequence[int] | None, boot: bool
+) -> RecommendReport:
+    """Every (release, hugepage size) planned; the layouts ranked, the impossible ones with why."""
+    profile = find_profile(host.arch, host.base_page, host.paging, host.mmu)
+    candidates = list(sizes) if sizes else [h.size for h in profile.hugepage]
+    nodes = max(1, len(host.nodes))
+    layouts, impossible = [], []
+    for kernel in kernels:
+        for size in candidates:
+            try:
+                pools = pools_for(need_bytes, size, nodes, boot)
+                request = PlanRequest.model_validate({**host.model_dump(), "kernel": kernel, "pools": pools})
+                layouts.append(_layout(request, need_bytes, boot))
+            except (InputError, ValidationError) as exc:
+                impossible.append(Impossible(kernel=kernel, hugepage_size=short_size(size), reason=_reason(exc)))
+    if not layouts:
+        first = impossible[0]
+        raise InputError(
+            f"no layout can hold {short_size(need_bytes)}; {first.hugepage_size} on {first.kernel}: {first.reason}"
+        )
+    layouts.sort(key=lambda item: (-item.figures.saved_bytes, item.extra_bytes))
+    ranked = [layout.model_copy(update={"rank": rank}) for rank, layout in enumerate(layouts, 1)]
+    return RecommendReport(
+        need_bytes=need_bytes,
+        arch=profile.arch,
+        base_page_bytes=profile.base_page,
+        layouts=ranked,
+        impossible=impossible,
+    )
