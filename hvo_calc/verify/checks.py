@@ -3,6 +3,7 @@ freed and the frames newly mapped, held against the window's rules (the general 
 `fast` does the same for the usual window by arithmetic)."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -290,10 +291,18 @@ def _row_chunks(rows: int, cols: int) -> list[tuple[int, int]]:
 def _all_from_column(same: np.ndarray, cols: int, first: int) -> bool:
     """Whether `same` (one bool per entry of rows of `cols`, cols a multiple of 8) holds in
     every row from column `first` on: each row's bytes read as 8-byte words against a mask."""
+    words = _column_mask(cols, first)
+    return bool(((same.view(np.uint64).reshape(-1, cols // 8) & words) == words).all())
+
+
+@lru_cache(maxsize=16)
+def _column_mask(cols: int, first: int) -> np.ndarray:
+    """The columns from `first` on of a row of `cols` bools, as 8-byte words (read-only)."""
     must = np.zeros(cols, dtype=bool)
     must[first:] = True
     words = must.view(np.uint64)
-    return bool(((same.view(np.uint64).reshape(-1, cols // 8) & words) == words).all())
+    words.setflags(write=False)
+    return words
 
 
 def rows_repeat(view: np.ndarray, first: int, row_entries: np.ndarray) -> bool:
