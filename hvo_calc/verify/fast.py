@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hvo_calc.frames import BUDDY, FrameLog, FrameRun, Frames
-from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, is_run
+from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, is_run, mk_entry
 from hvo_calc.rules import WindowRules
 from hvo_calc.verify.walk import FLAGS, Snapshot
 
@@ -45,7 +45,7 @@ def run_facts(
     freed = [pieces for pieces in log.freed if pieces.size]
     if copies is None or len(freed) != 1 or not _frees(freed[0], low + first, rows, v, v - first):
         return None
-    if ((copies >= np.uint64(low)) & (copies < np.uint64(low + rows * v))).any():
+    if copies[1] and copies[0] < low + rows * v and copies[0] + copies[1] > low:
         return None  # a copy in a frame of the run
     # Kept pages: those on their own frames were writable leaves' pages; the copies were seen
     # writable. Frames of the run below the buddy range are boot memory's.
@@ -67,27 +67,25 @@ def _outside_and_kept_unchanged(
     return all(is_run(a_view[:, j], entry + j * page, v * page) for j in range(first))
 
 
-def _head_copies(a_view: np.ndarray, rules: WindowRules, log: FrameLog, low: int, first: int) -> np.ndarray | None:
-    """The frames of the head copies (none before 6.2): each reuse page writable on a frame
-    allocated for it from buddy, one each, in order, holding its original. None if not so."""
+def _head_copies(a_view: np.ndarray, rules: WindowRules, log: FrameLog, low: int, first: int) -> tuple[int, int] | None:
+    """The frames of the head copies (none before 6.2), as (first, count): each reuse page
+    writable on the frame allocated for it from buddy, one each, in order, the log's copy
+    into it made from its original reuse page. None if not so."""
     rows, v = a_view.shape
     if not rules.copy_head:
-        return None if log.copies or log.allocated_pages("vmemmap") else np.empty(0, dtype=np.uint64)
-    reuse_after = a_view[:, first].copy()
-    if not ((reuse_after & FLAGS) == (PRESENT | WRITE)).all():
-        return None
-    copies = reuse_after >> PFN_SHIFT
-    from_pfns = np.uint64(low + first) + np.uint64(v) * np.arange(rows, dtype=np.uint64)
-    if len(log.copies) != 1 or not (
-        np.array_equal(log.copies[0][0], copies) and np.array_equal(log.copies[0][1], from_pfns)
-    ):
-        return None
+        return None if log.copies or log.allocated_pages("vmemmap") else (0, 0)
     allocated = [a for a in log.allocations if a.purpose == "vmemmap"]
     if len(allocated) != 1 or allocated[0].source != BUDDY or allocated[0].nr_pages != rows:
         return None
-    if int(copies[0]) != allocated[0].first or not (np.diff(copies) == 1).all():
+    copy = allocated[0].first
+    if not is_run(a_view[:, first], int(mk_entry(copy, PRESENT | WRITE)), 1 << int(PFN_SHIFT)):
         return None
-    return copies
+    if len(log.copies) != 1 or log.copies[0][0].size != rows or log.copies[0][1].size != rows:
+        return None
+    to, source = (np.asarray(pfns).reshape(-1) for pfns in log.copies[0])
+    if not (is_run(to, copy, 1) and is_run(source, low + first, v)):
+        return None
+    return copy, rows
 
 
 def _frees(pieces: Frames, first: int, rows: int, row_step: int, cols: int) -> bool:
