@@ -1,23 +1,24 @@
-"""How fast the engine simulates the largest hosts, and how much memory it needs.
+"""How fast the engine simulates the largest hosts against a floor measured in the same
+process, and how much memory it needs.
 
-    python benchmarks/bench_engine.py            # 16 TiB cases, 5 runs; sweep 1 GiB .. 64 TiB
-    python benchmarks/bench_engine.py --quick    # 1 TiB cases, 3 runs; sweep 1 GiB .. 4 TiB
+    python benchmarks/bench_engine.py                          # 16 TiB cases + 64 TiB, 5 rounds
+    python benchmarks/bench_engine.py --quick                  # 1 TiB cases, 3 rounds
+    python benchmarks/bench_engine.py --previous /tmp/prev     # and a previous release beside it
 
-Engine time is the time spent in `simulate_pool` during `planner.plan()` (the rest of
-`plan()` is the report). Each case runs in a fresh subprocess, so its peak RSS
-(ru_maxrss) is its own.
+`--previous PATH` is a checkout of the release to compare with (for example
+`git worktree add --detach /tmp/prev main`); its engine runs in the same rounds as this one.
 
-The baseline, measured in the same process right after the engine runs, is one bulk
-copy (np.copyto) of as many uint64 entries as the pool has vmemmap PTEs, in the engine's
-storage: a 2-D array of 512-entry table rows. That is the floor for touching every entry
-once, and the ratio is engine time / baseline. For reference the script also prints the
-same copy done a window at a time (DEFAULT_WINDOW_PTES entries, reused, so it stays in
-cache): a floor no simulation that reads and writes its entries several times can
-approach, since each of its passes runs at that speed.
+Every measurement is a fresh process: it plans one x86-64 pool, takes the time spent inside
+`simulate_pool` (the engine: populate, remap-and-free, verify, every PTE), reads its peak RSS,
+then measures the floor in the same process: one `copy()` of as many 8-byte entries as the
+pool has vmemmap PTEs (a new array, as the engine's first pass over its PTEs allocates), and
+`np.copyto` into memory already there (each the best of three tries). The ratio is engine time over the `copy()` floor.
+Cases and implementations are interleaved round by round; medians are quoted.
 """
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -25,28 +26,31 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from hvo_calc import planner  # noqa: E402
-from hvo_calc.engine import DEFAULT_WINDOW_PTES  # noqa: E402
-from hvo_calc.heap import keep_freed_memory  # noqa: E402
-
+HERE = Path(__file__).resolve().parent.parent
 TIB = 1 << 40
 GIB = 1 << 30
 SIZES = {"2M": 2 << 20, "1G": GIB}
-SWEEP_RUNS = 3
-# The issue's two cases on the latest kernel (7.3: the shared tail page), then 2M on the
-# kernels of current distributions (7.0: head copy, tails map it; 6.1: no head-page copy, so
-# the kept heads lie among the freed frames; 5.14: two pages kept, 7-page ranges with a gap).
-CASES = (("2M", "latest"), ("1G", "latest"), ("2M", "7.0"), ("2M", "6.1"), ("2M", "5.14"))
+# The issue's cases: 16 TiB of 2M pages on the latest kernel (7.3: the shared tail page) and
+# on the kernels of current distributions (7.0: head copy, tails map it; 6.1: no head copy,
+# the kept heads lie among the freed frames; 5.14: two pages kept), 16 TiB of 1G, 64 TiB of 2M.
+CASES = (
+    ("2M", 16, "latest"),
+    ("2M", 16, "7.0"),
+    ("2M", 16, "6.1"),
+    ("2M", 16, "5.14"),
+    ("1G", 16, "latest"),
+    ("2M", 64, "latest"),
+)
+QUICK_CASES = tuple((size, 1, kernel) for size, _, kernel in CASES[:5])
 
 
 def engine_run(size: str, count: int, kernel: str) -> tuple[float, dict]:
-    """One `plan()` of one x86-64 pool: seconds inside simulate_pool and its stats."""
+    """One `plan()` of one x86-64 pool: seconds inside simulate_pool, and its stats."""
+    import hvo_calc.engine
+    from hvo_calc import planner
+
     spent, stats = [0.0], {}
-    simulate_pool = planner.simulate_pool
+    simulate_pool = hvo_calc.engine.simulate_pool
 
     def timed(*args, **kwargs):
         start = time.perf_counter()
@@ -55,126 +59,77 @@ def engine_run(size: str, count: int, kernel: str) -> tuple[float, dict]:
         stats.update(vars(result))
         return result
 
-    planner.simulate_pool = timed
+    # The planner (a module or a package) holds its own reference to simulate_pool.
+    holders = [m for name, m in sys.modules.items() if name.startswith("hvo_calc.planner") and m is not None]
+    holders = [m for m in holders if getattr(m, "simulate_pool", None) is simulate_pool]
+    for module in holders:
+        module.simulate_pool = timed
     try:
         pool = planner.PoolRequest(hugepage_size=size, count=count)
         planner.plan(planner.PlanRequest(arch="x86-64", kernel=kernel, pools=(pool,)))
     finally:
-        planner.simulate_pool = simulate_pool
+        for module in holders:
+            module.simulate_pool = simulate_pool
     return spent[0], stats
 
 
-def copy_baseline(nr_entries: int, window_entries: int, entries_per_table: int = 512) -> float:
-    """Seconds for np.copyto of `nr_entries` uint64 entries, `window_entries` at a time."""
-    rows = max(1, window_entries // entries_per_table)
-    src = np.ones((rows, entries_per_table), dtype=np.uint64)
-    dst = np.zeros_like(src)
-    np.copyto(dst, src)  # fault the pages in, as the engine's reused storage is
-    start = time.perf_counter()
-    done = 0
-    while done < nr_entries:
-        np.copyto(dst, src)
-        done += src.size
-    return time.perf_counter() - start
+def floors(nr_entries: int, tries: int = 3) -> tuple[float, float]:
+    """Seconds for one `copy()` of `nr_entries` 8-byte entries, and for `np.copyto` of them
+    into an array already faulted in: the best of a few tries, so that a moment another
+    process took the machine does not count as the floor."""
+    import numpy as np
+
+    src = np.ones(nr_entries, dtype=np.uint64)
+    copy_s = copyto_s = float("inf")
+    for _ in range(tries):
+        start = time.perf_counter()
+        copied = src.copy()
+        copy_s = min(copy_s, time.perf_counter() - start)
+        start = time.perf_counter()
+        np.copyto(copied, src)
+        copyto_s = min(copyto_s, time.perf_counter() - start)
+        del copied
+    return copy_s, copyto_s
 
 
-def measure_case(size: str, count: int, kernel: str, runs: int, baselines: bool) -> dict:
-    """Run in the subprocess: engine medians, peak RSS, then the baselines."""
+def measure(size: str, count: int, kernel: str) -> dict:
+    """In the fresh process: the engine once, its peak RSS, then the floors."""
+    import hvo_calc
+    from hvo_calc.heap import keep_freed_memory
+
     keep_freed_memory()  # as the CLI does for its process
-    times = []
-    for _ in range(runs):
-        seconds, stats = engine_run(size, count, kernel)
-        times.append(seconds)
+    seconds, stats = engine_run(size, count, kernel)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    entries = stats["vmemmap_pages"]
-    bulk = windowed = None
-    if baselines:
-        bulk = statistics.median(copy_baseline(entries, entries) for _ in range(runs))
-        windowed = statistics.median(copy_baseline(entries, DEFAULT_WINDOW_PTES) for _ in range(runs))
+    copy_s, copyto_s = floors(stats["vmemmap_pages"])
+    root = str(Path(hvo_calc.__file__).resolve().parent.parent)
+    return dict(engine_s=seconds, stats=stats, peak_rss=peak_rss, copy_s=copy_s, copyto_s=copyto_s, root=root)
+
+
+def in_subprocess(root: Path, size: str, count: int, kernel: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    cmd = [sys.executable, __file__, "--case", size, str(count), kernel]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=root).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    if result["root"] != str(root):
+        raise SystemExit(f"the measured engine came from {result['root']}, not {root}")
+    return result
+
+
+def pool_label(size: str, tib: int) -> str:
+    return f"{tib} TiB of {size}"
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Medians over the rounds of one case and implementation."""
     return dict(
-        size=size,
-        count=count,
-        kernel=kernel,
-        runs=runs,
-        engine_s=statistics.median(times),
-        engine_all=times,
-        stats=stats,
-        peak_rss=peak_rss,
-        baseline_s=bulk,
-        baseline_windowed_s=windowed,
+        engine_s=statistics.median(r["engine_s"] for r in runs),
+        copy_s=statistics.median(r["copy_s"] for r in runs),
+        copyto_s=statistics.median(r["copyto_s"] for r in runs),
+        ratio=statistics.median(r["engine_s"] / r["copy_s"] for r in runs),
+        copyto_ratio=statistics.median(r["engine_s"] / r["copyto_s"] for r in runs),
+        peak_rss=max(r["peak_rss"] for r in runs),
+        stats=runs[0]["stats"],
     )
-
-
-def in_subprocess(size: str, count: int, runs: int, baselines: bool, kernel: str = "latest") -> dict:
-    cmd = [sys.executable, __file__, "--case", size, str(count), kernel, "--runs", str(runs)]
-    if baselines:
-        cmd.append("--baselines")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def pool_label(size: str, count: int) -> str:
-    total = SIZES[size] * count
-    return f"{total // TIB} TiB" if total >= TIB else f"{total // GIB} GiB"
-
-
-def print_cases(results: list[dict]) -> None:
-    print(
-        f"Cases: x86-64, 4K pages; median of {results[0]['runs']} runs; "
-        f"baseline = one np.copyto of as many uint64 entries as PTEs, in 512-entry table rows; "
-        f"in brackets the same copy {DEFAULT_WINDOW_PTES} entries at a time (cache-resident)"
-    )
-    head = (
-        "pool",
-        "kernel",
-        "hugepages",
-        "vmemmap PTEs",
-        "PTEs remapped",
-        "PMD splits",
-        "engine s",
-        "PTEs/s",
-        "copy s",
-        "ratio",
-        "(window copy s, ratio)",
-        "peak RSS MiB",
-    )
-    rows = []
-    for r in results:
-        s, engine, windowed = r["stats"], r["engine_s"], r["baseline_windowed_s"]
-        rows.append(
-            (
-                f"{pool_label(r['size'], r['count'])} of {r['size']}",
-                r["kernel"],
-                f"{s['hugepages']:,}",
-                f"{s['vmemmap_pages']:,}",
-                f"{s['ptes_remapped']:,}",
-                f"{s['split_pmds']:,}",
-                f"{engine:.3f}",
-                f"{s['vmemmap_pages'] / engine / 1e6:.0f} M",
-                f"{r['baseline_s']:.4f}",
-                f"{engine / r['baseline_s']:.1f}x",
-                f"({windowed:.4f}, {engine / windowed:.1f}x)",
-                f"{r['peak_rss'] / 2**20:.0f}",
-            )
-        )
-    print_table(head, rows)
-
-
-def print_sweep(results: list[dict]) -> None:
-    print(f"Sweep: 2M hugepages on x86-64, median of {SWEEP_RUNS} runs, a fresh process per pool")
-    head = ("pool", "hugepages", "vmemmap PTEs", "engine s", "ns per PTE", "peak RSS MiB")
-    rows = [
-        (
-            pool_label(r["size"], r["count"]),
-            f"{r['count']:,}",
-            f"{r['stats']['vmemmap_pages']:,}",
-            f"{r['engine_s']:.3f}",
-            f"{r['engine_s'] / r['stats']['vmemmap_pages'] * 1e9:.1f}",
-            f"{r['peak_rss'] / 2**20:.0f}",
-        )
-        for r in results
-    ]
-    print_table(head, rows)
 
 
 def print_table(head: tuple, rows: list[tuple]) -> None:
@@ -184,27 +139,71 @@ def print_table(head: tuple, rows: list[tuple]) -> None:
     print()
 
 
+def report(cases: tuple, results: dict, rounds: int, previous: bool) -> None:
+    print(
+        f"x86-64, 4K pages; median of {rounds} interleaved rounds, a fresh process each; "
+        "floor = one copy() of as many 8-byte entries as vmemmap PTEs, in the same process"
+    )
+    head = ["pool", "kernel", "vmemmap PTEs", "engine s", "ns/PTE", "copy() s", "ratio", "copyto ratio", "peak MiB"]
+    if previous:
+        head += ["previous s", "previous ratio", "previous peak MiB", "speed-up"]
+    rows = []
+    for size, tib, kernel in cases:
+        now = results[(size, tib, kernel, "current")]
+        ptes = now["stats"]["vmemmap_pages"]
+        row = [
+            pool_label(size, tib),
+            kernel,
+            f"{ptes:,}",
+            f"{now['engine_s']:.3f}",
+            f"{now['engine_s'] / ptes * 1e9:.2f}",
+            f"{now['copy_s']:.4f}",
+            f"{now['ratio']:.2f}x",
+            f"{now['copyto_ratio']:.2f}x",
+            f"{now['peak_rss'] / 2**20:.0f}",
+        ]
+        if previous:
+            old = results[(size, tib, kernel, "previous")]
+            row += [
+                f"{old['engine_s']:.3f}",
+                f"{old['ratio']:.2f}x",
+                f"{old['peak_rss'] / 2**20:.0f}",
+                f"{old['engine_s'] / now['engine_s']:.2f}x",
+            ]
+        rows.append(tuple(row))
+    print_table(tuple(head), rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="1 TiB cases, 3 runs, sweep up to 4 TiB")
-    parser.add_argument("--runs", type=int, default=None, help="runs per case (median reported)")
+    parser.add_argument("--quick", action="store_true", help="1 TiB cases, 3 rounds")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (medians reported)")
+    parser.add_argument("--previous", type=Path, default=None, help="checkout of the release to run beside it")
+    parser.add_argument("--only", default=None, help="run only the cases whose 'SIZE TiB KERNEL' contains this")
+    parser.add_argument("--json", action="store_true", help="also print every measurement as JSON")
     parser.add_argument("--case", nargs=3, metavar=("SIZE", "COUNT", "KERNEL"), help=argparse.SUPPRESS)
-    parser.add_argument("--baselines", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         size, count, kernel = args.case[0], int(args.case[1]), args.case[2]
-        print(json.dumps(measure_case(size, count, kernel, args.runs or 1, args.baselines)))
+        print(json.dumps(measure(size, count, kernel)))
         return
-    runs = args.runs or (3 if args.quick else 5)
-    case_bytes = TIB if args.quick else 16 * TIB
-    cases = [in_subprocess(size, case_bytes // SIZES[size], runs, True, kernel) for size, kernel in CASES]
-    print_cases(cases)
-    sweep_top = 4 * TIB if args.quick else 64 * TIB
-    sweep, pool = [], GIB
-    while pool <= sweep_top:
-        sweep.append(in_subprocess("2M", pool // SIZES["2M"], SWEEP_RUNS, False))
-        pool *= 4
-    print_sweep(sweep)
+    rounds = args.rounds or (3 if args.quick else 5)
+    cases = QUICK_CASES if args.quick else CASES
+    if args.only:
+        cases = tuple(c for c in cases if args.only in f"{c[0]} {c[1]} {c[2]}")
+    roots = {"current": HERE}
+    if args.previous is not None:
+        roots["previous"] = args.previous.resolve()
+    runs: dict[tuple, list[dict]] = {}
+    for _ in range(rounds):
+        for size, tib, kernel in cases:
+            for name, root in roots.items():
+                count = tib * TIB // SIZES[size]
+                runs.setdefault((size, tib, kernel, name), []).append(in_subprocess(root, size, count, kernel))
+    results = {key: summarise(value) for key, value in runs.items()}
+    report(cases, results, rounds, args.previous is not None)
+    if args.json:
+        print(json.dumps({" ".join(map(str, k)): v for k, v in runs.items()}))
 
 
 if __name__ == "__main__":

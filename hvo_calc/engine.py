@@ -15,8 +15,9 @@ from math import gcd
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import BOOT, BUDDY, FrameAllocator, FrameLog
 from hvo_calc.pagetable import PageTable, PmdSlots, Ranges
+from hvo_calc.rules import PoolRules, WindowRules, stated_rules, window_rules
 from hvo_calc.units import human_size, short_size
-from hvo_calc.verify import Observed, Snapshot, WindowRules, snapshot, verify_window
+from hvo_calc.verify import Observed, Snapshot, check_pool_claims, check_window_claims, snapshot, verify_window
 from hvo_calc.vmemmap import vmemmap_remap_alloc, vmemmap_remap_free
 
 DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
@@ -24,7 +25,7 @@ DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/ben
 # Called once per window after it is verified, before its PTE tables are let go: the page
 # table, the allocator, the window's rules, what it mapped before the remap, and the
 # allocator's log of the window (for `explain`, which draws what the model holds).
-WindowObserver = Callable[[PageTable, FrameAllocator, "WindowRules", "Snapshot", "FrameLog"], None]
+WindowObserver = Callable[[PageTable, FrameAllocator, WindowRules, Snapshot, FrameLog], None]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ class SimOptions:
     preoptimized: bool = False
     keep_hugepages: int | None = None  # shrink: hugepages past this index are restored
     window_ptes: int = DEFAULT_WINDOW_PTES
+    # The rules the verifier holds the pool to, from the kernel data (`rules.pool_rules`);
+    # without them, these options read as the kernel's choices (`rules.stated_rules`).
+    rules: PoolRules | None = None
 
 
 @dataclass
@@ -147,16 +151,21 @@ def simulate_pool(
         raise VerificationError("the model placed a pool whose vmemmap does not start on a PMD boundary")
     stride = extent.stride_pages * geometry.struct_page_bytes
     per_window = window_hugepages(pt, geometry, extent, opts.window_ptes)
-    stats = PoolStats()
+    rules = opts.rules or stated_rules(
+        opts, geometry.hugepage_bytes, geometry.base_page_bytes, geometry.struct_page_bytes
+    )
+    stats, seen = PoolStats(), Observed()
     for first in range(0, extent.count, per_window):
         count = min(per_window, extent.count - first)
         window = _Window(pt, frames, geometry, opts, vstart + first * stride, stride, count, first)
-        stats.add(window.run(observe))
+        seen.add(window.run(window_rules(rules, profile, extent, first, count), observe))
+        stats.add(window.stats)
         if progress:
             progress(count)
     if opts.optimize and opts.tlb_per_batch:
         # 6.7+: one flush after the split pass (if it split anything), one after the remap pass.
         stats.tlb_flushes = (1 if stats.split_pmds else 0) + (1 if extent.count else 0)
+    check_pool_claims(stats, seen, rules)
     return stats
 
 
@@ -196,44 +205,29 @@ class _Window:
             self.head_vaddr + first * self.stride + skip_pages * self.page, self.stride, count, v - skip_pages
         )
 
-    def rules(self, cover: Ranges) -> WindowRules:
-        """The kernel's rules for this window, as the verifier takes them."""
-        opts = self.opts
-        return WindowRules(
-            head_vaddr=self.head_vaddr,
-            cover_start=cover.start,
-            stride=self.stride,
-            count=self.count,
-            vmemmap_pages=self.geometry.vmemmap_pages,
-            cover_pages=cover.count * cover.nr_pages,
-            optimized=opts.optimize,
-            reserve=opts.reserve_pages,
-            copy_head=self.copies_head(),
-            tail_key=opts.shared_tail if opts.optimize else None,
-            preoptimized=opts.preoptimized,
-            keep=self.optimized_hugepages(),
-        )
-
     def copies_head(self) -> bool:
         """Whether the kept head is a fresh copy: 6.2+, except where boot pages are populated
         already optimized (the head page is then the one memblock gave)."""
         return self.opts.copy_reuse and not self.opts.preoptimized
 
-    def run(self, observe: WindowObserver | None = None) -> PoolStats:
+    def run(self, rules: WindowRules, observe: WindowObserver | None = None) -> Observed:
+        """Populate, optimize, restore; then the verifier checks the window against `rules`
+        and the engine's figures against what it saw."""
         cover = self.cover()
         self.slots = self.populate(cover)
         self.stats.vmemmap_pages = cover.count * cover.nr_pages
-        rules = self.rules(cover)
         before = snapshot(self.pt, self.frames, rules)
         if self.opts.optimize:
             self.optimize()
             self.restore()
         log = self.frames.log  # the window's; verify_window takes it and starts a new one
-        self.check_claims(verify_window(self.pt, self.frames, rules, before))
+        seen = verify_window(self.pt, self.frames, rules, before)
+        check_window_claims(self.stats, seen)
+        self.stats.reserved_pages = seen.reserved_pages
         if observe is not None:
             observe(self.pt, self.frames, rules, before, log)
         self.pt.retire_ptes(self.slots)
-        return self.stats
+        return seen
 
     def populate(self, cover: Ranges) -> PmdSlots:
         """vmemmap_populate for the window; returns the PMD slots it filled."""
@@ -283,19 +277,3 @@ class _Window:
         """How many of the window's hugepages stay optimized (the rest a shrink restored)."""
         keep = self.opts.keep_hugepages
         return self.count if keep is None else min(self.count, max(0, keep - self.first))
-
-    def check_claims(self, seen: Observed) -> None:
-        """What the engine counted must be what the verifier saw in the tables and the log."""
-        stats = self.stats
-        claims = {
-            "freed pages": (stats.freed_pages + stats.head_copies, seen.freed_pages),
-            "split page tables": (stats.pagetable_pages, seen.split_tables),
-            "vmemmap pages allocated": (stats.head_copies + stats.restore_pages_allocated, seen.vmemmap_allocated),
-            "shared tail pages": (stats.shared_tail_pages, seen.tail_pages_allocated),
-            "boot-memory frames freed": (stats.boot_pages_freed, seen.boot_pages_freed),
-            "boot-memory frames allocated": (stats.boot_pages_allocated, seen.boot_pages_allocated),
-        }
-        for what, (claimed, observed) in claims.items():
-            if claimed != observed:
-                raise VerificationError(f"the engine counted {claimed} {what}; the model holds {observed}")
-        stats.reserved_pages = seen.reserved_pages

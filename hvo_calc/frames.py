@@ -14,6 +14,7 @@ pages (7.1's `zone->vmemmap_tails[]`).
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,35 +31,76 @@ class Allocation:
     source: str
 
 
+class FrameRun:
+    """Frames first + i * row_step + j (i < rows, j < cols), row by row: the frames a walk
+    unmaps where populate handed them out in order, logged as arithmetic instead of spelled
+    out. It reads as an array wherever one is wanted (and becomes one when written to)."""
+
+    def __init__(self, first: int, rows: int, row_step: int, cols: int):
+        if rows == 1 or row_step == cols:  # one contiguous run
+            rows, row_step, cols = 1, rows * cols, rows * cols
+        self.first, self.rows, self.row_step, self.cols = first, rows, row_step, cols
+        self._frames: np.ndarray | None = None
+
+    @property
+    def arithmetic(self) -> bool:
+        """Whether the frames are still the arithmetic run (nothing wrote to them)."""
+        return self._frames is None
+
+    @property
+    def form(self) -> tuple[int, int, int, int]:
+        return self.first, self.rows, self.row_step, self.cols
+
+    @property
+    def size(self) -> int:
+        return self.rows * self.cols if self._frames is None else int(self._frames.size)
+
+    def frames(self) -> np.ndarray:
+        """Every frame, spelled out (once; later reads and writes go to that array)."""
+        if self._frames is None:
+            rows = np.uint64(self.first) + np.uint64(self.row_step) * np.arange(self.rows, dtype=np.uint64)
+            self._frames = (rows[:, None] + np.arange(self.cols, dtype=np.uint64)).reshape(-1)
+        return self._frames
+
+    def min(self) -> int:
+        return self.first if self._frames is None else int(self._frames.min())
+
+    def max(self) -> int:
+        if self._frames is None:
+            return self.first + (self.rows - 1) * self.row_step + self.cols - 1
+        return int(self._frames.max())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.frames() if dtype is None else self.frames().astype(dtype)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.frames()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.frames()[key] = value
+
+    def reshape(self, *shape: Any) -> np.ndarray:
+        return self.frames().reshape(*shape)
+
+
+Frames = np.ndarray | FrameRun  # frames as the walk collects them
+
+
 @dataclass
 class FrameLog:
     """Every allocation, free and copy since the log was last cleared."""
 
     allocations: list[Allocation] = field(default_factory=list)
-    freed: list[np.ndarray] = field(default_factory=list)
+    freed: list[Frames] = field(default_factory=list)
     copies: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (to pfns, from pfns)
 
     def allocated_pages(self, purpose: str, source: str | None = None) -> int:
         return sum(
             a.nr_pages for a in self.allocations if a.purpose == purpose and (source is None or a.source == source)
         )
-
-
-@dataclass
-class FrameCounts:
-    """Running totals, by what the frames were for."""
-
-    allocated_pages: dict[str, int] = field(default_factory=dict)
-    freed_boot_pages: int = 0
-    freed_buddy_pages: int = 0
-
-    @property
-    def freed_pages(self) -> int:
-        return self.freed_boot_pages + self.freed_buddy_pages
-
-    @property
-    def in_use_pages(self) -> int:
-        return sum(self.allocated_pages.values()) - self.freed_pages
 
 
 class FrameAllocator:
@@ -68,7 +110,6 @@ class FrameAllocator:
         self.boot_next = first_pfn
         self.buddy_base = first_pfn + boot_span_pages
         self.buddy_next = self.buddy_base
-        self.counts = FrameCounts()
         self.log = FrameLog()
         self.vmemmap_tails: dict[tuple[int, str, int], int] = {}  # (node, zone, order) -> pfn
 
@@ -87,7 +128,6 @@ class FrameAllocator:
         else:
             first = -(-self.buddy_next // align) * align
             self.buddy_next = first + nr_pages
-        self.counts.allocated_pages[purpose] = self.counts.allocated_pages.get(purpose, 0) + nr_pages
         self.log.allocations.append(Allocation(first, nr_pages, purpose, source))
         return first
 
@@ -96,7 +136,7 @@ class FrameAllocator:
         first = self.alloc(nr_pages, purpose, source)
         return np.arange(first, first + nr_pages, dtype=np.uint64)
 
-    def free(self, pfns: np.ndarray, span: tuple[int, int]) -> int:
+    def free(self, pfns: Frames, span: tuple[int, int]) -> int:
         """Return frames: boot frames via the bootmem path, the others to buddy.
 
         `span` is the lowest and highest of `pfns`, which the caller keeps for its own
@@ -104,8 +144,6 @@ class FrameAllocator:
         """
         boot = self.count_boot(pfns, span)
         self.log.freed.append(pfns)
-        self.counts.freed_boot_pages += boot
-        self.counts.freed_buddy_pages += int(pfns.size) - boot
         return boot
 
     def copy_pages(self, to_pfns: np.ndarray, from_pfns: np.ndarray) -> None:
@@ -120,7 +158,7 @@ class FrameAllocator:
         self.vmemmap_tails[key] = self.alloc(1, "vmemmap_tail", source)
         return self.vmemmap_tails[key], True
 
-    def count_boot(self, pfns: np.ndarray, span: tuple[int, int]) -> int:
+    def count_boot(self, pfns: Frames, span: tuple[int, int]) -> int:
         """How many of `pfns` are boot frames; their span settles the usual all-one-source
         case without a per-frame comparison array."""
         lowest, highest = span
@@ -128,4 +166,4 @@ class FrameAllocator:
             return int(pfns.size)
         if lowest >= self.buddy_base:
             return 0
-        return int(np.count_nonzero(pfns < np.uint64(self.buddy_base)))
+        return int(np.count_nonzero(np.asarray(pfns) < np.uint64(self.buddy_base)))

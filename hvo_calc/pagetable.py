@@ -35,6 +35,9 @@ RETIRED = -2  # child row of a PMD whose PTE table was verified and let go
 
 
 SHORT_ROW = 32  # below this many PTEs a range, numpy loops per column, not per range
+# Whole-window passes are done a chunk at a time where a chunk's pattern and its result
+# stay in the core's cache: one pass over memory instead of one per operand.
+CHUNK_ENTRIES = 1 << 15
 
 
 def mk_entry(pfns: np.ndarray | int, flags: np.uint64) -> np.ndarray:
@@ -130,7 +133,7 @@ class PageTable:
     def key_rank(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         """Position of each wanted PMD block in the sorted `keys` (cheap when consecutive)."""
         if int(keys[-1] - keys[0]) + 1 == len(keys):
-            return (wanted - keys[0]).astype(np.int64)
+            return np.asarray(wanted - keys[0]).astype(np.int64)
         return np.searchsorted(keys, wanted).astype(np.int64)
 
     # -- descending to the PMD level --------------------------------------------------
@@ -177,10 +180,10 @@ class PageTable:
         return child_rows
 
     def pmd_entries(self, slots: PmdSlots) -> np.ndarray:
-        return self.tables["pmd"].entries[slots.rows, slots.index]
+        return np.asarray(self.tables["pmd"].entries[slots.rows, slots.index])
 
     def pte_rows(self, slots: PmdSlots) -> np.ndarray:
-        return self.tables["pmd"].child[slots.rows, slots.index]
+        return np.asarray(self.tables["pmd"].child[slots.rows, slots.index])
 
     # -- populating (vmemmap_populate) ------------------------------------------------
 
@@ -243,7 +246,9 @@ class PageTable:
         # Both operands uint64: numpy 1.x has a Python int << np.uint64 come out as float64 (TypeError).
         if (np.diff(first_ptes) == np.uint64(self.block_offsets.size) << PFN_SHIFT).all():
             # Blocks populated together map consecutive frames: the tables are one run.
-            np.add(run_offsets(tables.size, 1, 1 << int(PFN_SHIFT)), first_ptes[0], out=tables.reshape(-1))
+            page = 1 << int(PFN_SHIFT)
+            pattern = row_pattern(1, page, (0,))
+            fill_pattern(tables.reshape(-1), pattern, int(first_ptes[0]), pattern.size * page)
         else:
             np.add(first_ptes[:, None], self.block_offsets, out=tables)
         return len(child_rows)
@@ -336,6 +341,47 @@ def run_offsets(rows: int, cols: int, step: int) -> np.ndarray:
     offsets = np.repeat(np.arange(rows, dtype=np.uint64) * np.uint64(step), cols)
     offsets.setflags(write=False)
     return offsets
+
+
+@lru_cache(maxsize=16)
+def row_pattern(row_len: int, row_step: int, deltas: tuple[int, ...]) -> np.ndarray:
+    """A chunk of rows of `row_len` entries: entry j of row i is i * row_step + deltas[j]
+    (mod 2**64), for as many rows as fill CHUNK_ENTRIES. Read-only: it is shared."""
+    rows = pattern_rows(row_len)
+    steps = np.arange(rows, dtype=np.uint64) * np.uint64(row_step)
+    pattern = (steps[:, None] + np.array([d % (1 << 64) for d in deltas], dtype=np.uint64)).reshape(-1)
+    pattern.setflags(write=False)
+    return pattern
+
+
+def fill_pattern(out: np.ndarray, pattern: np.ndarray, first: int, chunk_rise: int) -> None:
+    """out = the pattern repeated plus `first`, each repetition `chunk_rise` higher: one
+    write pass over `out` (flat), the pattern read from cache."""
+    size, chunk = out.size, pattern.size
+    for start in range(0, size, chunk):
+        end = min(size, start + chunk)
+        base = np.uint64((first + start // chunk * chunk_rise) % (1 << 64))
+        np.add(pattern[: end - start], base, out=out[start:end])
+
+
+def pattern_rows(row_len: int) -> int:
+    """Rows of `row_len` entries in a chunk pattern (`row_pattern`)."""
+    return max(1, CHUNK_ENTRIES // row_len)
+
+
+def is_run(flat: np.ndarray, first: int, step: int = 1 << int(PFN_SHIFT)) -> bool:
+    """Whether flat[k] == first + k * step for every k (by default: entries mapping
+    consecutive frames with the same flags): exact, chunk by chunk, one read pass."""
+    pattern = row_pattern(1, step, (0,))
+    chunk = pattern.size
+    scratch = np.empty(chunk, dtype=np.uint64)
+    for start in range(0, flat.size, chunk):
+        end = min(flat.size, start + chunk)
+        got = np.subtract(flat[start:end], pattern[: end - start], out=scratch[: end - start])
+        expected = np.uint64((first + start * step) % (1 << 64))
+        if got.min() != expected or got.max() != expected:
+            return False
+    return True
 
 
 def column_slabs(view: np.ndarray) -> list[tuple[np.ndarray, slice]]:

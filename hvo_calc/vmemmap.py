@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hvo_calc.errors import WalkError
-from hvo_calc.frames import BUDDY, FrameAllocator
+from hvo_calc.frames import BUDDY, FrameAllocator, FrameRun, Frames
 from hvo_calc.pagetable import (
     LEAF,
     PFN_SHIFT,
@@ -40,11 +40,18 @@ from hvo_calc.pagetable import (
     all_present,
     column_slabs,
     entry_pfn,
+    fill_pattern,
+    is_run,
     mk_entry,
+    pattern_rows,
     range_keys,
     range_view,
+    row_pattern,
     run_offsets,
 )
+
+PAGE_STEP = 1 << int(PFN_SHIFT)  # from one frame's entry to the next's
+RW = int(PRESENT | WRITE)
 
 
 @dataclass
@@ -58,12 +65,15 @@ class RemapWalk:
     tail_pfn: int | None = None  # 7.1+: the zone's shared tail page the tails map
     table_source: str = BUDDY  # where split tables come from (boot memory for pre-optimized pages)
     reuse_pages: np.ndarray | None = None
-    vmemmap_pages: list[np.ndarray] = field(default_factory=list)
+    vmemmap_pages: list[Frames] = field(default_factory=list)
     freed_spans: list[tuple[int, int]] = field(default_factory=list)  # lowest, highest pfn of each
     new_pages: np.ndarray | None = None
     nr_split: int = 0
     nr_allocated: int = 0
     nr_boot_freed: int = 0
+    # Where the walked PTEs map consecutive frames (as populated, then split): the first
+    # one's entry and the entries from one range to the next. None otherwise.
+    run: tuple[int, int] | None = None
 
     @property
     def nr_collected(self) -> int:
@@ -86,9 +96,22 @@ def vmemmap_remap_range(pt: PageTable, ranges: Ranges, walk: RemapWalk) -> None:
             raise WalkError("BUG_ON(pmd_leaf): the walk met a PMD leaf it may not split")
         walk.nr_split += pt.split_pmd(slots, leaves, walk.table_source)
     ptes = range_view(pt, slots, ranges)
-    if not all_present(ptes):
+    walk.run = walked_run(ptes)
+    if (walk.run is None or not walk.run[0] & int(PRESENT)) and not all_present(ptes):
         raise WalkError("BUG_ON(pte_none): a vmemmap PTE in the walked range is empty")
     walk.remap_pte(ptes, walk)
+
+
+def walked_run(ptes: np.ndarray) -> tuple[int, int] | None:
+    """(first entry, range step) where every entry from the first range's first to the last
+    range's last, the pages between ranges included, maps the next frame with the same flags."""
+    rows, cols = ptes.shape
+    if not ptes.size or ptes.strides[1] != ptes.itemsize:
+        return None
+    step = ptes.strides[0] // ptes.itemsize if rows > 1 else cols
+    span = np.lib.stride_tricks.as_strided(ptes, shape=((rows - 1) * step + cols,), strides=(ptes.itemsize,))
+    first = int(ptes[0, 0])
+    return (first, step) if step >= cols and is_run(span, first) else None
 
 
 def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
@@ -101,6 +124,8 @@ def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
     filled with its tail entry, then the reuse page's own entry is written back: whole
     rows are one contiguous write.
     """
+    if walk.run is not None and _remap_run(ptes, walk, *walk.run):
+        return
     old_reuse = entry_pfn(ptes[:, 0])
     if walk.copy_reuse:
         walk.vmemmap_pages.append(collect_pfns(ptes))
@@ -117,6 +142,71 @@ def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:
     else:
         fill_rows(ptes, mk_entry(walk.reuse_pages, PRESENT))
     ptes[:, 0] = reuse_entries
+
+
+def _remap_run(ptes: np.ndarray, walk: RemapWalk, first: int, step: int) -> bool:
+    """remap_free_pte where the walked PTEs map consecutive frames (`walked_run`): the frames
+    collected are a `FrameRun`, and the rows are written a cache-sized chunk at a time.
+    False (nothing done) where this window is not such a one."""
+    rows, cols = ptes.shape
+    if first % PAGE_STEP != RW:
+        return False  # not mapped writable as populate maps: the plain route
+    pfn = first >> int(PFN_SHIFT)
+    span = np.lib.stride_tricks.as_strided(ptes, shape=((rows - 1) * step + cols,), strides=(ptes.itemsize,))
+    old_reuse = np.uint64(pfn) + np.uint64(step) * np.arange(rows, dtype=np.uint64)
+    if not walk.copy_reuse:  # the reuse page stays; the tails map it (or the shared tail page) and their frames go
+        if walk.tail_pfn is not None and step != cols:
+            return False
+        walk.vmemmap_pages.append(FrameRun(pfn + 1, rows, step, cols - 1))
+        walk.reuse_pages = old_reuse
+        if walk.tail_pfn is not None:
+            _fill_shared_tail(ptes, first, step * PAGE_STEP, int(mk_entry(walk.tail_pfn, PRESENT)))
+            return True
+        # Row i: the reuse page as it was, tails read-only on it, the pages between ranges as they were.
+        deltas = (int(WRITE), *([0] * (cols - 1)), *(int(WRITE) + j * PAGE_STEP for j in range(cols, step)))
+        pattern = row_pattern(step, step * PAGE_STEP, deltas)
+        fill_pattern(span, pattern, first - int(WRITE), pattern_rows(step) * step * PAGE_STEP)
+        return True
+    if step != cols:
+        return False
+    copies = walk.frames.alloc_array(rows, "vmemmap")
+    walk.vmemmap_pages.append(FrameRun(pfn, rows, step, cols))
+    walk.reuse_pages = copies
+    walk.frames.copy_pages(copies, old_reuse)
+    walk.nr_allocated += rows
+    if rows > 1 and not (np.diff(copies) == 1).all():  # copies not in consecutive frames
+        _write_rows(ptes, copies, walk.tail_pfn)
+        return True
+    copy_entry = int(mk_entry(int(copies[0]), PRESENT))
+    if walk.tail_pfn is None:  # tails read-only on the head's copy
+        pattern = row_pattern(cols, PAGE_STEP, (int(WRITE), *([0] * (cols - 1))))
+        fill_pattern(span, pattern, copy_entry, pattern_rows(cols) * PAGE_STEP)
+    else:
+        _fill_shared_tail(ptes, copy_entry | int(WRITE), PAGE_STEP, int(mk_entry(walk.tail_pfn, PRESENT)))
+    return True
+
+
+def _fill_shared_tail(ptes: np.ndarray, reuse_entry: int, reuse_step: int, tail_entry: int) -> None:
+    """7.1+: every tail on the shared tail page, reuse page i mapped by reuse_entry + i *
+    reuse_step (its copy, or the page itself where nothing is copied); a chunk of rows at a
+    time, so each is written from cache."""
+    rows = ptes.shape[0]
+    chunk = pattern_rows(ptes.shape[1])
+    rising = row_pattern(1, reuse_step, (0,))
+    for start in range(0, rows, chunk):
+        end = min(rows, start + chunk)
+        block = ptes[start:end]
+        block.fill(tail_entry)
+        np.add(rising[: end - start], np.uint64(reuse_entry + start * reuse_step), out=block[:, 0])
+
+
+def _write_rows(ptes: np.ndarray, reuse_pages: np.ndarray, tail_pfn: int | None) -> None:
+    """Tails read-only on `tail_pfn` or on their row's reuse page, reuse pages writable."""
+    if tail_pfn is not None:
+        ptes[...] = mk_entry(tail_pfn, PRESENT)
+    else:
+        fill_rows(ptes, mk_entry(reuse_pages, PRESENT))
+    ptes[:, 0] = mk_entry(reuse_pages, PRESENT | WRITE)
 
 
 def collect_pfns(ptes: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from frame_tally import tallied_model
 
 from hvo_calc import vmemmap
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
@@ -192,7 +193,7 @@ def test_remap_free_maps_tails_to_the_reuse_page_read_only():
     hugepages = ptes[first : first + 4 * 8].reshape(4, 8)
     pfns, writable = entry_pfn(hugepages), (hugepages & WRITE) != 0
     assert (pfns[:, 1:] == pfns[:, :1]).all() and not writable[:, 1:].any() and writable[:, 0].all()
-    assert frames.counts.freed_boot_pages == 28
+    assert walk.nr_boot_freed == 28  # the vmemmap was populated from boot memory
 
 
 # Bugs planted in the walk and what catches them: tests/test_verifier.py.
@@ -200,8 +201,8 @@ def test_remap_free_maps_tails_to_the_reuse_page_read_only():
 
 def test_shrink_restores_tails_and_conserves_frames():
     profile = find_profile("x86-64")
-    frames, pt = new_model(profile, 64)
-    before = frames.counts.in_use_pages
+    frames, pt = tallied_model(profile, 64)
+    before = frames.tally.in_use_pages
     stats = simulate_pool(
         pt, frames, HugepageGeometry(GiB, 4096, 64), Extent(0, 262144, 3), SimOptions(optimize=True, keep_hugepages=1)
     )
@@ -209,7 +210,7 @@ def test_shrink_restores_tails_and_conserves_frames():
     # In use now: 24 PMD blocks of 512 vmemmap frames, a pud and a pmd table, 24 split
     # PTE tables, 3 fresh head copies; minus 3 x 4096 freed (tails and old heads); plus
     # 2 x 4095 frames allocated back for the two restored hugepages.
-    assert frames.counts.in_use_pages - before == 24 * 512 + 2 + 24 + 3 - 3 * 4096 + 2 * 4095
+    assert frames.tally.in_use_pages - before == 24 * 512 + 2 + 24 + 3 - 3 * 4096 + 2 * 4095
 
 
 def test_windowed_shrink_matches_whole_pool():
@@ -217,7 +218,7 @@ def test_windowed_shrink_matches_whole_pool():
     profile = find_profile("x86-64")
     results = []
     for window_ptes in (1 << 22, 8 * 64):  # whole pool; windows of 64 hugepages
-        frames, pt = new_model(profile, 64)
+        frames, pt = tallied_model(profile, 64)
         stats = simulate_pool(
             pt,
             frames,
@@ -231,7 +232,7 @@ def test_windowed_shrink_matches_whole_pool():
                 stats.restored_hugepages,
                 stats.restore_pages_allocated,
                 stats.pagetable_pages,
-                frames.counts.in_use_pages,
+                frames.tally.in_use_pages,
             )
         )
     assert results[0] == results[1]

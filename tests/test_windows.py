@@ -11,12 +11,12 @@ from math import gcd, lcm
 
 import numpy as np
 import pytest
+from frame_tally import tallied_model
 
 from hvo_calc import vmemmap
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
 from hvo_calc.errors import VerificationError
 from hvo_calc.pagetable import PRESENT, WRITE, mk_entry
-from hvo_calc.planner import new_model
 from hvo_calc.profiles import ArchProfile, find_profile
 from hvo_calc.units import parse_size
 
@@ -50,13 +50,13 @@ def simulate(
 ) -> tuple[list[dict], dict]:
     """Every pool's PoolStats (less the window count) and the frame counts after the run."""
     profile = find_profile(arch, parse_size(page))
-    frames, pt = new_model(profile, STRUCT_PAGE)
+    frames, pt = tallied_model(profile, STRUCT_PAGE)
     results = []
     for (size, _), extent in zip(pools, place(profile, pools, scattered)):
         geometry = HugepageGeometry(parse_size(size), profile.base_page, STRUCT_PAGE)
         stats = simulate_pool(pt, frames, geometry, extent, replace(opts, window_ptes=window_ptes))
         results.append(asdict(stats))
-    return results, asdict(frames.counts)
+    return results, asdict(frames.tally)
 
 
 CASES = [

@@ -76,8 +76,7 @@ def prepare_pool(
     geometry = HugepageGeometry(pool.size_bytes, profile.base_page, request.struct_page_bytes)
     reason = why_inactive(kernel, geometry, request.hvo)
     preoptimized = is_preoptimized(profile, kernel, pool, reason)
-    # Window rules: the engine builds them from these options today; once rules.py lands
-    # (engine helper: one function of kernel behaviour, pool and profile), they are obtained
-    # here, once, and carried to the engine and the verifier with the options.
-    options = sim_options(kernel, reason is None, request, pool, geometry, preoptimized, shrink=shrink)
+    # The verifier's window rules come with the options, from the kernel data, the pool and
+    # the profile (rules.pool_rules), not from the engine's own choices.
+    options = sim_options(kernel, reason is None, request, profile, pool, geometry, preoptimized, shrink=shrink)
     return PreparedPool(index, pool, extent, geometry, reason, preoptimized, options)

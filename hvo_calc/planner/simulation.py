@@ -10,6 +10,7 @@ from hvo_calc.planner.placement import new_model
 from hvo_calc.planner.report import savings
 from hvo_calc.planner.requests import PlanRequest, PoolRequest
 from hvo_calc.profiles import ArchProfile
+from hvo_calc.rules import pool_rules
 
 
 def why_inactive(kernel: KernelBehaviour, geometry: HugepageGeometry, hvo_on: bool) -> str | None:
@@ -33,11 +34,14 @@ def sim_options(
     kernel: KernelBehaviour,
     optimize: bool,
     request: PlanRequest,
+    profile: ArchProfile,
     pool: PoolRequest,
     geometry: HugepageGeometry,
     preoptimized: bool = False,
     shrink: bool = True,
 ) -> SimOptions:
+    """How the engine runs the pool, and the rules its verifier holds it to: those come from
+    the kernel data, the pool and the profile (`rules.pool_rules`), not from these options."""
     order = geometry.struct_pages.bit_length() - 1  # the hugepage's order, as zone->vmemmap_tails[] is indexed
     return SimOptions(
         keep_hugepages=pool.shrink_to if shrink else None,
@@ -48,6 +52,15 @@ def sim_options(
         shared_tail=(pool.node, pool.zone, order) if kernel.shared_tail_page else None,
         preoptimized=preoptimized,
         window_ptes=request.window_ptes,
+        rules=pool_rules(
+            kernel,
+            pool,
+            profile,
+            geometry.hugepage_bytes,
+            geometry.struct_page_bytes,
+            hvo_on=optimize,
+            what_if=not shrink,
+        ),
     )
 
 
@@ -67,5 +80,7 @@ def would_free(
     if other is None or geometry.why_not_optimizable(other.reserve_pages):
         return None
     frames, pt = new_model(profile, request.struct_page_bytes)
-    stats = simulate_pool(pt, frames, geometry, extent, sim_options(other, True, request, pool, geometry, shrink=False))
+    stats = simulate_pool(
+        pt, frames, geometry, extent, sim_options(other, True, request, profile, pool, geometry, shrink=False)
+    )
     return WouldFree(kernel=other.version, hypothetical=other.hypothetical, **savings(stats, profile.base_page))
