@@ -73,7 +73,7 @@ ACCEPTED = {
     "node[]": "a [[node]] table with memory (and free), free at most memory",
     "node[].memory": 'a positive size, e.g. memory = "256G" (or a whole number of bytes)',
     "node[].free": 'a size no larger than the node\'s memory, e.g. free = "8G" (or a whole number of bytes)',
-    "pool": f"1 to {MAX_POOLS} [[pool]] tables",
+    "pool": f"0 to {MAX_POOLS} [[pool]] tables (none: pools from --huge/--count/--pool/--size, or the default pools)",
     "pool[]": "a [[pool]] table with size and count",
     "pool[].size": 'a hugepage size, e.g. size = "2M" or size = "1G"',
     "pool[].count": "a whole number of at least 1, e.g. count = 64",
@@ -212,7 +212,7 @@ class PoolSection(_Section):
 class PlanFile(_Section):
     host: HostSection = HostSection()
     node: list[NodeSection] = Field(default_factory=list, max_length=MAX_NODES)
-    pool: list[PoolSection] = Field(min_length=1, max_length=MAX_POOLS)
+    pool: list[PoolSection] = Field(default_factory=list, max_length=MAX_POOLS)  # none: the host alone
 
 
 # The tables of a plan file, by where they are (as `_key` spells it generically).
@@ -380,7 +380,7 @@ def plan_request(plan_file: PlanFile, overrides: Mapping[str, object], path: Pat
         for p in plan_file.pool
     )
     try:
-        return PlanRequest(**host, nodes=nodes, pools=pools)
+        return PlanRequest(**host, nodes=nodes, pools=pools, host_only=not pools)
     except ValidationError as exc:  # a value the file's own checks let through: still one line
         err = exc.errors()[0]
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
@@ -454,6 +454,11 @@ def dump_plan(
     for pool in request.pools:
         lines += _table("[[pool]]", _pool_keys(pool))
     if not request.pools and example_pool:
-        lines += ["", "# No hugepage pools yet. An example to start from:", "# [[pool]]"]
+        lines += [
+            "",
+            f"# No hugepage pools yet: give them on the command line (--pool {example_pool}:64G),",
+            "# or start from this example:",
+            "# [[pool]]",
+        ]
         lines += [f"# size = {toml_string(example_pool)}", "# count = 1", "# node = 0"]
     return "\n".join(lines) + "\n"

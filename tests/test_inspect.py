@@ -5,6 +5,7 @@ the model's figures against the kernel's counters, every format, --write-config,
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -683,9 +684,21 @@ def test_no_hugepages_is_not_an_error(run, tmp_path):
     assert report["plan"] is None
     assert any("nothing to plan" in note for note in report["notes"])
     assert memmap_row(report, "nr_memmap_boot_pages")["status"] == "agrees"
-    result = run("inspect", "--root", str(tree), "--write-config", str(tmp_path / "x.toml"))
-    assert result.exit_code == 2 and "needs at least one [[pool]]" in result.stderr
     assert vmstat.exists()
+    # The host being planned: its plan file holds the host, its node and a commented pool.
+    config = tmp_path / "x.toml"
+    result = run("inspect", "--root", str(tree), "--write-config", str(config))
+    assert result.exit_code == 0, result.stderr
+    text = config.read_text()
+    assert "[[node]]" in text and "\n# [[pool]]\n" in text and "\n[[pool]]" not in text
+    planned = run("plan", "--config", str(config), "--format", "json")
+    assert planned.exit_code == 0, planned.stderr
+    assert json.loads(planned.stdout)["pools"] == []
+    config.write_text(re.sub(r"(?m)^# ((\[\[pool\]\])|size|count|node)", r"\1", config.read_text()))
+    (pool,) = json.loads(run("plan", "--config", str(config), "--format", "json").stdout)["pools"]
+    assert pool["hugepage_bytes"] == 2 << 20 and pool["hugepages"] == 1
+    clean = run("check", "--host", "--expect", str(tmp_path / "x.toml"), "--root", str(tree))
+    assert clean.exit_code == 1  # the example pool is not on the host: drift, named
 
 
 def test_hugepage_size_the_profile_lacks(run, tmp_path):

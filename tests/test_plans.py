@@ -160,7 +160,7 @@ def test_scattered_costs_more_splits_than_packed(tmp_path):
         ('[[node]]\nmemory = "8G"\n[[pool]]\nsize = "1G"\ncount = 9\n', "node 0 has 8.00 GiB"),
         ('[host]\narch = "mips"\n[[pool]]\nsize = "2M"\ncount = 1\n', "unknown architecture 'mips'"),
         ('[[pool]]\nsize = "2M"\ncount = 4\nshrink_to = 5\n', "shrink_to 5 is more than the pool's 4 hugepages"),
-        ("[host]\n", "host.toml: pool: Field required"),
+        ('[[pool]]\nsize = "2M"\ncount = 1\n[[pool]]\nsize = "2M"\ncount = 0\n', "pool.1.count"),
         ("pool = [", "cannot read TOML"),
     ],
 )
@@ -288,3 +288,19 @@ def test_boot_pools_take_the_shared_tail_page_whatever_their_order(tmp_path):
     assert first.memory.memtotal_gain_bytes == second.memory.memtotal_gain_bytes
     assert [p.name for p in second.pools] == ["rt", "boot"]  # reported in the file's order
     assert {p.name: p.shared_tail_pages for p in second.pools} == {"rt": 0, "boot": 1}
+
+
+def test_a_host_without_pools_plans_none_and_takes_pools_from_flags(tmp_path: Path, run) -> None:
+    """A plan file of the host alone (as inspect writes for a host with no pools) is read:
+    alone it plans no hugepages; the pool flags then give its pools, on that host's memory."""
+    host = tmp_path / "host.toml"
+    host.write_text('[host]\nkernel = "7.3"\n[[node]]\nmemory = "16G"\n')
+    alone = run("plan", "--config", str(host), "--format", "json")
+    assert alone.exit_code == 0, alone.stderr
+    report = json.loads(alone.stdout)
+    assert report["pools"] == [] and report["totals"]["saved_bytes"] == 0
+    with_pool = json.loads(run("plan", "--config", str(host), "--pool", "2M:1G", "--format", "json").stdout)
+    (pool,) = with_pool["pools"]
+    assert pool["hugepages"] == 512 and pool["freed_pages"] == 512 * 7  # 28 KiB of each 2M page's 32 KiB
+    too_big = run("plan", "--config", str(host), "--pool", "1G:17G")
+    assert too_big.exit_code == 2 and "16.00 GiB" in too_big.stderr

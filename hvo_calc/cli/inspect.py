@@ -109,11 +109,6 @@ def inspect(
     report = inspection.report
     config_text = None
     if write_config is not None:
-        if inspection.request is None:
-            raise InputError(
-                f"--write-config {str(write_config)!r}: no hugepages are allocated on this host, and a "
-                "plan file needs at least one [[pool]]: not written"
-            )
         config_text = plan_file_text(inspection.request, report)  # before anything is printed
     if capture is not None:
         write_capture(inspection.fs, inspection.found, capture)

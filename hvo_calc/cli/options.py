@@ -254,38 +254,54 @@ def request_from_options(
     for name in OPTIONAL_HOST_FLAGS:
         if values[name] is None:
             del values[name]
-    if config is not None:
-        from hvo_calc.planfile import plan_request, read_plan_file
-
-        if huge is not None or count is not None or shrink_to is not None or pool or size is not None:
-            raise InputError(
-                "--huge, --count, --size, --shrink-to and --pool describe pools; "
-                "with --config, set pools in the plan file"
-            )
-        if memory is not None or node_count is not None or node_memory is not None:
-            raise InputError(
-                "--memory, --nodes and --node-memory describe the host; with --config, set [[node]] in the file"
-            )
-        context = click.get_current_context()
-        given = {
-            name: values[name]
-            for name in HOST_FLAGS
-            if name in values and context.get_parameter_source(name) == ParameterSource.COMMANDLINE
-        }
-        return plan_request(read_plan_file(Path(config)), given, Path(config))
+    pool_flags = huge is not None or count is not None or shrink_to is not None or bool(pool) or size is not None
     try:
-        from hvo_calc import hostshape
+        if config is not None:
+            if memory is not None or node_count is not None or node_memory is not None:
+                raise InputError(
+                    "--memory, --nodes and --node-memory describe the host; with --config, set [[node]] in the file"
+                )
+            host = host_from_file(Path(config), values)
+            if not pool_flags:
+                return host
+            if host.pools:
+                raise InputError(
+                    "--huge, --count, --size, --shrink-to and --pool describe pools; "
+                    f"{config} has [[pool]] tables: set pools in the plan file"
+                )
+        else:
+            from hvo_calc import hostshape
 
-        nodes = hostshape.nodes(parse_size(memory, "--memory") if memory else None, node_count, node_memory)
+            nodes = hostshape.nodes(parse_size(memory, "--memory") if memory else None, node_count, node_memory)
+            host = PlanRequest.model_validate({**values, "nodes": nodes})
         # A pool by count without --huge leaves its size to the planner (the profile's default);
         # a pool by size is counted in that default size here.
-        specs = pool_specs(pool, huge, count, size, shrink_to)
-        host = PlanRequest.model_validate({**values, "nodes": nodes})
-        return host.model_copy(update={"pools": tuple(hostshape.resolve(spec, host) for spec in specs)})
+        return with_pools(host, pool_specs(pool, huge, count, size, shrink_to))
     except ValidationError as exc:  # what the options' own types let through: still one line
         err = exc.errors()[0]
         option = "--" + str(err["loc"][-1] if err["loc"] else "option").replace("_", "-")
         raise InputError(f"{option}: {err['msg']}") from None
+
+
+def host_from_file(config: Path, values: dict[str, object]) -> "PlanRequest":
+    """The plan file's request, with the host flags given on the command line on top."""
+    from hvo_calc.planfile import plan_request, read_plan_file
+
+    context = click.get_current_context()
+    given = {
+        name: values[name]
+        for name in HOST_FLAGS
+        if name in values and context.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
+    return plan_request(read_plan_file(config), given, config)
+
+
+def with_pools(host: "PlanRequest", specs: "tuple[PoolSpec, ...]") -> "PlanRequest":
+    """The host with the pools the flags give (each resolved against its memory)."""
+    from hvo_calc import hostshape
+
+    pools = tuple(hostshape.resolve(spec, host) for spec in specs)
+    return host.model_copy(update={"pools": pools, "host_only": False})
 
 
 def pool_specs(

@@ -57,7 +57,7 @@ class Inspection:
     """Everything one run produced: the report, the request the plan ran, and the files read."""
 
     report: InspectReport
-    request: PlanRequest | None
+    request: PlanRequest  # the host and its pools (none on a host without hugepages)
     fs: HostFS
     found: Collected
     identity: Identity
@@ -104,21 +104,20 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
     requests = boot_requests(found)
     pools, node_index, plan_nodes = host_pools(found, identity, requests)
     check_sizes(found, identity)
-    request = None
     report: PlanReport | None = None
+    request = PlanRequest(
+        arch=profile.arch,
+        base_page=profile.base_page,
+        paging=identity.paging,
+        kernel=identity.kernel,
+        hvo=planned_on,
+        nodes=tuple(NodeRequest(memory=m) for m in plan_nodes),
+        pools=tuple(
+            PoolRequest(hugepage_size=p.size, count=p.count, node=node_index[p.host_node], name=p.name, boot=p.boot)
+            for p in pools
+        ),
+    )
     if pools:
-        request = PlanRequest(
-            arch=profile.arch,
-            base_page=profile.base_page,
-            paging=identity.paging,
-            kernel=identity.kernel,
-            hvo=planned_on,
-            nodes=tuple(NodeRequest(memory=m) for m in plan_nodes),
-            pools=tuple(
-                PoolRequest(hugepage_size=p.size, count=p.count, node=node_index[p.host_node], name=p.name, boot=p.boot)
-                for p in pools
-            ),
-        )
         try:
             with (progress or no_progress)(planned_hugepages(request)) as callback:
                 report = with_host_advice(plan(request, callback), state, rules)

@@ -52,7 +52,7 @@ def prepare(request: PlanRequest, shrink: bool = True) -> PreparedPlan:
     profile = find_profile(request.arch, request.base_page, request.paging, request.mmu)
     kernel = behaviour(request.kernel, profile.arch)
     check_struct_page(profile, request.struct_page_bytes)
-    pools = with_sizes(profile, request.pools)
+    pools = with_sizes(profile, request.pools, request.host_only)
     for pool in pools:
         check_pool(profile, request, pool)
     check_names(pools)

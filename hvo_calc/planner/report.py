@@ -184,7 +184,7 @@ def shrink_needs(kernel: KernelBehaviour, pool: PoolRequest, stats: PoolStats, p
     )
 
 
-def node_free_bytes(request: PlanRequest, pools: list[PoolReport]) -> list[int]:
+def node_free_bytes(request: PlanRequest, pools: list[PoolReport], base_page_bytes: int) -> list[int]:
     """Free memory per node when pools shrink: as given, else what the plan leaves free
     (node memory less its hugepages and the struct pages still mapped for all of it)."""
     free = []
@@ -193,7 +193,7 @@ def node_free_bytes(request: PlanRequest, pools: list[PoolReport]) -> list[int]:
             free.append(spec.free)
             continue
         on_node = [p for p in pools if p.node == node]
-        struct_pages = spec.memory // pools[0].base_page_bytes * request.struct_page_bytes
+        struct_pages = spec.memory // base_page_bytes * request.struct_page_bytes
         saved = sum(saved_before_shrink(p) for p in on_node)
         free.append(spec.memory - sum(p.pool_bytes for p in on_node) - struct_pages + saved)
     return free
@@ -249,7 +249,7 @@ def decide_shrinks(request: PlanRequest, kernel: KernelBehaviour, pools: list[Po
     is freed only after its restore)."""
     if not request.nodes:
         return pools
-    free = node_free_bytes(request, pools)
+    free = node_free_bytes(request, pools, pools[0].base_page_bytes if pools else 1)
     decided = []
     for pool in pools:
         shrink = pool.shrink
@@ -298,8 +298,8 @@ def _sum(items: Sequence[object], field: str) -> int:
     return sum(getattr(item, field) for item in items)
 
 
-def node_reports(request: PlanRequest, pools: list[PoolReport]) -> list[NodeReport]:
-    free = node_free_bytes(request, pools) if request.nodes else []
+def node_reports(request: PlanRequest, pools: list[PoolReport], base_page_bytes: int) -> list[NodeReport]:
+    free = node_free_bytes(request, pools, base_page_bytes) if request.nodes else []
     ids = range(len(request.nodes)) if request.nodes else sorted({p.node for p in pools})
     reports = []
     for node in ids:
@@ -364,7 +364,7 @@ def plan_report(
         tool=f"hvo-calc {__version__}",
         host=host_report(request, profile, kernel, in_order),
         pools=in_order,
-        nodes=node_reports(request, in_order),
+        nodes=node_reports(request, in_order, profile.base_page),
         totals=totals(profile, request, in_order),
         memory=memory_budget(profile, request, in_order),
         known_issues=known_issues(kernel, request, in_order),

@@ -65,6 +65,9 @@ class PlanRequest(Model):
     placement: Literal["packed", "scattered"] = "packed"
     nodes: tuple[NodeRequest, ...] = ()
     pools: tuple[PoolRequest, ...] = ()
+    # No pools means the default pools, except for a host described alone (a plan file
+    # without [[pool]], as `inspect --write-config` writes for a host with none): no pools.
+    host_only: bool = False
     window_ptes: int = Field(default=DEFAULT_WINDOW_PTES, ge=1)
 
     @field_validator("base_page", mode="before")
@@ -86,9 +89,10 @@ def default_pools(profile: ArchProfile) -> tuple[PoolRequest, ...]:
     return tuple(PoolRequest(hugepage_size=size, count=count) for size, count in zip(sizes, DEFAULT_COUNTS))
 
 
-def with_sizes(profile: ArchProfile, pools: tuple[PoolRequest, ...]) -> tuple[PoolRequest, ...]:
-    """The pools asked for, a pool without a size taking the profile's default; none: the default host."""
-    if not pools:
+def with_sizes(profile: ArchProfile, pools: tuple[PoolRequest, ...], host_only: bool = False) -> tuple[PoolRequest, ...]:
+    """The pools asked for, a pool without a size taking the profile's default; none: the default
+    host's pools, or none at all for a host described alone."""
+    if not pools and not host_only:
         return default_pools(profile)
     size = default_hugepage_size(profile)
     return tuple(p if p.hugepage_size is not None else p.model_copy(update={"hugepage_size": size}) for p in pools)
@@ -96,7 +100,9 @@ def with_sizes(profile: ArchProfile, pools: tuple[PoolRequest, ...]) -> tuple[Po
 
 def planned_hugepages(request: PlanRequest) -> int:
     """Hugepages the plan will simulate (for progress)."""
-    return sum(pool.count for pool in request.pools) or sum(DEFAULT_COUNTS)
+    if request.pools or request.host_only:
+        return sum(pool.count for pool in request.pools)
+    return sum(DEFAULT_COUNTS)
 
 
 def check_struct_page(profile: ArchProfile, struct_page_bytes: int) -> None:
