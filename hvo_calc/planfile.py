@@ -73,7 +73,7 @@ ACCEPTED = {
     "node[]": "a [[node]] table with memory (and free), free at most memory",
     "node[].memory": 'a positive size, e.g. memory = "256G" (or a whole number of bytes)',
     "node[].free": 'a size no larger than the node\'s memory, e.g. free = "8G" (or a whole number of bytes)',
-    "pool": f"0 to {MAX_POOLS} [[pool]] tables (none: pools from --huge/--count/--pool/--size, or the default pools)",
+    "pool": f"1 to {MAX_POOLS} [[pool]] tables",
     "pool[]": "a [[pool]] table with size and count",
     "pool[].size": 'a hugepage size, e.g. size = "2M" or size = "1G"',
     "pool[].count": "a whole number of at least 1, e.g. count = 64",
@@ -344,6 +344,11 @@ def check_references(path: Path, plan_file: PlanFile) -> None:
     """What one key says about another: a pool's node exists, shrink_to is within count.
     (That names differ, the planner checks: default names count too.)"""
     nodes = len(plan_file.node)
+    if not plan_file.pool and not nodes:
+        raise InputError(
+            f"{path}: pool: the file has no [[pool]] tables; accepted: {ACCEPTED['pool']}, "
+            "or [[node]] tables alone for a host without pools yet"
+        )
     for index, pool in enumerate(plan_file.pool):
         if pool.node >= max(nodes, 1):
             have = (

@@ -382,3 +382,24 @@ def test_random_plan_files_never_break_the_tool(plan):
     if result.exit_code == 2:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("hvo-calc: error:"), result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("config", "--emit", "cmdline", "--count", "2", "--count", "3"),
+        ("config", "--emit", "cmdline", "--emit", "sysctl"),
+        ("inspect", "--root", "a", "--root", "b"),
+        ("schema", "--command", "plan", "--command", "compare"),
+        ("profiles", "--format", "json", "--format", "table"),
+        ("explain", "--huge", "2M", "--huge", "1G"),
+        ("recommend", "--need", "1G", "--need", "2G"),
+    ],
+)
+def test_every_command_refuses_a_single_valued_option_twice(run, args):
+    result = run(*args)
+    repeated = next(a for a in args if a.startswith("--") and args.count(a) == 2)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"hvo-calc: error: {repeated} is given more than once; it takes one value: give it once"
+    ]

@@ -5,13 +5,13 @@ from typing import Any
 import click
 
 from hvo_calc.cli import cli
-from hvo_calc.cli.options import plan_options, request_from_options
+from hvo_calc.cli.options import SingleValued, plan_options, request_from_options
 from hvo_calc.output import emit, output_option
 
 KINDS = ("cmdline", "grub", "sysctl", "tuned", "kubelet", "openshift")
 
 
-@cli.command()
+@cli.command(cls=SingleValued)
 @plan_options
 @click.option(
     "--emit",

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from hvo_calc.cli import cli
-from hvo_calc.cli.options import PLAN_OPTIONS
+from hvo_calc.cli.options import PLAN_OPTIONS, SingleValued
 from hvo_calc.output import emit, output_option
 
 # The host options `plan` takes that describe one hugepage size on one kernel.
@@ -34,7 +34,7 @@ def plan_params(names: tuple[str, ...]) -> list[click.Parameter]:
     return params
 
 
-@cli.command(params=plan_params(REUSED))
+@cli.command(cls=SingleValued, params=plan_params(REUSED))
 @click.option(
     "--format",
     "fmt",

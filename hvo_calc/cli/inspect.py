@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from hvo_calc.cli import cli
+from hvo_calc.cli.options import SingleValued
 from hvo_calc.errors import InputError
 from hvo_calc.host.fs import kind_of
 from hvo_calc.output import emit, format_option, output_option, write_atomic
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from hvo_calc.host.inspector import Inspection
 
 
-@cli.command()
+@cli.command(cls=SingleValued)
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),

@@ -7,6 +7,7 @@ from typing import Literal, TypedDict
 import click
 
 from hvo_calc.cli import cli
+from hvo_calc.cli.options import SingleValued
 from hvo_calc.kernels import hvo_releases, stable_releases_without_hvo
 from hvo_calc.profiles import ArchProfile, LevelName, all_profiles
 from hvo_calc.units import short_size
@@ -71,7 +72,7 @@ def table_row(row: ProfileRow) -> list[str]:
     ]
 
 
-@cli.command()
+@cli.command(cls=SingleValued)
 @click.option(
     "--format",
     "fmt",

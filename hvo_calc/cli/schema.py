@@ -9,6 +9,7 @@ import json
 import click
 
 from hvo_calc.cli import cli
+from hvo_calc.cli.options import SingleValued
 from hvo_calc.models import PlanReport
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -28,7 +29,7 @@ def schema_text(command: str = "plan") -> str:
     return json.dumps(report_schema(command), indent=2, sort_keys=True) + "\n"
 
 
-@cli.command()
+@cli.command(cls=SingleValued)
 @click.option(
     "--command",
     type=click.Choice(["plan", "compare"]),

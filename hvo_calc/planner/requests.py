@@ -89,7 +89,9 @@ def default_pools(profile: ArchProfile) -> tuple[PoolRequest, ...]:
     return tuple(PoolRequest(hugepage_size=size, count=count) for size, count in zip(sizes, DEFAULT_COUNTS))
 
 
-def with_sizes(profile: ArchProfile, pools: tuple[PoolRequest, ...], host_only: bool = False) -> tuple[PoolRequest, ...]:
+def with_sizes(
+    profile: ArchProfile, pools: tuple[PoolRequest, ...], host_only: bool = False
+) -> tuple[PoolRequest, ...]:
     """The pools asked for, a pool without a size taking the profile's default; none: the default
     host's pools, or none at all for a host described alone."""
     if not pools and not host_only:
