@@ -213,3 +213,27 @@ def test_docs_compare_examples_are_real_runs(run, command, output, monkeypatch):
 def test_docs_answer_the_three_questions():
     assert len(DOC_EXAMPLES) >= 3
     assert "## Compare and decide" in (ROOT / "docs" / "compare.md").read_text()
+
+
+def test_huge_varies_one_pool_given_by_pool_or_by_a_one_pool_plan_file(run):
+    """--pool 1G:700G keeps its 700 GiB as --huge varies; a plan file's one pool keeps its count."""
+    by_pool = compare_json(run, "--huge", "2M,1G", "--pool", "1G:700G", "--memory", "768G")
+    assert by_pool["pool_basis"] == "memory"
+    assert [s["figures"]["hugepages"] for s in by_pool["scenarios"]] == [358400, 700]
+    assert by_pool == compare_json(run, "--huge", "2M,1G", "--size", "700G", "--memory", "768G")
+    database = str(ROOT / "configs/examples/database-host-2m.toml")
+    small, large = compare_json(run, database, "--huge", "2M,1G")["scenarios"]
+    assert small["report"] == plan_json(run, "--config", database)
+    assert large["report"] is None and "node 0 has 256.00 GiB" in large["reason"]  # 98304 pages of 1G
+    two = run("compare", "--huge", "2M,1G", "--pool", "2M:1G", "--pool", "1G:2G")
+    assert two.exit_code == 2 and "varies the size of one pool" in two.stderr
+
+
+def test_a_release_without_hvo_says_why_in_its_row(run):
+    report = compare_json(run, "--arch", "arm64", "--kernel", "5.10,6.2,7.3", "--huge", "2M", "--count", "8")
+    before, with_hvo, after = report["scenarios"]
+    assert with_hvo["no_hvo"] is None and with_hvo["figures"]["freed_bytes"] > 0
+    assert "gained HVO in Linux 5.19" in before["no_hvo"]
+    assert "disabled in Linux 6.3" in after["no_hvo"] and after["figures"]["freed_bytes"] == 0
+    table = run("compare", "--arch", "arm64", "--kernel", "6.2,7.3", "--huge", "2M", "--count", "8")
+    assert "2 kernel=7.3: no HVO: Linux 7.3 on arm64: arm64 HVO was disabled in Linux 6.3" in table.stdout

@@ -97,14 +97,25 @@ def bases(files: tuple[str, ...], options: dict[str, Any], axes: dict[str, list[
     config = options.pop("config")
     paths = [*files, *([config] if config else [])]
     if paths:
-        if options["pool"] or any(value is not None for value in pools):
-            raise InputError("plan files hold their pools; give --huge, --count, --size, --pool without them")
+        given = pools[1:] if "huge" in axes else pools  # --huge 2M,1G varies a plan file's one pool
+        if options["pool"] or any(value is not None for value in given):
+            raise InputError(
+                "plan files hold their pools; give --count, --size, --pool without them "
+                "(--huge only as an axis, e.g. --huge 2M,1G, for a file with one [[pool]])"
+            )
         stems = [Path(p).stem for p in paths]
         names = stems if len(set(stems)) == len(stems) else paths
         host = _host_options(options)
         return [Base(name, request_from_options(config=path, **host)) for name, path in zip(names, paths)]
     huge = axes["huge"][0] if "huge" in axes else options["huge"]
-    specs = pool_specs(options["pool"], huge, *pools[1:])
+    if "huge" in axes and options["pool"]:  # --huge varies the size of the --pool given
+        from hvo_calc.hostshape import parse_pool
+
+        if any(value is not None for value in pools[1:]):
+            raise InputError("--pool gives the pool's size and amount; give --count, --size and --shrink-to without it")
+        specs = tuple(parse_pool(text) for text in options["pool"])
+    else:
+        specs = pool_specs(options["pool"], huge, *pools[1:])
     return [Base(None, request_from_options(config=None, **_host_options(options)), specs)]
 
 
@@ -143,8 +154,6 @@ def compare(files: tuple[str, ...], baseline: int | None, fmt: str, output: str 
 
     axes = axis_values(options)
     starts = bases(files, options, axes)
-    if starts[0].specs is None and "huge" in axes:
-        raise InputError("--huge cannot vary the pools of plan files; give each size its own file")
     keep_freed_memory()
     report = run_compare(starts, axes, baseline)
     emit(COMPARE_RENDERERS[fmt](report), output, human=fmt == "table")

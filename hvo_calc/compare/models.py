@@ -6,7 +6,7 @@ from pydantic import Field
 
 from hvo_calc.models import Model, PlanReport
 
-COMPARE_SCHEMA_VERSION = "1.0"
+COMPARE_SCHEMA_VERSION = "1.1"
 
 
 class Figures(Model):
@@ -35,6 +35,11 @@ class Scenario(Model):
     figures: Figures | None
     delta: Figures | None = Field(description="figures less the baseline's; null for an impossible scenario")
     reason: str | None = Field(description="why the scenario cannot exist; null when it was planned")
+    no_hvo: str | None = Field(
+        default=None,
+        description="why HVO frees nothing in a planned scenario (off, or the release or architecture lacks it); "
+        "null where it frees vmemmap",
+    )
 
 
 class CompareReport(Model):

@@ -55,13 +55,18 @@ def _field_value(axis: str, value: str) -> object:
 
 
 def request_for(base: Base, setting: Mapping[str, str]) -> PlanRequest:
-    """The base's request with the axes' values in place; pools by size resolved for the hugepage size."""
+    """The base's request with the axes' values in place; pools by size resolved for the hugepage
+    size, pools by count (a plan file's) keeping their count."""
     fields = {AXES[axis]: _field_value(axis, value) for axis, value in setting.items() if axis != "huge"}
     host = PlanRequest.model_validate({**base.request.model_dump(), **fields})
-    if base.specs is None:
-        return host
     huge = setting.get("huge")
     size = parse_size(huge, "hugepage size") if huge is not None else None
+    if base.specs is None:
+        if size is None:
+            return host
+        return host.model_copy(
+            update={"pools": tuple(p.model_copy(update={"hugepage_size": size}) for p in host.pools)}
+        )
     specs = tuple(replace(s, hugepage_size=size) for s in base.specs) if size is not None else base.specs
     return host.model_copy(update={"pools": tuple(resolve(spec, host) for spec in specs)})
 
@@ -111,7 +116,17 @@ def run_scenario(name: str, varies: dict[str, str], base: Base, setting: Mapping
     except (InputError, ValidationError) as exc:
         reason = str(exc) if isinstance(exc, InputError) else f"{exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}"
         return Scenario(name=name, varies=varies, report=None, figures=None, delta=None, reason=reason)
-    return Scenario(name=name, varies=varies, report=report, figures=figures(report), delta=None, reason=None)
+    return Scenario(
+        name=name, varies=varies, report=report, figures=figures(report), delta=None, reason=None, no_hvo=no_hvo(report)
+    )
+
+
+def no_hvo(report: PlanReport) -> str | None:
+    """Why HVO frees nothing in this scenario: the pools' reason, where every pool has one."""
+    reasons = [pool.reason for pool in report.pools if pool.reason]
+    if not report.pools or len(reasons) < len(report.pools):
+        return None
+    return "; ".join(dict.fromkeys(reasons))
 
 
 def expand(
@@ -137,6 +152,20 @@ def pool_basis(bases: Sequence[Base], axes: Mapping[str, list[str]]) -> Literal[
     return "memory" if any(spec.by_size for spec in specs) else "count"
 
 
+def check_huge_axis(bases: Sequence[Base], axes: Mapping[str, list[str]]) -> None:
+    """--huge varies the size of one pool: a plan file's only pool (keeping its count), or the flags' pool."""
+    if "huge" not in axes:
+        return
+    for base in bases:
+        pools = len(base.specs) if base.specs is not None else len(base.request.pools)
+        if pools > 1:
+            where = base.name or "the flags"
+            raise InputError(
+                f"--huge varies the size of one pool, and {where} gives {pools}; "
+                "accepted: one --pool, --huge with --count or --size, or a plan file with one [[pool]]"
+            )
+
+
 def pick_baseline(scenarios: list[Scenario], baseline: int | None) -> Scenario:
     """The scenario deltas are taken from: --baseline N (1-based), else the first that was planned."""
     planned = [s for s in scenarios if s.report is not None]
@@ -157,6 +186,7 @@ def pick_baseline(scenarios: list[Scenario], baseline: int | None) -> Scenario:
 
 def compare(bases: Sequence[Base], axes: Mapping[str, list[str]], baseline: int | None = None) -> CompareReport:
     """Plan every scenario, and each one's difference from the baseline."""
+    check_huge_axis(bases, axes)
     planned = [run_scenario(*item) for item in expand(bases, axes)]
     if len(planned) < 2:
         raise InputError(

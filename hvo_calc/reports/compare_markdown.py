@@ -21,4 +21,6 @@ def render(report: CompareReport) -> str:
     for number, s in enumerate(report.scenarios, 1):
         if s.reason:
             lines.append(f"- {number} {markdown_text(s.name)}: cannot exist: {markdown_text(s.reason)}")
+        elif s.no_hvo:
+            lines.append(f"- {number} {markdown_text(s.name)}: no HVO: {markdown_text(s.no_hvo)}")
     return "\n".join(lines) + "\n"

@@ -62,4 +62,6 @@ def render(report: CompareReport, *, encoding: str | None = None) -> str:
     for number, s in enumerate(report.scenarios, 1):
         if s.reason:
             console.print(one_line(f"{number} {s.name}: cannot exist: {s.reason}"), soft_wrap=True)
+        elif s.no_hvo:
+            console.print(one_line(f"{number} {s.name}: no HVO: {s.no_hvo}"), soft_wrap=True)
     return finish()
