@@ -210,9 +210,17 @@ def test_docs_compare_examples_are_real_runs(run, command, output, monkeypatch):
     assert result.stdout == output
 
 
-def test_docs_answer_the_three_questions():
-    assert len(DOC_EXAMPLES) >= 3
-    assert "## Compare and decide" in (ROOT / "docs" / "compare.md").read_text()
+def test_readme_answers_the_three_questions_with_one_command_each():
+    """6.1 or 7.3, 2M or 1G, arm64 4K or 64K: one `compare` each (their output is checked by test_docs)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Compare and decide", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^\$ (hvo-calc compare .*)$", section, flags=re.M)
+    assert [re.search(r"--(kernel|huge|page) \S+,", c).group(0) for c in commands] == [
+        "--kernel 6.1,",
+        "--huge 2M,",
+        "--page 4K,",
+    ]
+    assert len(DOC_EXAMPLES) >= 3 and "## Scenarios side by side" in (ROOT / "docs" / "compare.md").read_text()
 
 
 def test_huge_varies_one_pool_given_by_pool_or_by_a_one_pool_plan_file(run):
