@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from hvo_calc.models import CheckResult, PlanReport
 
 
-class SizeType(click.ParamType):
+if TYPE_CHECKING:  # generic from click 8.2; the floor's ParamType takes no argument at run time
+    IntParam = click.ParamType[int]
+    FloatParam = click.ParamType[float]
+else:
+    IntParam = FloatParam = click.ParamType
+
+
+class SizeType(IntParam):
     """A binary size: 64K, 2M, 1G, 16G, or bytes."""
 
     name = "SIZE"
@@ -34,7 +41,7 @@ class SizeType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-class PercentType(click.ParamType):
+class PercentType(FloatParam):
     """A percentage, 0 or more, with or without a trailing %: 0.5, 1.5%."""
 
     name = "PERCENT"

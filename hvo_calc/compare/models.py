@@ -4,7 +4,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from hvo_calc.models import Model, PlanReport
+from hvo_calc.base import Model
+from hvo_calc.models import PlanReport
 
 COMPARE_SCHEMA_VERSION = "1.1"
 

@@ -5,11 +5,11 @@ from collections.abc import Sequence
 
 from pydantic import Field, ValidationError
 
+from hvo_calc.base import Model
 from hvo_calc.compare.models import Figures
 from hvo_calc.compare.scenarios import figures
 from hvo_calc.errors import InputError
 from hvo_calc.kernel_cmdline import cmdline_for
-from hvo_calc.models import Model
 from hvo_calc.planner import PlanRequest, PoolRequest, plan
 from hvo_calc.profiles import find_profile
 from hvo_calc.units import short_size
