@@ -24,6 +24,8 @@ length). Whatever is wrong ends in one `InputError` line naming the file, the ke
 problem and what is accepted: never a traceback.
 """
 
+import os
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -307,10 +309,18 @@ def _depth_and_sizes(path: Path, data: dict[str, object]) -> None:
 def read_toml(path: Path) -> dict[str, Any]:
     """A plan file's data: UTF-8 TOML of bounded size and nesting, or one InputError line."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        # Non-blocking, so that a FIFO or a device named by mistake is refused, not waited on.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the plan file: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"{path}: the plan file is not a regular file; accepted: a TOML file")
+        os.set_blocking(fd, True)
+        try:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the plan file: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
         raise InputError(
             f"{path}: the plan file is larger than {MAX_FILE_BYTES >> 10} KiB; accepted: a "

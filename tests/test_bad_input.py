@@ -8,6 +8,7 @@ whole file runs in seconds.
 """
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_blank_option_values_are_refused(command, option, value):
         (["plan", "--huge", "2M", "--count", "4", "--shrink-to", "5"], "shrink_to 5"),
         (["plan", "--config", "/nonexistent/host.toml"], "/nonexistent/host.toml"),
         (["plan", "--config", "/dev/null"], "pool"),
-        (["plan", "--config", "/dev/zero"], "larger than"),
+        (["plan", "--config", "/dev/zero"], "not a regular file"),
         (["plan", "--huge", "2M", "--output", "/nonexistent/dir/x.json"], "cannot write --output"),
         (["check", "--huge", "2M", "--max-overhead", "inf"], "--max-overhead"),
     ],
@@ -403,3 +404,12 @@ def test_every_command_refuses_a_single_valued_option_twice(run, args):
     assert result.stderr.strip().splitlines() == [
         f"hvo-calc: error: {repeated} is given more than once; it takes one value: give it once"
     ]
+
+
+def test_a_plan_file_that_is_a_fifo_or_a_device_is_refused_not_waited_on(run, tmp_path):
+    fifo = tmp_path / "plan.toml"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        result = run("plan", "--config", str(path))
+        assert result.exit_code == 2
+        assert result.stderr == f"hvo-calc: error: {path}: the plan file is not a regular file; accepted: a TOML file\n"
