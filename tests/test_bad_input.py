@@ -77,7 +77,7 @@ def test_blank_option_values_are_refused(command, option, value):
         (["plan", "--kernel", "6.12\n7.0"], ""),
         (["plan", "--huge", "2M", "--count", "4", "--shrink-to", "5"], "shrink_to 5"),
         (["plan", "--config", "/nonexistent/host.toml"], "/nonexistent/host.toml"),
-        (["plan", "--config", "/dev/null"], "pool"),
+        (["plan", "--config", "/dev/null"], "not a regular file"),
         (["plan", "--config", "/dev/zero"], "not a regular file"),
         (["plan", "--huge", "2M", "--output", "/nonexistent/dir/x.json"], "cannot write --output"),
         (["check", "--huge", "2M", "--max-overhead", "inf"], "--max-overhead"),
