@@ -30,7 +30,8 @@ class InBytes:
 
     @property
     def page_bytes(self) -> int:
-        return int(self.base_page_bytes)
+        base_page_bytes: int = self.__dict__["base_page_bytes"]  # a field of PoolReport and Totals
+        return base_page_bytes
 
     @property
     def reserved_bytes(self) -> int:
