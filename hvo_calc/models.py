@@ -4,9 +4,9 @@
 removing one is a major bump.
 """
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, model_validator
 
 from hvo_calc.base import Model
 
@@ -16,6 +16,38 @@ SCHEMA_VERSION = "1.3"
 # 1.3: after a shrink a pool's figures are the host's once the shrink is done, with those at
 #      the full count in shrink.at_count (and shrink.hugepages_kept); boot lines size
 #      hugepages as the kernel prints them ("32.0 MiB")
+
+
+class InBytes:
+    """The page counts of a pool, a node or the totals in bytes, for the renderers: properties,
+    not fields, so the JSON, CSV and schema stay as they are."""
+
+    if TYPE_CHECKING:
+        reserved_pages: int
+        freed_pages: int
+        pagetable_pages: int
+        shared_tail_pages: int
+
+    @property
+    def page_bytes(self) -> int:
+        base_page_bytes: int = self.__dict__["base_page_bytes"]  # a field of PoolReport and Totals
+        return base_page_bytes
+
+    @property
+    def reserved_bytes(self) -> int:
+        return self.reserved_pages * self.page_bytes
+
+    @property
+    def freed_bytes(self) -> int:
+        return self.freed_pages * self.page_bytes
+
+    @property
+    def pagetable_bytes(self) -> int:
+        return self.pagetable_pages * self.page_bytes
+
+    @property
+    def shared_tail_bytes(self) -> int:
+        return self.shared_tail_pages * self.page_bytes
 
 
 class PerHugepage(Model):
@@ -83,7 +115,7 @@ class ShrinkReport(Model):
     )
 
 
-class PoolReport(Model):
+class PoolReport(InBytes, Model):
     name: str
     arch: str
     node: int
@@ -138,6 +170,11 @@ class PoolReport(Model):
         "off /proc/vmstat nr_memmap_boot_pages (6.11+)",
     )
 
+    @property
+    def would_free_bytes(self) -> int:
+        """What turning HVO on would free (0 where it is on)."""
+        return self.would_free.freed_pages * self.base_page_bytes if self.would_free else 0
+
 
 class KnownIssueReport(Model):
     """A known kernel problem that the planned release is (or may be) in range of."""
@@ -152,7 +189,7 @@ class KnownIssueReport(Model):
     pools: list[str] = Field(description="pools of this plan it bites (for a shrink leak: pools with shrink_to)")
 
 
-class Totals(Model):
+class Totals(InBytes, Model):
     """All pools summed. `hugepage_bytes` is the bytes of all hugepages (pool_bytes);
     `per_hugepage` is given when every pool has the same hugepage size, else null."""
 
@@ -176,8 +213,14 @@ class Totals(Model):
     shared_tail_pages: int = 0
 
 
-class NodeReport(Model):
+class NodeReport(InBytes, Model):
     """One NUMA node's pools, summed."""
+
+    _base_page_bytes: int = PrivateAttr(default=0)  # the plan's, set by `PlanReport`
+
+    @property
+    def page_bytes(self) -> int:
+        return self._base_page_bytes
 
     node: int
     memory_bytes: int | None
@@ -255,3 +298,10 @@ class PlanReport(Model):
     checks: list[CheckResult] = Field(
         default_factory=list, description="`check`: every budget and drift finding, in order; empty from `plan`"
     )
+
+    @model_validator(mode="after")
+    def _node_page_bytes(self) -> "PlanReport":
+        """Each node's figures in bytes are in the host's base page."""
+        for node in self.nodes:
+            node._base_page_bytes = self.host.base_page_bytes
+        return self

@@ -25,16 +25,13 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable
-from typing import TextIO, TypeVar
+from typing import TextIO
 
 import click
 
 from hvo_calc.errors import InputError
 
 STDOUT = "-"
-
-Command = TypeVar("Command", bound=Callable[..., object])
 
 # Box-drawing characters (U+2500-U+257F) as ASCII, for a terminal whose encoding lacks them.
 _BOX = {
@@ -292,38 +289,3 @@ def emit(text: str, output: str | None, *, human: bool = False) -> None:
         _echo(text, sys.stdout)
         return
     write_output(output, click.unstyle(text) if human else text)
-
-
-def format_option(command: Command) -> Command:
-    """`--format`, the same for every command that prints a report."""
-    from hvo_calc.cli import complete
-    from hvo_calc.reports import RENDERERS
-
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(sorted(RENDERERS)),
-        shell_complete=complete.formats,
-        default="table",
-        show_default=True,
-        help="Output format: table for people; json, csv, markdown, prometheus for machines "
-        "(deterministic, never coloured). Example: --format prometheus",
-    )(command)
-
-
-def output_option(command: Command) -> Command:
-    """`--output FILE`: a file replaced atomically; a device or FIFO written in place; "-" is stdout."""
-    from hvo_calc.cli.options import not_blank
-
-    return click.option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        default=None,
-        callback=not_blank,
-        help="Write the report to FILE atomically (temporary file in the same directory, then "
-        "rename; a symlink's target is replaced, the link kept), e.g. for node_exporter's "
-        "textfile collector. A device or FIFO (/dev/null, /dev/stdout) is written in place, "
-        "never replaced. Default and -: stdout. "
-        "Example: --output /var/lib/node_exporter/textfile/hvo.prom",
-    )(command)

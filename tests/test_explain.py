@@ -12,11 +12,13 @@ import pytest
 
 import hvo_calc.explain as explain_module
 from hvo_calc.engine import HugepageGeometry
-from hvo_calc.explain import explain, render_json, render_text
+from hvo_calc.explain import explain
 from hvo_calc.frames import BUDDY
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, Ranges
 from hvo_calc.planner import new_model
 from hvo_calc.profiles import find_profile
+from hvo_calc.reports.explain_json import render as render_json
+from hvo_calc.reports.explain_text import render as render_text
 from hvo_calc.verify import walk_entries
 from hvo_calc.vmemmap import vmemmap_remap_free
 

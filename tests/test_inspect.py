@@ -25,7 +25,9 @@ from hvo_calc.host.readers import (
     parse_zoneinfo,
     point_release,
 )
-from hvo_calc.host.render import RENDER
+from hvo_calc.reports import renderers
+
+RENDER = renderers("inspect")
 
 HOSTS = Path(__file__).parent / "fixtures" / "hosts"
 ALL_HOSTS = sorted(p.name for p in HOSTS.iterdir() if p.is_dir())

@@ -10,9 +10,10 @@ from click.core import ParameterSource
 
 from hvo_calc.cli import cli, complete, say
 from hvo_calc.cli.options import SingleValued, not_blank, plan_options, simulate
+from hvo_calc.cli.report_options import format_option, output_option, wide_option
 from hvo_calc.errors import BudgetError, InputError
-from hvo_calc.output import emit, format_option, output_option
-from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
+from hvo_calc.output import emit
+from hvo_calc.reports import MACHINE_FORMATS, render
 from hvo_calc.units import parse_size
 
 if TYPE_CHECKING:
@@ -137,11 +138,13 @@ COMMANDLINE = ParameterSource.COMMANDLINE
     "fails the check. Example: --allow-known-issue ID",
 )
 @_host_options
-@format_option
+@format_option("plan")
 @output_option
+@wide_option
 def check(
     fmt: str,
     output: str | None,
+    wide: bool,
     min_saved: int | None,
     max_vmemmap: int | None,
     max_overhead: float | None,
@@ -188,7 +191,7 @@ def check(
     report, drift = _host_report(host, expect, root, options) if host or expect or root else (simulate(options), [])
     results = evaluate(report, budgets)
     report = report.model_copy(update={"checks": as_checks(results) + drift})
-    emit(RENDERERS[fmt](report), output, human=fmt not in MACHINE_FORMATS)
+    emit(render("plan", fmt, report, wide=wide), output, human=fmt not in MACHINE_FORMATS)
     _say_results(report, budgets, allowed_issues, drift)
     _fail(budgets, results, drift)
 

@@ -9,8 +9,9 @@ from click.core import ParameterSource
 
 from hvo_calc.cli import cli
 from hvo_calc.cli.options import SingleValued, not_blank, plan_options_except, pool_specs, request_from_options
+from hvo_calc.cli.report_options import format_option, output_option, wide_option
 from hvo_calc.errors import InputError
-from hvo_calc.output import emit, output_option
+from hvo_calc.output import emit
 from hvo_calc.profiles import DEFAULT_ARCH
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ AXIS_OPTIONS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
     "placement": ("placement", "packed", ("packed", "scattered")),
     "struct-page-size": ("struct_page_bytes", "64", ()),
 }
-COMPARE_FORMATS = ("table", "json", "csv", "markdown", "prometheus")  # prometheus: a `scenario` label
 EXAMPLES = {"kernel": "6.1,6.12,7.3", "huge": "2M,1G", "hvo": "on,off", "page": "4K,64K", "arch": "x86-64,arm64"}
 
 
@@ -46,19 +46,6 @@ def compare_options(command: Callable[..., Any]) -> Callable[..., Any]:
             f"Example: --{axis} {EXAMPLES.get(axis, ','.join(choices) or '56,64')}",
         )(command)
     return command
-
-
-def formats_option(names: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """`--format` over `names`, the first being the human one (a table)."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(names),
-        default=names[0],
-        show_default=True,
-        help=f"Output format: {names[0]} for people; {', '.join(names[1:])} for machines (deterministic, "
-        f"never coloured). Example: --format {names[1]}",
-    )
 
 
 def axis_values(options: dict[str, Any]) -> dict[str, list[str]]:
@@ -130,9 +117,12 @@ def bases(files: tuple[str, ...], options: dict[str, Any], axes: dict[str, list[
     help="The scenario (1 for the first) the differences are taken from (default: the first that can be planned). "
     "Example: --baseline 2",
 )
-@formats_option(COMPARE_FORMATS)
+@format_option("compare", sort=False)
 @output_option
-def compare(files: tuple[str, ...], baseline: int | None, fmt: str, output: str | None, **options: Any) -> None:
+@wide_option
+def compare(
+    files: tuple[str, ...], baseline: int | None, fmt: str, output: str | None, wide: bool, **options: Any
+) -> None:
     """Plan what-if scenarios side by side: every combination of the axes, or several plan files.
 
     Each scenario is planned as `plan` plans it (same engine, same verification). A row per
@@ -150,10 +140,10 @@ def compare(files: tuple[str, ...], baseline: int | None, fmt: str, output: str 
     """
     from hvo_calc.compare.scenarios import compare as run_compare
     from hvo_calc.heap import keep_freed_memory
-    from hvo_calc.reports.compare_formats import COMPARE_RENDERERS
+    from hvo_calc.reports import render
 
     axes = axis_values(options)
     starts = bases(files, options, axes)
     keep_freed_memory()
     report = run_compare(starts, axes, baseline)
-    emit(COMPARE_RENDERERS[fmt](report), output, human=fmt == "table")
+    emit(render("compare", fmt, report, wide=wide), output, human=fmt == "table")

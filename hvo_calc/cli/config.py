@@ -6,7 +6,8 @@ import click
 
 from hvo_calc.cli import cli
 from hvo_calc.cli.options import SingleValued, plan_options, request_from_options
-from hvo_calc.output import emit, output_option
+from hvo_calc.cli.report_options import output_option
+from hvo_calc.output import emit
 
 KINDS = ("cmdline", "grub", "sysctl", "tuned", "kubelet", "openshift")
 

@@ -8,7 +8,8 @@ import click
 
 from hvo_calc.cli import cli
 from hvo_calc.cli.options import PLAN_OPTIONS, SingleValued
-from hvo_calc.output import emit, output_option
+from hvo_calc.cli.report_options import format_option, output_option
+from hvo_calc.output import emit
 
 # The host options `plan` takes that describe one hugepage size on one kernel.
 REUSED = ("arch", "base_page", "huge", "kernel", "struct_page_bytes", "hvo", "paging", "mmu")
@@ -35,14 +36,11 @@ def plan_params(names: tuple[str, ...]) -> list[click.Parameter]:
 
 
 @cli.command(cls=SingleValued, params=plan_params(REUSED))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: a drawing for people (plain text when piped or with NO_COLOR); json: the same "
+@format_option(
+    "explain",
+    "table: a drawing for people (plain text when piped or with NO_COLOR); json: the same "
     "facts as data (deterministic, never coloured). Example: --format json",
+    sort=False,
 )
 @output_option
 def explain(fmt: str, output: str | None, **options: Any) -> None:
@@ -63,8 +61,8 @@ def explain(fmt: str, output: str | None, **options: Any) -> None:
       hvo-calc explain --arch arm64 --page 64K --huge 512M
     """
     from hvo_calc.explain import explain as run_explain
-    from hvo_calc.explain import render_json, render_text
+    from hvo_calc.reports import render
 
     hvo = options.pop("hvo", "on")
     explanation = run_explain(**options, hvo=hvo != "off")
-    emit(render_json(explanation) if fmt == "json" else render_text(explanation), output, human=fmt != "json")
+    emit(render("explain", fmt, explanation), output, human=fmt != "json")

@@ -10,10 +10,11 @@ import click
 
 from hvo_calc.cli import cli
 from hvo_calc.cli.options import SingleValued
+from hvo_calc.cli.report_options import format_option, output_option, wide_option
 from hvo_calc.errors import InputError
 from hvo_calc.host.fs import kind_of
-from hvo_calc.output import emit, format_option, output_option, write_atomic
-from hvo_calc.reports import MACHINE_FORMATS
+from hvo_calc.output import emit, write_atomic
+from hvo_calc.reports import MACHINE_FORMATS, render
 
 if TYPE_CHECKING:
     from hvo_calc.host.inspector import Inspection
@@ -66,8 +67,9 @@ if TYPE_CHECKING:
     "stderr, and with --format prometheus the hvo_calc_inspect_drift gauges (check --host --expect "
     "FILE fails on them). Example: --expect host.toml",
 )
-@format_option
+@format_option("inspect")
 @output_option
+@wide_option
 def inspect(
     root: Path | None,
     dmesg: Path | None,
@@ -76,6 +78,7 @@ def inspect(
     expect: Path | None,
     fmt: str,
     output: str | None,
+    wide: bool,
 ) -> None:
     """Inspect this host: hugepage pools, HVO's state, the plan of its pools, and the
     model's figures against the kernel's counters (nr_memmap_pages, nr_memmap_boot_pages,
@@ -93,7 +96,6 @@ def inspect(
     from hvo_calc.host.capture import write_capture
     from hvo_calc.host.inspector import inspect_host
     from hvo_calc.host.planfile import plan_file_text
-    from hvo_calc.host.render import RENDER
     from hvo_calc.host.resolve import CannotPlan
 
     check_targets(root, capture, write_config)
@@ -114,7 +116,7 @@ def inspect(
     if capture is not None:
         write_capture(inspection.fs, inspection.found, capture)
     drift_text, drifted = _drift(expect, inspection, fmt)
-    emit(RENDER[fmt](report) + drift_text, output, human=fmt not in MACHINE_FORMATS)
+    emit(render("inspect", fmt, report, wide=wide) + drift_text, output, human=fmt not in MACHINE_FORMATS)
     _say_drift(drifted)
     if fmt in MACHINE_FORMATS or output not in (None, "-"):
         for reported in report.problems:
@@ -164,7 +166,7 @@ def _drift(expect: Path | None, inspection: "Inspection", fmt: str) -> tuple[str
     if expect is None:
         return "", []
     from hvo_calc.drift import against, expected_file
-    from hvo_calc.host.render import drift_prometheus
+    from hvo_calc.reports.inspect import drift_prometheus
 
     findings = against(expected_file(expect), inspection)[1]
     text = drift_prometheus(inspection.report, findings) if fmt == "prometheus" else ""

@@ -5,10 +5,10 @@ from typing import Any
 import click
 
 from hvo_calc.cli import cli
-from hvo_calc.cli.compare import formats_option
 from hvo_calc.cli.options import SingleValued, not_blank, plan_options_except, request_from_options
+from hvo_calc.cli.report_options import format_option, output_option
 from hvo_calc.errors import InputError
-from hvo_calc.output import emit, output_option
+from hvo_calc.output import emit
 from hvo_calc.units import parse_size
 
 # The plan's pool options and its single --kernel do not apply: recommend chooses the pools, over releases.
@@ -52,7 +52,7 @@ def _list(option: str, text: str | None) -> list[str]:
     show_default=True,
     help="Allocate the pools at boot (hugepages= on the command line) or at run time (sysfs). Example: --runtime",
 )
-@formats_option(("table", "json"))
+@format_option("recommend", sort=False)
 @output_option
 def recommend(
     need: str, kernels: str, sizes: str | None, boot: bool, fmt: str, output: str | None, **options: Any
@@ -70,7 +70,7 @@ def recommend(
       hvo-calc recommend --need 64G --arch arm64 --page 64K --kernel 6.2 --sizes 2M,512M
     """
     from hvo_calc.compare.recommend import recommend as run_recommend
-    from hvo_calc.reports.compare_formats import RECOMMEND_RENDERERS
+    from hvo_calc.reports import render
 
     need_bytes = parse_size(need, "--need")
     if need_bytes <= 0:
@@ -78,4 +78,4 @@ def recommend(
     host = request_from_options(config=None, huge=None, count=None, shrink_to=None, kernel="latest", **options)
     size_list = [parse_size(size, "--sizes") for size in _list("sizes", sizes)]
     report = run_recommend(host, need_bytes, _list("kernel", kernels), size_list or None, boot)
-    emit(RECOMMEND_RENDERERS[fmt](report), output, human=fmt == "table")
+    emit(render("recommend", fmt, report), output, human=fmt == "table")

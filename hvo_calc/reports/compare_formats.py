@@ -1,11 +1,8 @@
-"""The compare and recommend reports' renderers, by `--format` name, each imported on first
-use; and the columns they share (the figure each shows, in the report's order)."""
+"""The columns the compare renderers share (the figure each shows, in the report's order), and
+how a figure and its difference from the baseline read."""
 
-from collections.abc import Iterator, Mapping
-from importlib import import_module
 from typing import TYPE_CHECKING
 
-from hvo_calc.reports import Renderer
 from hvo_calc.units import human_size
 
 if TYPE_CHECKING:
@@ -68,25 +65,3 @@ def scenario_cells(scenario: "Scenario", baseline: str, columns: Columns, delta_
             text = delta_format.format(figure=text, delta=figure_text(field, change, signed=True))
         cells.append(text)
     return cells
-
-
-class _Renderers(Mapping[str, Renderer]):
-    """Format name -> its module's `render`, imported on first use."""
-
-    def __init__(self, modules: Mapping[str, str]) -> None:
-        self._modules = modules
-
-    def __getitem__(self, name: str) -> Renderer:
-        module = import_module(f"hvo_calc.reports.{self._modules[name]}")
-        render: Renderer = module.render
-        return render
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-
-COMPARE_RENDERERS: Mapping[str, Renderer] = _Renderers(_MODULES)
-RECOMMEND_RENDERERS: Mapping[str, Renderer] = _Renderers({"table": "recommend_table", "json": "recommend_json"})

@@ -1,7 +1,8 @@
-"""JSON: the report model as is, keys in schema order, two-space indent."""
+"""JSON: the report model as is (plan, inspect, compare, recommend), keys in schema order,
+two-space indent."""
 
-from hvo_calc.models import PlanReport
+from pydantic import BaseModel
 
 
-def render(report: PlanReport) -> str:
+def render(report: BaseModel) -> str:
     return report.model_dump_json(indent=2) + "\n"

@@ -8,7 +8,7 @@ from hvo_calc.units import human_size, short_size
 COLUMNS = ("rank", "hugepages", "kernel", "extra", "vmemmap", "freed", "page tables", "saved", "MemTotal gain")
 
 
-def render(report: RecommendReport, *, encoding: str | None = None) -> str:
+def render(report: RecommendReport, *, encoding: str | None = None, wide: bool = False) -> str:
     from rich.table import Table
 
     console, finish = console_for(encoding)

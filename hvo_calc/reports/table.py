@@ -12,11 +12,11 @@ import io
 import sys
 from typing import TYPE_CHECKING
 
-from hvo_calc.models import KnownIssueReport, PlanReport, PoolReport, ShrinkReport, Totals
+from hvo_calc.models import KnownIssueReport, NodeReport, PlanReport, PoolReport, ShrinkReport, Totals
+from hvo_calc.reports.grid import Column, Grid, print_fitted
 from hvo_calc.reports.text import one_line
 from hvo_calc.units import human_size, short_size
 
-COLUMNS = ("pool", "hugepages", "vmemmap pages each", "vmemmap", "reserved", "freed", "page tables", "saved", "saved %")
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -35,25 +35,34 @@ class _Buffer(io.StringIO):
         return self._encoding
 
 
-def _pages(pages: int, page_bytes: int) -> str:
-    return f"{pages:,} pages ({human_size(pages * page_bytes)})"
+def _pages(pages: int, size_bytes: int) -> str:
+    return f"{pages:,} pages ({human_size(size_bytes)})"
 
 
-def _row(name: str, item: PoolReport | Totals, per_hugepage: str, shared_tail: bool) -> list[str]:
-    page = item.base_page_bytes
-    tail = [human_size(item.shared_tail_pages * page)] if shared_tail else []
-    return [
-        name,
-        f"{item.hugepages:,}",
-        per_hugepage,
-        human_size(item.vmemmap_bytes),
-        human_size(item.reserved_pages * page),
-        human_size(item.freed_pages * page),
-        human_size(item.pagetable_pages * page),
-        *tail,
-        human_size(item.saved_bytes),
-        f"{item.saved_percent:.3f}%",
+def plan_grid(report: PlanReport, title: str) -> Grid:
+    """The pools and their total; the columns that go first when it is too wide: vmemmap pages
+    each, shared tail, the pool's size and node, page tables, saved %, reserved."""
+    items: list[PoolReport | Totals] = [*report.pools, report.totals]
+    names = [one_line(pool.name) for pool in report.pools] + ["total"]
+    each = [f"{p.per_hugepage.vmemmap_pages}, {p.per_hugepage.freed_pages} freed" for p in report.pools] + [""]
+    where = [f"{name} ({p.hugepage_size}, node {p.node})" for name, p in zip(names, report.pools)] + ["total"]
+    shared_tail = any(pool.shared_tail_pages for pool in report.pools)
+    sizes = [
+        Column("vmemmap", [human_size(i.vmemmap_bytes) for i in items]),
+        Column("reserved", [human_size(i.reserved_bytes) for i in items], drop=6),
+        Column("freed", [human_size(i.freed_bytes) for i in items]),
+        Column("page tables", [human_size(i.pagetable_bytes) for i in items], drop=4),
+        *([Column(SHARED_TAIL, [human_size(i.shared_tail_bytes) for i in items], drop=2)] if shared_tail else []),
+        Column("saved", [human_size(i.saved_bytes) for i in items]),
+        Column("saved %", [f"{i.saved_percent:.3f}%" for i in items], drop=5),
     ]
+    columns = [
+        Column("pool", where, "left", drop=3, narrow=Column("pool", names, "left")),
+        Column("hugepages", [f"{i.hugepages:,}" for i in items]),
+        Column("vmemmap pages each", each, drop=1),
+        *sizes,
+    ]
+    return Grid(title, columns, [None] * len(report.pools) + ["bold"])
 
 
 def kernel_title(report: PlanReport) -> str:
@@ -83,38 +92,20 @@ def text_console(encoding: str | None = None) -> tuple["Console", io.StringIO]:
     return make_console(buffer), buffer
 
 
-def render(report: PlanReport, *, encoding: str | None = None) -> str:
+def render(report: PlanReport, *, encoding: str | None = None, wide: bool = False) -> str:
     """The report as a rich table, styled as `hvo_calc.console` decides for stdout.
 
     `encoding` is the encoding the text will be written in (default: stdout's); the result
     always encodes in it.
     """
-    from rich.table import Table
-
     host = report.host
     encoding = _encoding(encoding)
     title = one_line(
         f"HVO plan: {host.arch} {short_size(host.base_page_bytes)} pages, {kernel_title(report)}, "
         f"struct page {host.struct_page_bytes} B, {host.placement} placement"
     )
-    shared_tail = any(pool.shared_tail_pages for pool in report.pools)
-    grid = Table(title=title, title_justify="left")
-    for column in COLUMNS[:7] + ((SHARED_TAIL,) if shared_tail else ()) + COLUMNS[7:]:
-        grid.add_column(column, justify="left" if column == "pool" else "right")
-    for pool in report.pools:
-        each = pool.per_hugepage
-        grid.add_row(
-            *_row(
-                f"{one_line(pool.name)} ({pool.hugepage_size}, node {pool.node})",
-                pool,
-                f"{each.vmemmap_pages}, {each.freed_pages} freed",
-                shared_tail,
-            )
-        )
-    grid.add_row(*_row("total", report.totals, "", shared_tail), style="bold")
-
     console, buffer = text_console(encoding)
-    console.print(grid)
+    print_fitted(console, plan_grid(report, title), wide=wide)
     line = functools.partial(console.print, soft_wrap=True)  # one line each, however long: grep finds it
     for pool in report.pools:
         name = one_line(pool.name)
@@ -126,14 +117,14 @@ def render(report: PlanReport, *, encoding: str | None = None) -> str:
             w = pool.would_free
             line(
                 f"{name}: with HVO (as in Linux {w.kernel}) it would free "
-                f"{_pages(w.freed_pages, pool.base_page_bytes)} and save "
-                f"{_pages(w.saved_pages, pool.base_page_bytes)}"
+                f"{_pages(w.freed_pages, pool.would_free_bytes)} and save "
+                f"{_pages(w.saved_pages, w.saved_bytes)}"
             )
     for pool in report.pools:
         if pool.shrink:
             line(_shrink_line(pool.name, pool.shrink))
     if len(report.nodes) > 1 or report.memory:
-        console.print(_nodes_table(report))
+        print_fitted(console, nodes_grid(report.nodes), wide=wide)
     if report.memory:
         m = report.memory
         line(
@@ -190,37 +181,19 @@ def _shrink_line(name: str, s: ShrinkReport) -> str:
     )
 
 
-def _nodes_table(report: PlanReport):
-    from rich.table import Table
-
-    shared_tail = any(n.shared_tail_pages for n in report.nodes)
-    grid = Table(title="per node", title_justify="left")
-    for column in (
-        "node",
-        "memory",
-        "pools",
-        "hugepages",
-        "pool size",
-        "freed",
-        "page tables",
-        *((SHARED_TAIL,) if shared_tail else ()),
-        "saved",
-        "free",
-    ):
-        grid.add_column(column, justify="right")
-    page = report.host.base_page_bytes
-    for n in report.nodes:
-        tail = [human_size(n.shared_tail_pages * page)] if shared_tail else []
-        grid.add_row(
-            str(n.node),
-            human_size(n.memory_bytes) if n.memory_bytes else "-",
-            str(n.pools),
-            f"{n.hugepages:,}",
-            human_size(n.pool_bytes),
-            human_size(n.freed_pages * page),
-            human_size(n.pagetable_pages * page),
-            *tail,
-            human_size(n.saved_bytes),
-            human_size(n.free_bytes) if n.free_bytes is not None else "-",
-        )
-    return grid
+def nodes_grid(nodes: list[NodeReport]) -> Grid:
+    """The pools summed per node; shared tail, page tables, pools and free go first when too wide."""
+    shared_tail = any(n.shared_tail_pages for n in nodes)
+    columns = [
+        Column("node", [str(n.node) for n in nodes]),
+        Column("memory", [human_size(n.memory_bytes) if n.memory_bytes else "-" for n in nodes]),
+        Column("pools", [str(n.pools) for n in nodes], drop=3),
+        Column("hugepages", [f"{n.hugepages:,}" for n in nodes]),
+        Column("pool size", [human_size(n.pool_bytes) for n in nodes]),
+        Column("freed", [human_size(n.freed_bytes) for n in nodes]),
+        Column("page tables", [human_size(n.pagetable_bytes) for n in nodes], drop=2),
+        *([Column(SHARED_TAIL, [human_size(n.shared_tail_bytes) for n in nodes], drop=1)] if shared_tail else []),
+        Column("saved", [human_size(n.saved_bytes) for n in nodes]),
+        Column("free", [human_size(n.free_bytes) if n.free_bytes is not None else "-" for n in nodes], drop=4),
+    ]
+    return Grid("per node", columns)

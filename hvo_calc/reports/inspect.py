@@ -1,9 +1,7 @@
-"""The inspect report in each `--format`. The plan inside is rendered by the plan's own
-renderers (`hvo_calc.reports.RENDERERS`); these add the host and the comparison.
+"""The inspect report in the machine formats and markdown (the table is `inspect_table`). The
+plan inside is rendered by the plan's own renderers; these add the host and the comparison.
 
-- table: the summary (HVO's state first), the host, its hugepages, the plan's table, the
-  comparison, notes and problems. Colour only on a terminal.
-- json: `InspectReport` as is (`schema_version` of its own; the plan keeps its own).
+- json (`json_report`): `InspectReport` as is (`schema_version` of its own; the plan keeps its own).
 - csv: the plan's CSV with the comparison's columns added at the end, and a row
   `comparison` for each comparison (its plan columns empty), the convention the plan's CSV
   has for node rows.
@@ -25,6 +23,7 @@ from typing import get_args
 from hvo_calc.host.models import ComparisonRow, HostFacts, HvoState, InspectReport, Status
 from hvo_calc.models import CheckResult
 from hvo_calc.reports import RENDERERS
+from hvo_calc.reports.grid import count_text, signed_text
 from hvo_calc.reports.prometheus import _family
 from hvo_calc.units import human_size, short_size
 
@@ -55,69 +54,6 @@ def host_line(host: HostFacts) -> str:
         f"host: {host.machine} ({host.arch} {page} pages{paging}), Linux {kernel}, modelled as Linux "
         f"{host.kernel_modelled}, {nodes}{memory}"
     )
-
-
-def _count(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
-
-
-def _signed(value: int | None) -> str:
-    return "-" if value is None else f"{value:+,}" if value else "0"
-
-
-def render_table(report: InspectReport) -> str:
-    from rich.table import Table
-
-    from hvo_calc.reports.table import text_console
-
-    console, buffer = text_console()
-    host = report.host
-    for line in report.summary:
-        console.print(line)
-    console.print(host_line(host))
-    if host.cmdline is not None:
-        console.print(f"command line: {host.cmdline}")
-    grid = Table(title="hugepages on this host (sysfs)", title_justify="left")
-    for column in ("size", "node", "memory", "hugepages", "free", "surplus", "at boot"):
-        grid.add_column(column, justify="left" if column == "size" else "right")
-    for node in host.nodes:
-        for counts in node.hugepages:
-            grid.add_row(
-                counts.hugepage_size,
-                str(node.node),
-                human_size(node.memory_bytes) if node.memory_bytes else "-",
-                _count(counts.total),
-                _count(counts.free),
-                _count(counts.surplus),
-                _count(counts.boot),
-            )
-    console.print(grid)
-    text = buffer.getvalue()
-    if report.plan is not None:
-        text += RENDERERS["table"](report.plan)
-    console, buffer = text_console()
-    grid = Table(title="model against the kernel's counters", title_justify="left")
-    for column in ("counter", "scope", "predicted", "observed", "difference", "status", "why"):
-        grid.add_column(
-            column, justify="right" if column in ("predicted", "observed", "difference") else "left", overflow="fold"
-        )
-    for r in report.comparison:
-        scope = f"{r.scope} {r.hugepage_size}" if r.hugepage_size else r.scope
-        grid.add_row(
-            r.counter, scope, _count(r.predicted), _count(r.observed), _signed(r.difference), r.status, r.explanation
-        )
-    console.print(grid)
-    for line in host.dmesg:
-        console.print(f"dmesg: {line}")
-    for note in report.notes:
-        console.print(f"note: {note}")
-    for problem in report.problems:
-        console.print(f"problem: {problem.source}: {problem.message}")
-    return text + buffer.getvalue()
-
-
-def render_json(report: InspectReport) -> str:
-    return report.model_dump_json(indent=2) + "\n"
 
 
 def _cell(value: object) -> str:
@@ -158,7 +94,14 @@ def render_markdown(report: InspectReport) -> str:
     lines = [f"**hvo-calc inspect**: {_escape(host_line(host))}", ""]
     lines += [f"- {_escape(line)}" for line in report.summary] + [""]
     rows = [
-        [c.hugepage_size, str(n.node), _count(c.total), _count(c.free), _count(c.surplus), _count(c.boot)]
+        [
+            c.hugepage_size,
+            str(n.node),
+            count_text(c.total),
+            count_text(c.free),
+            count_text(c.surplus),
+            count_text(c.boot),
+        ]
         for n in host.nodes
         for c in n.hugepages
     ]
@@ -180,9 +123,9 @@ def render_markdown(report: InspectReport) -> str:
             [
                 r.counter,
                 f"{r.scope} {r.hugepage_size}" if r.hugepage_size else r.scope,
-                _count(r.predicted),
-                _count(r.observed),
-                _signed(r.difference),
+                count_text(r.predicted),
+                count_text(r.observed),
+                signed_text(r.difference),
                 r.status,
                 _escape(r.explanation),
             ]
@@ -268,7 +211,6 @@ def fleet_lines(report: InspectReport) -> list[str]:
     """The gauges a fleet dashboard sums over hosts: written for every host, pools or none."""
     host, arch = report.host, {"arch": report.host.arch or ""}
     pools = report.plan.pools if report.plan else []
-    would = [(p.would_free, p.base_page_bytes) for p in pools if p.would_free]
     rows = report.comparison
     lines: list[str] = []
     families: list[tuple[str, str, list[tuple[dict[str, str], object]]]] = [
@@ -280,12 +222,12 @@ def fleet_lines(report: InspectReport) -> list[str]:
         (
             "inspect_would_free_bytes",
             "Vmemmap that turning HVO on would free for the current pools, in bytes (0 where it is on).",
-            [(arch, sum(w.freed_pages * page for w, page in would))],
+            [(arch, sum(p.would_free_bytes for p in pools))],
         ),
         (
             "inspect_would_save_bytes",
             "Net bytes turning HVO on would save for the current pools (0 where it is on).",
-            [(arch, sum(w.saved_bytes for w, _ in would))],
+            [(arch, sum(p.would_free.saved_bytes for p in pools if p.would_free))],
         ),
         (
             "inspect_known_issues",
@@ -325,12 +267,3 @@ def drift_prometheus(report: InspectReport, findings: list[CheckResult]) -> str:
         [({**arch, "name": f.name, "kind": f.kind}, int(not f.passed)) for f in findings],
     )
     return "\n".join(lines) + "\n"
-
-
-RENDER = {
-    "table": render_table,
-    "json": render_json,
-    "csv": render_csv,
-    "markdown": render_markdown,
-    "prometheus": render_prometheus,
-}

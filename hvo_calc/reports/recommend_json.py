@@ -1,5 +1,0 @@
-"""Recommend as JSON: the report model as is."""
-
-from hvo_calc.reports.compare_json import render as render
-
-__all__ = ["render"]
