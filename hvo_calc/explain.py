@@ -34,6 +34,7 @@ import numpy as np
 from hvo_calc import __version__
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions, simulate_pool
 from hvo_calc.errors import VerificationError
+from hvo_calc.explain_models import EXPLAIN_SCHEMA_VERSION, ExplainReport
 from hvo_calc.frames import FrameAllocator, FrameLog
 from hvo_calc.kernels import KernelBehaviour
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable
@@ -42,7 +43,6 @@ from hvo_calc.profiles import ArchProfile
 from hvo_calc.units import human_size, short_size
 from hvo_calc.verify import Snapshot, WindowRules, walk_entries
 
-EXPLAIN_SCHEMA_VERSION = "1.0"
 SIMULATED_HUGEPAGES = 2  # the second shows what hugepages share (7.1+: the tail page)
 DEFAULT_HUGEPAGE = "2M"
 MAX_RUN = 8  # a run of like pages longer than this is elided ...
@@ -506,7 +506,13 @@ def _ranges(pfns: np.ndarray) -> list[list[int]]:
 
 
 def as_dict(ex: Explanation) -> dict[str, object]:
-    """The explanation as `--format json` prints it."""
+    """The explanation as `--format json` prints it: passed through `ExplainReport`, so it is
+    what the published schema says (keys absent where the dicts leave them out)."""
+    report = ExplainReport.model_validate(_report_dict(ex))
+    return report.model_dump(mode="json", exclude_unset=True)
+
+
+def _report_dict(ex: Explanation) -> dict[str, object]:
     g, profile, kernel = ex.geometry, ex.profile, ex.kernel
     return {
         "schema_version": EXPLAIN_SCHEMA_VERSION,
