@@ -25,7 +25,7 @@ STRING: dict[str, Any] = {"type": "string"}
 FLAGS = "RW: present and writable; RO: present, read-only; --: not present"
 VIA = "pmd-leaf: a PMD leaf maps the page's block; pte: a PTE of a page table maps it"
 MAPS = (
-    "what the tails map: head (5.18+ before 7.1), kept (the second kept page, 5.14-5.17), head-copy, "
+    "what the tails map: kept (the second kept page, 5.14-5.17), head (5.18-6.1), head-copy (6.2-7.0) "
     "or shared-tail (7.1+: the zone's shared read-only tail page)"
 )
 
@@ -45,8 +45,8 @@ class PageAfter(Model):
     flags: Flags = Field(description=FLAGS)
     via: Via = Field(description=VIA)
     role: Role = Field(
-        description="head: the head page on its own frame; head-copy: the head moved to a fresh copy (6.2+); "
-        "kept: another page on a frame of its own (5.14-5.17's second page; every page without HVO); "
+        description="head: the head page, still on its original frame; head-copy: the head moved to a fresh "
+        "copy (6.2+); kept: another page on a frame of its own (5.14-5.17's second page; every page without HVO); "
         "tail: remapped read-only to a page it shares"
     )
     copy_of: int | None = Field(

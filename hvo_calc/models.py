@@ -24,7 +24,10 @@ BASE_PAGE_BYTES = "the base page size in bytes (PAGE_SIZE: 4096 on x86-64)"
 STRUCT_PAGE_BYTES = "sizeof(struct page) in bytes (64 normally); HVO needs a power of two"
 HUGEPAGES = "hugepages counted"
 POOL_BYTES = "memory of the hugepages in bytes: hugepages x hugepage_bytes"
-HVO_ACTIVE = "whether HVO frees vmemmap here: the kernel has it on this architecture, it is on, and the size allows it"
+HVO_ACTIVE = (
+    "whether HVO frees vmemmap here: the kernel has it on this architecture, it is on, and the sizes "
+    "allow it (struct page a power of two, more vmemmap per hugepage than the reserve)"
+)
 REASON = "why HVO frees nothing here (one sentence naming the release or setting); null when hvo_active"
 VMEMMAP_PAGES = "base pages of vmemmap (the virtual array of struct pages) that hold the hugepages' struct pages"
 VMEMMAP_BYTES = "the memory those vmemmap pages take: vmemmap_pages x base_page_bytes"
@@ -34,8 +37,8 @@ RESERVED_PAGES = (
     "and every page of a hugepage HVO does not optimize: vmemmap_pages - freed_pages"
 )
 FREED_PAGES = (
-    "vmemmap pages HVO returns, net: frames freed by the remap (to the buddy allocator, or boot "
-    "memory's), less the head copies it allocates (6.2+)"
+    "vmemmap pages HVO returns, net: the frames the remap frees (boot-time vmemmap included), less the "
+    "head copies it allocates (6.2+)"
 )
 PAGETABLE_PAGES = (
     "page-table pages HVO allocates: one PTE table for each vmemmap PMD leaf the remap splits "
@@ -43,7 +46,7 @@ PAGETABLE_PAGES = (
 )
 SAVED_PAGES = "net base pages HVO gives back: freed_pages - pagetable_pages - shared_tail_pages"
 SAVED_BYTES = "saved_pages x base_page_bytes: what MemFree gains"
-SAVED_PERCENT = "saved_bytes as a share of pool_bytes, in percent (at most struct_page_bytes / base_page_bytes)"
+SAVED_PERCENT = "saved_bytes as a share of pool_bytes, in percent (at most 100 x struct_page_bytes / base_page_bytes)"
 SHARED_TAIL_PAGES = (
     "7.1+: shared read-only tail pages allocated (one per node, zone and hugepage order, charged to "
     "the first pool of its kind); 0 on older kernels"
@@ -82,7 +85,7 @@ class WouldFree(Savings):
 
     kernel: str = Field(
         description="the release these figures are modelled on: the planned one when HVO is only switched "
-        "off, else the newest release with HVO on this architecture"
+        "off, else the newest release with HVO on this architecture (the latest, if none has it)"
     )
     hypothetical: bool = Field(
         default=False,
@@ -113,7 +116,8 @@ class ShrinkReport(Model):
     policy: str = Field(description="same-node (5.14-6.3), same-node-retry (6.4-6.6) or any-node (6.7+)")
     available_bytes: int | None = Field(description="free memory the policy may use; null without node memory")
     succeeds: bool | None = Field(
-        description="whether every released hugepage can be restored; null without node memory"
+        description="whether every released hugepage can be restored; null without node memory or "
+        "when no hugepage is released"
     )
     surplus_hugepages: int = Field(description="hugepages that cannot be restored and stay as surplus")
     missing_bytes: int = Field(description="restore_bytes above available_bytes; 0 when the restore fits")
@@ -132,7 +136,10 @@ class PoolReport(Model):
     """One pool: hugepages of one size on one node and zone, and what HVO does to its vmemmap.
     After a shrink its figures are those once the shrink is done."""
 
-    name: str = Field(description="the pool's name: as the plan file gives it, else SIZE-INDEX (2M-0)")
+    name: str = Field(
+        description="the pool's name, unique in the report: as given (name= in --pool or a plan file), "
+        "else made by the tool from its hugepage size (2M-0)"
+    )
     arch: str = Field(description=ARCH)
     node: int = Field(description="the NUMA node the pool's hugepages are on")
     base_page_bytes: int = Field(description=BASE_PAGE_BYTES)
@@ -163,7 +170,8 @@ class PoolReport(Model):
     )
     boot_line: str | None = Field(
         description="the line hugetlb prints at boot for this hugepage size, in the release's wording (6.0+: "
-        "HugeTLB: 28 KiB vmemmap can be freed for a 2.00 MiB page, printed with HVO off too); null before 5.14"
+        "HugeTLB: 28 KiB vmemmap can be freed for a 2.00 MiB page, printed with HVO off too); "
+        "null where the release predates HVO (5.14)"
     )
     would_free: WouldFree | None = Field(
         description="what HVO would free where it frees nothing here (off, or not in this release); null otherwise"
@@ -207,8 +215,8 @@ class KnownIssueReport(Model):
     last: str = Field(description="last affected release")
     applies: str = Field(description="yes: the planned point release is in range; maybe: only the mainline is known")
     summary: str = Field(description="what goes wrong, in one line")
-    detail: str = Field(description="what goes wrong and what to do about it")
-    source: str = Field(description="where it is reported or fixed (a commit, a mailing-list post)")
+    detail: str = Field(description="what is known of it: where it was seen, what was measured, what to do")
+    source: str = Field(description="where it was reported, fixed or measured")
     pools: list[str] = Field(description="pools of this plan it bites (for a shrink leak: pools with shrink_to)")
 
 
@@ -223,7 +231,9 @@ class Totals(Model):
     hugepage_bytes: int = Field(description="bytes of all hugepages: the same as pool_bytes")
     pool_bytes: int = Field(description="bytes of all hugepages")
     hvo_active: bool = Field(description="whether HVO is active for every pool")
-    reason: str | None = Field(description="the first pool's reason why HVO frees nothing; null when none has one")
+    reason: str | None = Field(
+        description="the reason of the first pool where HVO frees nothing; null when it is active for every pool"
+    )
     per_hugepage: PerHugepage | None = Field(
         description="the figures of one hugepage, when every pool has the same hugepage size; else null"
     )

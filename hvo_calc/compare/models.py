@@ -31,8 +31,12 @@ class Figures(Model):
     saved_bytes: int = Field(description="freed_bytes - pagetable_bytes - shared_tail_bytes: what MemFree gains")
     memtotal_gain_bytes: int = Field(description="vmemmap returned from boot memory: what MemTotal grows by")
     memfree_gain_bytes: int = Field(description="what MemFree grows by once the pools exist (saved_bytes)")
-    vmemmap_percent_before: float | None = Field(description="struct pages as a share of RAM without HVO")
-    vmemmap_percent_after: float | None = Field(description="struct pages as a share of RAM with HVO")
+    vmemmap_percent_before: float | None = Field(
+        description="struct pages as a share of RAM without HVO, in percent; null without node memory"
+    )
+    vmemmap_percent_after: float | None = Field(
+        description="struct pages as a share of RAM with HVO, in percent; null without node memory"
+    )
 
 
 class Scenario(Model):
@@ -57,7 +61,9 @@ class CompareReport(Model):
     pool_basis: Literal["memory", "count"] | None = Field(
         description="when --huge varies: whether each pool kept its memory (given by size) or its count"
     )
-    scenarios: list[Scenario] = Field(description="every scenario, in the order of the axes' values")
+    scenarios: list[Scenario] = Field(
+        description="every scenario: for each plan file, each combination of the axes' values in the order given"
+    )
 
 
 class Layout(Model):

@@ -163,7 +163,9 @@ class ComparisonRow(Model):
         "not available: the kernel has no such counter; not compared: a figure is missing"
     )
     explained: bool | None = Field(description="true: agrees or the difference is accounted for; null: not checked")
-    explanation: str = Field(description="how the prediction is made up, or what accounts for the difference")
+    explanation: str = Field(
+        description="how the prediction is made up, what accounts for a difference, or why it was not compared"
+    )
 
 
 class ProblemReport(Model):
