@@ -37,7 +37,6 @@ from hvo_calc.planner import PlanRequest, PoolRequest, new_model, prepare
 from hvo_calc.profiles import ArchProfile
 from hvo_calc.verify import Snapshot, WindowRules, walk_entries
 
-EXPLAIN_SCHEMA_VERSION = "1.0"
 SIMULATED_HUGEPAGES = 2  # the second shows what hugepages share (7.1+: the tail page)
 DEFAULT_HUGEPAGE = "2M"
 MAX_RUN = 8  # a run of like pages longer than this is elided ...

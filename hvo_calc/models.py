@@ -1,12 +1,13 @@
 """The report: pydantic models that are the JSON schema users script against.
 
 `SCHEMA_VERSION` follows semantic rules: a minor bump only adds fields; renaming or
-removing one is a major bump.
+removing one is a major bump. Every field carries a description: `hvo-calc schema`
+publishes them, and a test fails on a field without one.
 """
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from hvo_calc.base import Model
 
@@ -16,6 +17,41 @@ SCHEMA_VERSION = "1.3"
 # 1.3: after a shrink a pool's figures are the host's once the shrink is done, with those at
 #      the full count in shrink.at_count (and shrink.hugepages_kept); boot lines size
 #      hugepages as the kernel prints them ("32.0 MiB")
+
+# Descriptions used by more than one model: the same figure means the same thing everywhere.
+ARCH = "the architecture, as hvo-calc names it (x86-64, arm64, riscv64, ...; `hvo-calc profiles` lists them)"
+BASE_PAGE_BYTES = "the base page size in bytes (PAGE_SIZE: 4096 on x86-64)"
+STRUCT_PAGE_BYTES = "sizeof(struct page) in bytes (64 normally); HVO needs a power of two"
+HUGEPAGES = "hugepages counted"
+POOL_BYTES = "memory of the hugepages in bytes: hugepages x hugepage_bytes"
+HVO_ACTIVE = (
+    "whether HVO frees vmemmap here: the kernel has it on this architecture, it is on, and the sizes "
+    "allow it (struct page a power of two, more vmemmap per hugepage than the reserve)"
+)
+REASON = "why HVO frees nothing here (one sentence naming the release or setting); null when hvo_active"
+VMEMMAP_PAGES = "base pages of vmemmap (the virtual array of struct pages) that hold the hugepages' struct pages"
+VMEMMAP_BYTES = "the memory those vmemmap pages take: vmemmap_pages x base_page_bytes"
+RESERVED_PAGES = (
+    "vmemmap pages that keep a frame of their own: per optimized hugepage the kernel's reserve "
+    "(HUGETLB_VMEMMAP_RESERVE_SIZE: 1 page since 5.18, the head the tails map; 2 in 5.14-5.17), "
+    "and every page of a hugepage HVO does not optimize: vmemmap_pages - freed_pages"
+)
+FREED_PAGES = (
+    "vmemmap pages HVO returns, net: the frames the remap frees (boot-time vmemmap included), less the "
+    "head copies it allocates (6.2+)"
+)
+PAGETABLE_PAGES = (
+    "page-table pages HVO allocates: one PTE table for each vmemmap PMD leaf the remap splits "
+    "(where vmemmap is mapped by PMD leaves: x86-64, arm64 4K, riscv64, ...); a split is never undone"
+)
+SAVED_PAGES = "net base pages HVO gives back: freed_pages - pagetable_pages - shared_tail_pages"
+SAVED_BYTES = "saved_pages x base_page_bytes: what MemFree gains"
+SAVED_PERCENT = "saved_bytes as a share of pool_bytes, in percent (at most 100 x struct_page_bytes / base_page_bytes)"
+SHARED_TAIL_PAGES = (
+    "7.1+: shared read-only tail pages allocated (one per node, zone and hugepage order, charged to "
+    "the first pool of its kind); 0 on older kernels"
+)
+KERNEL = "the mainline release whose rules the plan uses (major.minor, e.g. 7.3)"
 
 
 class InBytes:
@@ -53,26 +89,36 @@ class InBytes:
 class PerHugepage(Model):
     """One hugepage of the pool, as the simulation treated it."""
 
-    struct_pages: int
-    vmemmap_bytes: int
-    vmemmap_pages: int = Field(description="whole vmemmap pages of its own (0 when hugepages share one)")
-    reserved_pages: int
-    freed_pages: int
+    struct_pages: int = Field(description="struct pages that describe one hugepage: hugepage_bytes / base_page_bytes")
+    vmemmap_bytes: int = Field(description="bytes of those struct pages: struct_pages x struct_page_bytes")
+    vmemmap_pages: int = Field(
+        description="whole vmemmap pages of its own: vmemmap_bytes / base_page_bytes (0 when hugepages share one)"
+    )
+    reserved_pages: int = Field(
+        description="vmemmap pages kept for it: the kernel's reserve (1 since 5.18, 2 in 5.14-5.17) when "
+        "HVO optimizes it, else all of vmemmap_pages"
+    )
+    freed_pages: int = Field(
+        description="vmemmap pages HVO returns for it, net of a head copy: vmemmap_pages - reserved_pages"
+    )
 
 
 class Savings(Model):
     """What remap-and-free did (or would do) to a pool."""
 
-    freed_pages: int
-    pagetable_pages: int
-    saved_pages: int
-    saved_bytes: int
+    freed_pages: int = Field(description=FREED_PAGES)
+    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
+    saved_pages: int = Field(description=SAVED_PAGES)
+    saved_bytes: int = Field(description=SAVED_BYTES)
 
 
 class WouldFree(Savings):
     """What HVO would free where the kernel has it, when this plan's kernel does not."""
 
-    kernel: str
+    kernel: str = Field(
+        description="the release these figures are modelled on: the planned one when HVO is only switched "
+        "off, else the newest release with HVO on this architecture (the latest, if none has it)"
+    )
     hypothetical: bool = Field(
         default=False,
         description="no release has HVO on this architecture: these are the figures of "
@@ -83,27 +129,30 @@ class WouldFree(Savings):
 class CountFigures(Model):
     """A pool's figures at its full count, before a shrink gives hugepages back."""
 
-    hugepages: int
-    vmemmap_pages: int
-    reserved_pages: int
-    freed_pages: int
-    saved_pages: int
-    saved_bytes: int
-    saved_percent: float
+    hugepages: int = Field(description="hugepages of the pool before the shrink")
+    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
+    reserved_pages: int = Field(description=RESERVED_PAGES)
+    freed_pages: int = Field(description=FREED_PAGES)
+    saved_pages: int = Field(description=SAVED_PAGES)
+    saved_bytes: int = Field(description=SAVED_BYTES)
+    saved_percent: float = Field(description=SAVED_PERCENT)
 
 
 class ShrinkReport(Model):
     """Giving hugepages back: the restore path allocates their tails again first."""
 
-    shrink_to: int
-    hugepages_released: int
+    shrink_to: int = Field(description="the hugepage count the pool is shrunk to (nr_hugepages written)")
+    hugepages_released: int = Field(description="hugepages asked to leave the pool: its count - shrink_to")
     restore_pages: int = Field(description="frames the restore allocates (vmemmap_remap_alloc)")
-    restore_bytes: int
+    restore_bytes: int = Field(description="restore_pages x base_page_bytes: memory the shrink needs free first")
     policy: str = Field(description="same-node (5.14-6.3), same-node-retry (6.4-6.6) or any-node (6.7+)")
     available_bytes: int | None = Field(description="free memory the policy may use; null without node memory")
-    succeeds: bool | None
+    succeeds: bool | None = Field(
+        description="whether every released hugepage can be restored; null without node memory or "
+        "when no hugepage is released"
+    )
     surplus_hugepages: int = Field(description="hugepages that cannot be restored and stay as surplus")
-    missing_bytes: int
+    missing_bytes: int = Field(description="restore_bytes above available_bytes; 0 when the restore fits")
     pagetable_pages_kept: int = Field(description="split page tables, which a shrink never returns")
     hugepages_kept: int | None = Field(
         default=None,
@@ -116,38 +165,57 @@ class ShrinkReport(Model):
 
 
 class PoolReport(InBytes, Model):
-    name: str
-    arch: str
-    node: int
-    base_page_bytes: int
-    hugepage_bytes: int
-    hugepage_size: str
-    mapped_by: str
-    hugepages: int
-    pool_bytes: int
-    struct_page_bytes: int
-    kernel: str
-    hvo_active: bool
-    reason: str | None
-    per_hugepage: PerHugepage
-    vmemmap_pages: int
-    vmemmap_bytes: int
-    reserved_pages: int
-    freed_pages: int
-    pagetable_pages: int
-    saved_pages: int
-    saved_bytes: int
+    """One pool: hugepages of one size on one node and zone, and what HVO does to its vmemmap.
+    After a shrink its figures are those once the shrink is done."""
+
+    name: str = Field(
+        description="the pool's name, unique in the report: as given (name= in --pool or a plan file), "
+        "else made by the tool from its hugepage size (2M-0)"
+    )
+    arch: str = Field(description=ARCH)
+    node: int = Field(description="the NUMA node the pool's hugepages are on")
+    base_page_bytes: int = Field(description=BASE_PAGE_BYTES)
+    hugepage_bytes: int = Field(description="the hugepage size in bytes")
+    hugepage_size: str = Field(description="the hugepage size in short form (2M, 1G)")
+    mapped_by: str = Field(
+        description="the page-table level that maps one hugepage (PMD, PUD, contiguous PTE x16, ...)"
+    )
+    hugepages: int = Field(description="hugepages in the pool")
+    pool_bytes: int = Field(description=POOL_BYTES)
+    struct_page_bytes: int = Field(description=STRUCT_PAGE_BYTES)
+    kernel: str = Field(description=KERNEL)
+    hvo_active: bool = Field(description=HVO_ACTIVE)
+    reason: str | None = Field(description=REASON)
+    per_hugepage: PerHugepage = Field(description="the figures of one hugepage of the pool")
+    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
+    vmemmap_bytes: int = Field(description=VMEMMAP_BYTES)
+    reserved_pages: int = Field(description=RESERVED_PAGES)
+    freed_pages: int = Field(description=FREED_PAGES)
+    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
+    saved_pages: int = Field(description=SAVED_PAGES)
+    saved_bytes: int = Field(description=SAVED_BYTES)
     saved_percent: float = Field(description="saved_bytes as a share of pool_bytes, in percent")
-    split_pmds: int
-    tlb_flushes: int
-    boot_line: str | None
-    would_free: WouldFree | None
-    boot_time: bool
+    split_pmds: int = Field(description="vmemmap PMD leaves the remap split into PTE tables")
+    tlb_flushes: int = Field(
+        description="TLB flushes the remap issued: before 6.7 one after each PMD split and one after each "
+        "hugepage's remap; 6.7+ one after the split pass and one after the remap pass"
+    )
+    boot_line: str | None = Field(
+        description="the line hugetlb prints at boot for this hugepage size, in the release's wording (6.0+: "
+        "HugeTLB: 28 KiB vmemmap can be freed for a 2.00 MiB page, printed with HVO off too); "
+        "null where the release predates HVO (5.14)"
+    )
+    would_free: WouldFree | None = Field(
+        description="what HVO would free where it frees nothing here (off, or not in this release); null otherwise"
+    )
+    boot_time: bool = Field(
+        description="allocated at boot (hugepages= on the command line), not at run time (nr_hugepages)"
+    )
     memtotal_gain_bytes: int = Field(description="vmemmap frames returned from boot memory: MemTotal grows")
     memfree_gain_bytes: int = Field(description="saved_bytes: what MemFree gains once the pool exists")
     peak_vmemmap_bytes: int = Field(description="most vmemmap and split tables in use while the pool is allocated")
     transient_bytes: int = Field(description="peak_vmemmap_bytes above what stays after HVO")
-    shrink: ShrinkReport | None
+    shrink: ShrinkReport | None = Field(description="what the shrink to shrink_to needs and does; null without one")
     zone: str = Field(default="normal", description="the zone of its node the pool lives in")
     shared_tail_pages: int = Field(
         default=0,
@@ -179,13 +247,13 @@ class PoolReport(InBytes, Model):
 class KnownIssueReport(Model):
     """A known kernel problem that the planned release is (or may be) in range of."""
 
-    id: str
+    id: str = Field(description="the issue's id, as check --allow-known-issue takes it")
     first: str = Field(description="first affected release")
     last: str = Field(description="last affected release")
     applies: str = Field(description="yes: the planned point release is in range; maybe: only the mainline is known")
-    summary: str
-    detail: str
-    source: str
+    summary: str = Field(description="what goes wrong, in one line")
+    detail: str = Field(description="what is known of it: where it was seen, what was measured, what to do")
+    source: str = Field(description="where it was reported, fixed or measured")
     pools: list[str] = Field(description="pools of this plan it bites (for a shrink leak: pools with shrink_to)")
 
 
@@ -193,24 +261,28 @@ class Totals(InBytes, Model):
     """All pools summed. `hugepage_bytes` is the bytes of all hugepages (pool_bytes);
     `per_hugepage` is given when every pool has the same hugepage size, else null."""
 
-    arch: str
-    base_page_bytes: int
-    struct_page_bytes: int
-    hugepages: int
-    hugepage_bytes: int
-    pool_bytes: int
-    hvo_active: bool
-    reason: str | None
-    per_hugepage: PerHugepage | None
-    vmemmap_pages: int
-    vmemmap_bytes: int
-    reserved_pages: int
-    freed_pages: int
-    pagetable_pages: int
-    saved_pages: int
-    saved_bytes: int
-    saved_percent: float
-    shared_tail_pages: int = 0
+    arch: str = Field(description=ARCH)
+    base_page_bytes: int = Field(description=BASE_PAGE_BYTES)
+    struct_page_bytes: int = Field(description=STRUCT_PAGE_BYTES)
+    hugepages: int = Field(description="hugepages of all pools")
+    hugepage_bytes: int = Field(description="bytes of all hugepages: the same as pool_bytes")
+    pool_bytes: int = Field(description="bytes of all hugepages")
+    hvo_active: bool = Field(description="whether HVO is active for every pool")
+    reason: str | None = Field(
+        description="the reason of the first pool where HVO frees nothing; null when it is active for every pool"
+    )
+    per_hugepage: PerHugepage | None = Field(
+        description="the figures of one hugepage, when every pool has the same hugepage size; else null"
+    )
+    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
+    vmemmap_bytes: int = Field(description=VMEMMAP_BYTES)
+    reserved_pages: int = Field(description=RESERVED_PAGES)
+    freed_pages: int = Field(description=FREED_PAGES)
+    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
+    saved_pages: int = Field(description=SAVED_PAGES)
+    saved_bytes: int = Field(description=SAVED_BYTES)
+    saved_percent: float = Field(description="saved_bytes as a share of pool_bytes, in percent")
+    shared_tail_pages: int = Field(default=0, description=SHARED_TAIL_PAGES)
 
 
 class NodeReport(InBytes, Model):
@@ -222,44 +294,50 @@ class NodeReport(InBytes, Model):
     def page_bytes(self) -> int:
         return self._base_page_bytes
 
-    node: int
-    memory_bytes: int | None
+    node: int = Field(description="the NUMA node's number")
+    memory_bytes: int | None = Field(description="the node's memory as the plan gives it; null without node memory")
     free_bytes: int | None = Field(description="free memory assumed when a pool shrinks")
-    pools: int
-    hugepages: int
-    pool_bytes: int
-    vmemmap_pages: int
-    reserved_pages: int
-    freed_pages: int
-    pagetable_pages: int
-    saved_pages: int
-    saved_bytes: int
-    shared_tail_pages: int = 0
+    pools: int = Field(description="pools on the node")
+    hugepages: int = Field(description="hugepages of the node's pools")
+    pool_bytes: int = Field(description="bytes of the node's hugepages")
+    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
+    reserved_pages: int = Field(description=RESERVED_PAGES)
+    freed_pages: int = Field(description=FREED_PAGES)
+    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
+    saved_pages: int = Field(description=SAVED_PAGES)
+    saved_bytes: int = Field(description=SAVED_BYTES)
+    shared_tail_pages: int = Field(default=0, description=SHARED_TAIL_PAGES)
 
 
 class MemoryBudget(Model):
     """The host's struct-page memory before and after HVO (when node memory is given)."""
 
-    memory_bytes: int
+    memory_bytes: int = Field(description="host RAM: the nodes' memory summed")
     vmemmap_bytes_before: int = Field(description="struct pages of all RAM")
-    vmemmap_bytes_after: int
-    vmemmap_percent_before: float
-    vmemmap_percent_after: float
-    memtotal_gain_bytes: int
-    memfree_gain_bytes: int
-    peak_transient_bytes: int
+    vmemmap_bytes_after: int = Field(description="vmemmap_bytes_before less all pools' saved_bytes")
+    vmemmap_percent_before: float = Field(description="vmemmap_bytes_before as a share of memory_bytes, in percent")
+    vmemmap_percent_after: float = Field(description="vmemmap_bytes_after as a share of memory_bytes, in percent")
+    memtotal_gain_bytes: int = Field(description="what MemTotal grows by: all pools' memtotal_gain_bytes")
+    memfree_gain_bytes: int = Field(description="what MemFree grows by: all pools' memfree_gain_bytes")
+    peak_transient_bytes: int = Field(description="the largest transient_bytes of one pool")
 
 
 class HostReport(Model):
-    arch: str
-    base_page_bytes: int
-    kernel: str
-    kernel_requested: str
-    struct_page_bytes: int
-    hvo_enabled: bool
-    placement: str
+    """The host as planned: architecture, kernel, and what the request said of HVO."""
+
+    arch: str = Field(description=ARCH)
+    base_page_bytes: int = Field(description=BASE_PAGE_BYTES)
+    kernel: str = Field(description=KERNEL)
+    kernel_requested: str = Field(description="the release as asked for (--kernel or the plan file): latest, 6.12, ...")
+    struct_page_bytes: int = Field(description=STRUCT_PAGE_BYTES)
+    hvo_enabled: bool = Field(description="whether the plan has HVO switched on (--hvo on, hugetlb_free_vmemmap=on)")
+    placement: str = Field(
+        description="packed: hugepages side by side; scattered: each hugepage's vmemmap in a PMD of its own"
+    )
     memory_bytes: int | None = Field(default=None, description="host RAM, when the plan gives node memory")
-    notes: list[str]
+    notes: list[str] = Field(
+        description="what the kernel data notes of the modelled release (a point release it differs from, ...)"
+    )
     kernel_release: str = Field(default="", description="the release as given: mainline, stable or uname -r")
     head_copy_mandatory: bool = Field(
         default=False,
@@ -279,22 +357,34 @@ class CheckResult(Model):
         description="the budget's option (--min-saved), `known issue ID`, or what a drift finding is about "
         "(hvo, pool 2M node 0, boot pool 1G node 1, counter nr_memmap_pages host, ...)"
     )
-    kind: Literal["budget", "known_issue", "drift"]
+    kind: Literal["budget", "known_issue", "drift"] = Field(description="what the check is")
     limit: int | float | str | None = Field(description="the limit, or what the plan expects")
     value: int | float | str | None = Field(description="the figure, or what the host has")
-    passed: bool
+    passed: bool = Field(description="whether it holds; one that does not makes check exit 1")
     message: str = Field(description="one line, as check prints it")
 
 
 class PlanReport(Model):
-    schema_version: str = SCHEMA_VERSION
-    tool: str
-    host: HostReport
-    pools: list[PoolReport]
-    nodes: list[NodeReport]
-    totals: Totals
-    memory: MemoryBudget | None
-    known_issues: list[KnownIssueReport] = Field(default_factory=list)
+    """What `hvo-calc plan --format json` (and `check --format json`) prints: the host, each
+    pool's figures from simulating HVO on every hugepage, and the sums per node and in all."""
+
+    model_config = ConfigDict(title="hvo-calc plan report")
+
+    schema_version: str = Field(
+        default=SCHEMA_VERSION,
+        description="this report's schema version: a minor bump only adds fields, a major one renames or removes",
+    )
+    tool: str = Field(description="the tool and its version (hvo-calc 0.1.0)")
+    host: HostReport = Field(description="the host as planned")
+    pools: list[PoolReport] = Field(description="each pool, in the order asked for")
+    nodes: list[NodeReport] = Field(description="each NUMA node's pools summed")
+    totals: Totals = Field(description="all pools summed")
+    memory: MemoryBudget | None = Field(
+        description="struct-page memory of all RAM before and after HVO; null when the plan gives no node memory"
+    )
+    known_issues: list[KnownIssueReport] = Field(
+        default_factory=list, description="known kernel problems the planned release is (or may be) in range of"
+    )
     checks: list[CheckResult] = Field(
         default_factory=list, description="`check`: every budget and drift finding, in order; empty from `plan`"
     )

@@ -1,4 +1,5 @@
-"""The committed JSON Schema matches the models, and JSON reports validate against it."""
+"""The committed JSON Schemas match the models and the command's output, every field of
+every one is described, and each command's real JSON output validates against its schema."""
 
 import json
 from pathlib import Path
@@ -28,7 +29,7 @@ def test_schema_command_prints_it_deterministically(run):
     assert first.exit_code == 0 and first.stdout == second.stdout == schema_text()
     schema = json.loads(first.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert schema["title"] == "PlanReport"
+    assert schema["title"] == "hvo-calc plan report"  # a title for people, not the class name
     assert {"host", "pools", "totals"} <= set(schema["required"])
 
 
@@ -64,3 +65,135 @@ def test_schema_rejects_a_broken_report(run):
     report["totals"]["surprise"] = 1
     messages = [error.message for error in validator.iter_errors(report)]
     assert any("freed_pages" in m for m in messages) and any("surprise" in m for m in messages)
+
+
+# --- every JSON output: plan (and check), inspect, explain, compare, recommend ---------------------
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schema"
+HOSTS = Path(__file__).resolve().parent / "fixtures" / "hosts"
+COMMANDS = ("plan", "inspect", "explain", "compare", "recommend")
+
+
+def committed(command: str) -> dict:
+    return json.loads((SCHEMAS / f"{command}-report.schema.json").read_text())
+
+
+def test_every_json_report_has_a_schema_command():
+    from hvo_calc.schemas import REPORTS
+
+    assert tuple(REPORTS) == COMMANDS
+    assert {path.name for path in SCHEMAS.glob("*.schema.json")} == {f"{c}-report.schema.json" for c in COMMANDS}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_committed_file_is_what_the_command_prints(run, command):
+    regenerate = f"hvo-calc schema --command {command} > schema/{command}-report.schema.json"
+    result = run("schema", "--command", command)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == run("schema", "--command", command).stdout == schema_text(command)
+    assert (SCHEMAS / f"{command}-report.schema.json").read_text() == result.stdout, f"regenerate: {regenerate}"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_schema_has_an_id_a_title_and_a_description(command):
+    schema = committed(command)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    version = schema["properties"]["schema_version"]["default"]
+    assert schema["$id"] == f"https://hvo-calc.invalid/schema/{command}-report-{version}.schema.json"
+    assert schema["title"] == f"hvo-calc {command} report"
+    assert schema["description"].startswith(f"What `hvo-calc {command} --format json`")
+
+
+def described(schema: dict) -> list[str]:
+    """Where a schema leaves something undescribed: each definition (and the top) without a
+    description or a title, each property without a description; nested schemas walked too."""
+    missing = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{where}[{i}]")
+        if not isinstance(node, dict):
+            return
+        if "properties" in node:
+            if not node.get("description") or not node.get("title"):
+                missing.append(where)
+            for name, prop in node["properties"].items():
+                if not isinstance(prop, dict) or not str(prop.get("description", "")).strip():
+                    missing.append(f"{where}.properties.{name}")
+        for key, value in node.items():
+            walk(value, f"{where}.{key}")
+
+    walk(schema, "#")
+    return missing
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_field_of_every_definition_is_described(command):
+    schema = committed(command)
+    assert len(schema["$defs"]) >= 3
+    assert described(schema) == []
+
+
+def test_the_walk_finds_an_undescribed_field():
+    schema = committed("plan")
+    del schema["$defs"]["PerHugepage"]["properties"]["reserved_pages"]["description"]
+    del schema["$defs"]["Totals"]["description"]
+    assert described(schema) == ["#.$defs.PerHugepage.properties.reserved_pages", "#.$defs.Totals"]
+
+
+def test_reserved_pages_says_what_the_kernel_keeps():
+    reserved = committed("plan")["$defs"]["PerHugepage"]["properties"]["reserved_pages"]["description"]
+    assert "1 since 5.18" in reserved and "2 in 5.14-5.17" in reserved
+
+
+OUTPUTS = [
+    ("plan",),
+    ("plan", "--huge", "1G", "--count", "4", "--memory", "64G", "--nodes", "2", "--shrink-to", "2", "--kernel", "6.1"),
+    ("plan", "--arch", "arm64", "--kernel", "6.12", "--huge", "2M", "--count", "8"),
+    ("check", "--huge", "2M", "--count", "64", "--min-saved", "1M"),
+    ("explain",),
+    ("explain", "--huge", "1G", "--kernel", "6.1"),
+    ("explain", "--kernel", "5.16"),
+    ("explain", "--hvo", "off"),
+    ("explain", "--arch", "arm64", "--page", "64K", "--huge", "512M", "--kernel", "6.1"),
+    ("compare", "--kernel", "6.1,7.3"),
+    ("compare", "--huge", "2M,1G,3M", "--count", "4", "--memory", "64G"),
+    ("recommend", "--need", "64G"),
+    ("recommend", "--need", "700G", "--memory", "768G", "--nodes", "2", "--kernel", "6.12,7.3"),
+]
+
+
+def validate(command: str, report: dict) -> None:
+    schema = committed("plan" if command == "check" else command)
+    jsonschema.Draft202012Validator(schema).validate(report)
+    assert schema["$id"].endswith(f"-{report['schema_version']}.schema.json")
+
+
+@pytest.mark.parametrize("args", OUTPUTS, ids=" ".join)
+def test_real_output_validates_against_its_schema(run, args):
+    result = run(*args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    validate(args[0], json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("host", sorted(p.name for p in HOSTS.iterdir() if p.is_dir()))
+def test_inspect_of_each_captured_host_validates(run, host):
+    result = run("inspect", "--root", str(HOSTS / host), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    validate("inspect", report)
+    if report["plan"] is not None:
+        validate("plan", report["plan"])
+
+
+def test_explain_schema_rejects_a_page_it_does_not_describe(run):
+    validator = jsonschema.Draft202012Validator(committed("explain"))
+    report = json.loads(run("explain", "--format", "json").stdout)
+    page = report["hugepages"][0]["pages"][1]
+    assert page["after"]["role"] == "tail" and page["after"]["maps"] == "shared-tail"
+    page["after"]["maps"] = "somewhere"
+    page["vaddr"] = "4096"
+    messages = [error.message for error in validator.iter_errors(report)]
+    assert any("somewhere" in m for m in messages) and any("4096" in m for m in messages)

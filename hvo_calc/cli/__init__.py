@@ -135,9 +135,9 @@ def _declared(relative: str, name: str) -> str:
 SCHEMA_VERSIONS = (
     ("plan", "models.py", "SCHEMA_VERSION"),
     ("inspect", "host/models.py", "INSPECT_SCHEMA_VERSION"),
-    ("explain", "explain.py", "EXPLAIN_SCHEMA_VERSION"),
+    ("explain", "explain_models.py", "EXPLAIN_SCHEMA_VERSION"),
     ("compare", "compare/models.py", "COMPARE_SCHEMA_VERSION"),
-    ("recommend", "compare/recommend.py", "RECOMMEND_SCHEMA_VERSION"),
+    ("recommend", "compare/models.py", "RECOMMEND_SCHEMA_VERSION"),
 )
 
 

@@ -1,49 +1,35 @@
-"""`hvo-calc schema`: the JSON Schema of `--format json` (the `PlanReport` model).
+"""`hvo-calc schema`: the JSON Schema of a command's `--format json` report.
 
-The same text is committed at schema/plan-report.schema.json; a test fails when they
-drift. Regenerate with `hvo-calc schema > schema/plan-report.schema.json`.
+The same text is committed at schema/NAME.schema.json for each command (`hvo_calc.schemas`);
+a test fails when they drift. Regenerate with
+`hvo-calc schema --command plan > schema/plan-report.schema.json` (and so on).
 """
-
-import json
 
 import click
 
 from hvo_calc.cli import cli
 from hvo_calc.cli.options import SingleValued
-from hvo_calc.models import PlanReport
+from hvo_calc.schemas import DIALECT, REPORTS, report_schema, schema_text
 
-DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
-
-def report_schema(command: str = "plan") -> dict[str, object]:
-    """The JSON Schema of the JSON report of `command`, with its dialect."""
-    if command == "compare":
-        from hvo_calc.compare.models import CompareReport
-
-        return {"$schema": DIALECT, **CompareReport.model_json_schema()}
-    return {"$schema": DIALECT, **PlanReport.model_json_schema()}
-
-
-def schema_text(command: str = "plan") -> str:
-    """The schema as printed: sorted keys, two-space indent, a final newline (deterministic)."""
-    return json.dumps(report_schema(command), indent=2, sort_keys=True) + "\n"
+__all__ = ["DIALECT", "report_schema", "schema", "schema_text"]
 
 
 @cli.command(cls=SingleValued)
 @click.option(
     "--command",
-    type=click.Choice(["plan", "compare"]),
+    type=click.Choice(list(REPORTS)),
     default="plan",
     show_default=True,
-    help="The command whose JSON report to describe (compare: committed at schema/compare-report.schema.json). "
-    "Example: --command compare",
+    help="The command whose JSON report to describe (plan also covers check; each is committed at "
+    "schema/COMMAND-report.schema.json). Example: --command inspect",
 )
 def schema(command: str) -> None:
-    """Print the JSON Schema of the JSON report (`plan --format json`).
+    """Print the JSON Schema of a command's JSON report (`--format json`).
 
-    Validate scripts' inputs against it; `schema_version` in the report follows semver
-    (a minor bump only adds fields).
+    Validate scripts' inputs against it: every field is described, and `$id` names the report
+    and its schema version. `schema_version` in the report follows semver (a minor bump only
+    adds fields).
 
-    Example: hvo-calc schema > plan-report.schema.json
+    Example: hvo-calc schema --command inspect > inspect-report.schema.json
     """
     click.echo(schema_text(command), nl=False)

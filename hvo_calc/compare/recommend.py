@@ -3,49 +3,15 @@ that hold it, planned by `plan()`, ranked by the memory HVO returns; the impossi
 
 from collections.abc import Sequence
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from hvo_calc.base import Model
-from hvo_calc.compare.models import Figures
+from hvo_calc.compare.models import Impossible, Layout, RecommendReport
 from hvo_calc.compare.scenarios import figures
 from hvo_calc.errors import InputError
 from hvo_calc.kernel_cmdline import cmdline_for
 from hvo_calc.planner import PlanRequest, PoolRequest, plan
 from hvo_calc.profiles import find_profile
 from hvo_calc.units import short_size
-
-RECOMMEND_SCHEMA_VERSION = "1.0"
-
-
-class Layout(Model):
-    """Pools of one hugepage size on one release that hold the need, and what they return."""
-
-    rank: int
-    kernel: str
-    hugepage_size: str
-    hugepage_bytes: int
-    boot: bool
-    nodes: int = Field(description="NUMA nodes the hugepages are spread over")
-    extra_bytes: int = Field(description="hugepage memory above the need (whole hugepages per node)")
-    hvo_active: bool
-    reason: str | None = Field(description="why HVO frees nothing here, where it does not")
-    figures: Figures
-    cmdline: str = Field(description="kernel command line that sets the layout up")
-
-
-class Impossible(Model):
-    kernel: str
-    hugepage_size: str
-    reason: str
-
-
-class RecommendReport(Model):
-    schema_version: str = RECOMMEND_SCHEMA_VERSION
-    need_bytes: int
-    arch: str
-    base_page_bytes: int
-    layouts: list[Layout] = Field(description="best first: most memory returned (saved), then least extra")
-    impossible: list[Impossible]
 
 
 def pools_for(need_bytes: int, size_bytes: int, nodes: int, boot: bool) -> tuple[PoolRequest, ...]:

@@ -3,12 +3,18 @@
 import json
 
 from hvo_calc import __version__
-from hvo_calc.explain import EXPLAIN_SCHEMA_VERSION, ROLES, TAIL, Elided, Explanation, Hugepage, Page, ranges
+from hvo_calc.explain import ROLES, TAIL, Elided, Explanation, Hugepage, Page, ranges
+from hvo_calc.explain_models import EXPLAIN_SCHEMA_VERSION, ExplainReport
 from hvo_calc.units import short_size
 
 
 def as_dict(ex: Explanation) -> dict[str, object]:
-    """The explanation as `--format json` prints it."""
+    """The explanation as `--format json` prints it: passed through `ExplainReport`, so it is
+    what the published schema says (keys absent where the dicts leave them out)."""
+    return ExplainReport.model_validate(_report_dict(ex)).model_dump(mode="json", exclude_unset=True)
+
+
+def _report_dict(ex: Explanation) -> dict[str, object]:
     g, profile, kernel = ex.geometry, ex.profile, ex.kernel
     return {
         "schema_version": EXPLAIN_SCHEMA_VERSION,

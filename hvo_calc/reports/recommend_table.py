@@ -1,6 +1,6 @@
 """Recommend for people: the layouts best first, each with its kernel command line; then the impossible ones."""
 
-from hvo_calc.compare.recommend import RecommendReport
+from hvo_calc.compare.models import RecommendReport
 from hvo_calc.reports.compare_formats import figure_text
 from hvo_calc.reports.compare_table import console_for
 from hvo_calc.units import human_size, short_size
