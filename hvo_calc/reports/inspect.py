@@ -23,6 +23,7 @@ from typing import get_args
 from hvo_calc.host.models import ComparisonRow, HostFacts, HvoState, InspectReport, Status
 from hvo_calc.models import CheckResult
 from hvo_calc.reports import RENDERERS
+from hvo_calc.reports.csv_report import _cell
 from hvo_calc.reports.grid import count_text, signed_text
 from hvo_calc.reports.prometheus import _family
 from hvo_calc.units import human_size, short_size
@@ -54,14 +55,6 @@ def host_line(host: HostFacts) -> str:
         f"host: {host.machine} ({host.arch} {page} pages{paging}), Linux {kernel}, modelled as Linux "
         f"{host.kernel_modelled}, {nodes}{memory}"
     )
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def render_csv(report: InspectReport) -> str:
