@@ -20,9 +20,9 @@ for one cause (or two) from `causes`, within what the host holds. Anything else 
 *unexplained*, and a counter the kernel lacks is *not available*: never "agrees".
 """
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
+from typing import Any
 
 from hvo_calc.host.collect import Collected, Counts
 from hvo_calc.host.models import Basis, ComparisonRow, Status
@@ -53,8 +53,13 @@ class Cause:
     memmap: int
     boot: int
     limit: int | None
-    memmap_story: str  # formatted with k=, total=
+    what: str  # the hugepages and their state, formatted with `words(k)`
+    memmap_why: str  # the arithmetic of nr_memmap_pages, formatted with `words(k)` and total=
     boot_story: str
+
+    @property
+    def memmap_story(self) -> str:
+        return f"{self.what}{self.memmap_why}"
 
 
 def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list[Cause]:
@@ -74,9 +79,9 @@ def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list
                     -(memmap // count),
                     freed // count,
                     count,
-                    f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was off and are not optimized "
-                    f"(the sysctl is the current setting, not the pool's state): {{k}} x {memmap // count} "
-                    f"head-page copies fewer = {{total}} pages",
+                    f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was off",
+                    f" and are not optimized (the sysctl is the current setting, not the pool's state): "
+                    f"{{k}} x {memmap // count} head-page copies fewer = {{total}} pages",
                     f"the same {{k}} unoptimized {name} hugepage{{s}} keep{{s_verb}} their boot-memory vmemmap: "
                     f"{{k}} x {freed // count} = {{total}} pages",
                 )
@@ -93,9 +98,9 @@ def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list
                     unit.memmap,
                     -unit.boot_freed,
                     count,
-                    f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was on and stay optimized "
-                    f"(the sysctl now reads 0; it is the current setting, not the pool's state): {{k}} x "
-                    f"{unit.memmap} head-page copies = {{total}} pages",
+                    f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was on",
+                    f" and stay optimized (the sysctl now reads 0; it is the current setting, not the pool's "
+                    f"state): {{k}} x {unit.memmap} head-page copies = {{total}} pages",
                     f"the same {{k}} optimized {name} hugepage{{s}} freed their boot-memory vmemmap: {{k}} x "
                     f"{unit.boot_freed} = {{total}} pages",
                 )
@@ -112,8 +117,9 @@ def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list
                 held,
                 -unit.boot_freed,
                 None,
-                f"{{k}} {name} hugepage{{s}} optimized earlier and since released keep{{s_verb}} their restored "
-                f"vmemmap in buddy pages: {{k}} x ({unit.memmap} head copy + {unit.freed} restored) = {{total}} pages",
+                f"{{k}} {name} hugepage{{s}} optimized earlier and since released",
+                f" keep{{s_verb}} their restored vmemmap in buddy pages: {{k}} x ({unit.memmap} head copy + "
+                f"{unit.freed} restored) = {{total}} pages",
                 f"the same {{k}} released {name} hugepage{{s}} freed their boot-memory vmemmap when they were "
                 f"optimized: {{k}} x {unit.boot_freed} = {{total}} pages",
             )
@@ -152,9 +158,7 @@ class Solution:
 
     def short(self) -> str:
         """The causes without their arithmetic: "512 2M hugepages optimized earlier and since released"."""
-        return " and ".join(
-            re.split(r" keep| and are | and stay ", c.memmap_story)[0].format(**words(k)) for c, k in self.parts
-        )
+        return " and ".join(c.what.format(**words(k)) for c, k in self.parts)
 
 
 def words(k: int) -> dict[str, object]:
@@ -163,25 +167,28 @@ def words(k: int) -> dict[str, object]:
     return {"k": k, "s": "" if one else "s", "were": "was" if one else "were", "s_verb": "s" if one else ""}
 
 
+def fits(cause: Cause, k: int) -> bool:
+    """Whether k hugepages can be in the cause's state: at least one, within its limit."""
+    return k >= 1 and (cause.limit is None or k <= cause.limit)
+
+
+def hugepages_asked(diff: int | None, per: int) -> int | None:
+    """The k that a difference asks of a cause changing its counter by `per` per hugepage:
+    None when it asks nothing (not read, or 0 against 0), -1 when no whole k gives it."""
+    if diff is None or (per == 0 and diff == 0):
+        return None
+    if per == 0 or diff % per:
+        return -1
+    return diff // per
+
+
 def solve(d_memmap: int | None, d_boot: int | None, found: list[Cause]) -> list[Solution]:
     """Every way one cause, or two, accounts exactly for the differences (in whole hugepages
     within each cause's limit), in the order of `found`."""
     solutions: list[Solution] = []
-
-    def fits(cause: Cause, k: int) -> bool:
-        return k >= 1 and (cause.limit is None or k <= cause.limit)
-
     for cause in found:
-        ks: set[int] = set()  # the k each difference asks for (-1: none fits); a difference of 0 asks nothing
-        for diff, per in ((d_memmap, cause.memmap), (d_boot, cause.boot)):
-            if diff is None:
-                continue
-            if per == 0:
-                if diff != 0:
-                    ks.add(-1)
-            else:
-                ks.add(diff // per if diff % per == 0 else -1)
-        if len(ks) == 1 and fits(cause, k := ks.pop()):
+        asked = {hugepages_asked(d_memmap, cause.memmap), hugepages_asked(d_boot, cause.boot)} - {None}
+        if len(asked) == 1 and fits(cause, k := asked.pop() or 0):
             solutions.append(Solution(((cause, k),)))
     if d_memmap is None or d_boot is None:
         return solutions
@@ -248,140 +255,134 @@ class Inputs:
     default_size: int | None
     boot_counts: dict[int, int]  # size -> hugepages the command line allocates at boot
     page_bytes: int
+    host_nodes: tuple[int, ...] = (0,)  # the host node of each plan node, in plan order
 
 
 def compare(inputs: Inputs) -> list[ComparisonRow]:
     return memmap_rows(inputs) + memory_rows(inputs) + boot_line_rows(inputs)
 
 
-def memmap_rows(i: Inputs) -> list[ComparisonRow]:
+@dataclass(frozen=True)
+class Memmap:
+    """The two nr_memmap counters, predicted and observed, and the ways their differences are
+    accounted for (best first)."""
+
+    predicted_memmap: int
+    observed_memmap: int | None
+    predicted_boot: int | None
+    observed_boot: int | None
+    freed: int  # boot vmemmap pages the pools free
+    solutions: list[Solution]
+
+    @property
+    def d_memmap(self) -> int | None:
+        return self.observed_memmap - self.predicted_memmap if self.observed_memmap is not None else None
+
+    @property
+    def d_boot(self) -> int | None:
+        if self.observed_boot is None or self.predicted_boot is None:
+            return None
+        return self.observed_boot - self.predicted_boot
+
+    @property
+    def best(self) -> Solution | None:
+        return self.solutions[0] if self.solutions else None
+
+    @property
+    def also(self) -> str:
+        more = self.solutions[1:3]
+        return f" (also fits: {'; '.join(s.short() for s in more)})" if more else ""
+
+
+def memmap_counters(i: Inputs) -> Memmap:
     pools = i.plan.pools if i.plan else []
-    vmstat = i.found.vmstat
-    observed_memmap = vmstat.get("nr_memmap_pages") if vmstat else None
-    observed_boot = vmstat.get("nr_memmap_boot_pages") if vmstat else None
-    predicted_memmap = sum(p.memmap_pages for p in pools)
+    vmstat = i.found.vmstat or {}
     freed = sum(p.memmap_boot_pages_freed for p in pools)
-    predicted_boot = i.boot_vmemmap_pages - freed if i.boot_vmemmap_pages is not None else None
+    found = Memmap(
+        predicted_memmap=sum(p.memmap_pages for p in pools),
+        observed_memmap=vmstat.get("nr_memmap_pages"),
+        predicted_boot=i.boot_vmemmap_pages - freed if i.boot_vmemmap_pages is not None else None,
+        observed_boot=vmstat.get("nr_memmap_boot_pages"),
+        freed=freed,
+        solutions=[],
+    )
+    if not (found.d_memmap or found.d_boot):
+        return found
+    solutions = solve(found.d_memmap, found.d_boot, causes(i.plan, i.units, i.planned_on))
+    return replace(found, solutions=solutions)
 
-    def unavailable(counter: str) -> str:
-        if vmstat is None:
-            return "not compared: proc/vmstat was not read"
-        release = f"Linux {i.kernel_version[0]}.{i.kernel_version[1]}" if i.kernel_version else "this kernel"
-        return (
-            f"not available on this kernel: {release} has no {counter} in /proc/vmstat "
-            f"(it appeared in Linux {kernel_data().first_memmap_counters})"
-        )
 
-    d_memmap = observed_memmap - predicted_memmap if observed_memmap is not None else None
-    d_boot = observed_boot - predicted_boot if observed_boot is not None and predicted_boot is not None else None
-    solutions = [] if not (d_memmap or d_boot) else solve(d_memmap, d_boot, causes(i.plan, i.units, i.planned_on))
-    best = solutions[0] if solutions else None
-    also = f" (also fits: {'; '.join(s.short() for s in solutions[1:3])})" if len(solutions) > 1 else ""
+def memmap_rows(i: Inputs) -> list[ComparisonRow]:
+    counters = memmap_counters(i)
+    return [memmap_pages_row(i, counters), memmap_boot_row(i, counters)]
 
-    rows = []
-    if observed_memmap is None:
-        rows.append(
-            row(
-                "nr_memmap_pages",
-                "host",
-                "pages",
-                "model",
-                predicted_memmap,
-                None,
-                unavailable("nr_memmap_pages"),
-                status="not available" if vmstat else "not compared",
-            )
-        )
-    elif d_memmap == 0:
-        rows.append(
-            row("nr_memmap_pages", "host", "pages", "model", predicted_memmap, observed_memmap, memmap_agreement(pools))
-        )
-    else:
+
+def model_row(counter: str, predicted: int | None, observed: int | None, text: str, **how: Any) -> ComparisonRow:
+    """A host-wide row of pages that the model predicts."""
+    return row(counter, "host", "pages", "model", predicted, observed, text, **how)
+
+
+def unavailable_row(i: Inputs, counter: str, predicted: int | None) -> ComparisonRow:
+    """A counter /proc/vmstat does not have: not read, or too old a kernel."""
+    if i.found.vmstat is None:
+        return model_row(counter, predicted, None, "not compared: proc/vmstat was not read", status="not compared")
+    release = f"Linux {i.kernel_version[0]}.{i.kernel_version[1]}" if i.kernel_version else "this kernel"
+    text = (
+        f"not available on this kernel: {release} has no {counter} in /proc/vmstat "
+        f"(it appeared in Linux {kernel_data().first_memmap_counters})"
+    )
+    return model_row(counter, predicted, None, text, status="not available")
+
+
+def memmap_pages_row(i: Inputs, c: Memmap) -> ComparisonRow:
+    counter = "nr_memmap_pages"
+    if c.observed_memmap is None:
+        return unavailable_row(i, counter, c.predicted_memmap)
+    if c.d_memmap == 0:
+        return model_row(counter, c.predicted_memmap, c.observed_memmap, memmap_agreement(i.plan))
+    text = (
+        f"{c.d_memmap:+d} = {c.best.memmap_text()}{c.also}"
+        if c.best
+        else f"not accounted for by hugepages optimized, unoptimized or released: {c.d_memmap:+d} pages"
+    )
+    return model_row(counter, c.predicted_memmap, c.observed_memmap, text, explained=c.best is not None)
+
+
+def memmap_boot_row(i: Inputs, c: Memmap) -> ComparisonRow:
+    counter = "nr_memmap_boot_pages"
+    if c.observed_boot is None:
+        return unavailable_row(i, counter, c.predicted_boot)
+    if c.d_boot is None:  # observed_boot is known: the prediction is not
         text = (
-            f"{d_memmap:+d} = {best.memmap_text()}{also}"
-            if best
-            else f"not accounted for by hugepages optimized, unoptimized or released: {d_memmap:+d} pages"
+            "not compared: the present memory sections are not known (proc/zoneinfo not read, or no "
+            "section size for this architecture)"
         )
-        rows.append(
-            row(
-                "nr_memmap_pages",
-                "host",
-                "pages",
-                "model",
-                predicted_memmap,
-                observed_memmap,
-                text,
-                explained=best is not None,
-            )
-        )
-    if observed_boot is None:
-        rows.append(
-            row(
-                "nr_memmap_boot_pages",
-                "host",
-                "pages",
-                "model",
-                predicted_boot,
-                None,
-                unavailable("nr_memmap_boot_pages"),
-                status="not available" if vmstat else "not compared",
-            )
-        )
-    elif d_boot is None:  # observed_boot is known: the prediction is not
-        rows.append(
-            row(
-                "nr_memmap_boot_pages",
-                "host",
-                "pages",
-                "model",
-                None,
-                observed_boot,
-                "not compared: the present memory sections are not known (proc/zoneinfo not read, or no "
-                "section size for this architecture)",
-                status="not compared",
-            )
-        )
-    elif d_boot == 0:
-        rows.append(
-            row(
-                "nr_memmap_boot_pages",
-                "host",
-                "pages",
-                "model",
-                predicted_boot,
-                observed_boot,
-                boot_agreement(i, freed),
-            )
-        )
-    else:
-        if best and best.boot_text():
-            text = f"{d_boot:+d} = {best.boot_text()}{also}"
-        elif best:
-            text = f"{d_boot:+d}: accounted for with nr_memmap_pages ({best.short()})"
-        else:
-            text = f"not accounted for: {d_boot:+d} pages"
-            if i.section_vmemmap_pages and d_boot % i.section_vmemmap_pages == 0:
-                text += (
-                    f" = {d_boot // i.section_vmemmap_pages} section(s) of vmemmap: the estimate of present "
-                    "sections (per node, present pages rounded up to whole sections) may miss sections "
-                    "only partly present"
-                )
-        rows.append(
-            row(
-                "nr_memmap_boot_pages",
-                "host",
-                "pages",
-                "model",
-                predicted_boot,
-                observed_boot,
-                text,
-                explained=best is not None,
-            )
-        )
-    return rows
+        return model_row(counter, None, c.observed_boot, text, status="not compared")
+    if c.d_boot == 0:
+        return model_row(counter, c.predicted_boot, c.observed_boot, boot_agreement(i, c.freed))
+    return model_row(
+        counter, c.predicted_boot, c.observed_boot, boot_difference(i, c, c.d_boot), explained=c.best is not None
+    )
 
 
-def memmap_agreement(pools: list[PoolReport]) -> str:
+def boot_difference(i: Inputs, c: Memmap, d_boot: int) -> str:
+    """What accounts for a difference in nr_memmap_boot_pages, or the section arithmetic it may be."""
+    if c.best and c.best.boot_text():
+        return f"{d_boot:+d} = {c.best.boot_text()}{c.also}"
+    if c.best:
+        return f"{d_boot:+d}: accounted for with nr_memmap_pages ({c.best.short()})"
+    text = f"not accounted for: {d_boot:+d} pages"
+    if i.section_vmemmap_pages and d_boot % i.section_vmemmap_pages == 0:
+        text += (
+            f" = {d_boot // i.section_vmemmap_pages} section(s) of vmemmap: the estimate of present "
+            "sections (per node, present pages rounded up to whole sections) may miss sections "
+            "only partly present"
+        )
+    return text
+
+
+def memmap_agreement(plan: PlanReport | None) -> str:
+    pools = plan.pools if plan else []
     parts = [f"{p.name} {p.memmap_pages}" for p in pools if p.memmap_pages]
     return "agrees: " + (" + ".join(parts) if parts else "no pool holds buddy vmemmap pages")
 
@@ -398,83 +399,63 @@ def boot_agreement(i: Inputs, freed: int) -> str:
 
 
 def memory_rows(i: Inputs) -> list[ComparisonRow]:
-    found = i.found
-    rows: list[ComparisonRow] = []
+    return memtotal_rows(i.found) + hugepage_rows(i)
+
+
+def memtotal_rows(found: Collected) -> list[ComparisonRow]:
+    """On a NUMA host: the nodes' MemTotal (the plan's node memory), summed, against the host's."""
     meminfo = found.meminfo
-    if found.numa and meminfo and meminfo.mem_total_bytes is not None:
-        nodes = [m.mem_total_bytes for m in found.node_meminfo.values() if m and m.mem_total_bytes is not None]
-        if len(nodes) == len(found.node_ids):
-            rows.append(
-                row(
-                    "MemTotal",
-                    "host",
-                    "bytes",
-                    "plan input",
-                    sum(nodes),
-                    meminfo.mem_total_bytes,
-                    "the nodes' MemTotal (the plan's node memory), summed",
-                    explained=False,
-                )
-            )
-    size = i.default_size
+    if not (found.numa and meminfo and meminfo.mem_total_bytes is not None):
+        return []
+    nodes = [m.mem_total_bytes for m in found.node_meminfo.values() if m and m.mem_total_bytes is not None]
+    if len(nodes) != len(found.node_ids):
+        return []
+    text = "the nodes' MemTotal (the plan's node memory), summed"
+    return [row("MemTotal", "host", "bytes", "plan input", sum(nodes), meminfo.mem_total_bytes, text, explained=False)]
+
+
+def hugepage_rows(i: Inputs) -> list[ComparisonRow]:
+    """HugePages_Total, _Free and _Surp of the default size, host-wide and per node: what
+    sysfs gave the plan, against meminfo."""
+    size, found = i.default_size, i.found
     if size is None:
-        return rows
-    planned: dict[int, int] = {}
+        return []
+    planned: dict[str, int] = {}
     for pool in i.plan.pools if i.plan else []:
         if pool.hugepage_bytes == size:
-            planned[pool_host_node(pool)] = planned.get(pool_host_node(pool), 0) + pool.hugepages
-    scopes: list[tuple[str, Counts | None, Meminfo | None]] = [("host", found.hugepages.get(size), meminfo)]
+            scope = f"node{i.host_nodes[pool.node]}"
+            planned[scope] = planned.get(scope, 0) + pool.hugepages
+    planned["host"] = sum(planned.values())
+    scopes: list[tuple[str, Counts | None, Meminfo | None]] = [("host", found.hugepages.get(size), found.meminfo)]
     if found.numa:
         scopes += [
             (f"node{n}", found.node_hugepages.get(n, {}).get(size), found.node_meminfo.get(n)) for n in found.node_ids
         ]
-    for scope, counts, info in scopes:
-        if info is None:
-            continue
-        total = sum(planned.values()) if scope == "host" else planned.get(int(scope[4:]), 0)
-        observed = {key: info.get(key) for key in ("HugePages_Total", "HugePages_Free", "HugePages_Surp")}
-        if observed["HugePages_Total"] is not None:
-            rows.append(
-                row(
-                    "HugePages_Total",
-                    scope,
-                    "hugepages",
-                    "plan input",
-                    total,
-                    observed["HugePages_Total"],
-                    "the plan's hugepages (sysfs nr_hugepages), against meminfo",
-                    explained=False,
-                    size=size,
-                )
-            )
-        for key, field, what in (
-            ("HugePages_Free", "free", "free_hugepages"),
-            ("HugePages_Surp", "surplus", "surplus_hugepages"),
-        ):
-            value = getattr(counts, field) if counts else None
-            if observed[key] is not None and value is not None:
-                rows.append(
-                    row(
-                        key,
-                        scope,
-                        "hugepages",
-                        "plan input",
-                        value,
-                        observed[key],
-                        f"sysfs {what}, against meminfo (the plan counts free, used and surplus hugepages alike)",
-                        explained=False,
-                        size=size,
-                    )
-                )
+    return [
+        r
+        for scope, counts, info in scopes
+        if info is not None
+        for r in meminfo_rows(scope, size, planned.get(scope, 0), counts, info)
+    ]
+
+
+def meminfo_rows(scope: str, size: int, planned: int, counts: Counts | None, info: Meminfo) -> list[ComparisonRow]:
+    """One scope's meminfo hugepage counts against the plan's and sysfs's."""
+    rows: list[ComparisonRow] = []
+    if (total := info.get("HugePages_Total")) is not None:
+        text = "the plan's hugepages (sysfs nr_hugepages), against meminfo"
+        rows.append(
+            row("HugePages_Total", scope, "hugepages", "plan input", planned, total, text, explained=False, size=size)
+        )
+    for key, field, what in (
+        ("HugePages_Free", "free", "free_hugepages"),
+        ("HugePages_Surp", "surplus", "surplus_hugepages"),
+    ):
+        observed, value = info.get(key), getattr(counts, field) if counts else None
+        if observed is not None and value is not None:
+            text = f"sysfs {what}, against meminfo (the plan counts free, used and surplus hugepages alike)"
+            rows.append(row(key, scope, "hugepages", "plan input", value, observed, text, explained=False, size=size))
     return rows
-
-
-def pool_host_node(pool: PoolReport) -> int:
-    """The host node a pool's name carries ("2M-node1", "2M-node1-runtime")."""
-    for part in pool.name.split("-"):
-        if part.startswith("node") and part[4:].isdigit():
-            return int(part[4:])
-    return pool.node
 
 
 def boot_line_rows(i: Inputs) -> list[ComparisonRow]:

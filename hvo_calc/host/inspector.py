@@ -146,6 +146,7 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
         default_size=default_hugepage_bytes(found),
         boot_counts=boot_counts,
         page_bytes=profile.base_page,
+        host_nodes=tuple(sorted(node_index, key=node_index.__getitem__)),
     )
     rows = compare(inputs)
     facts = host_facts(found, identity, state, planned_on, requests, sections, section)
