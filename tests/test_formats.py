@@ -73,7 +73,8 @@ def test_markdown_pipe_table(run):
     assert len(table) == 4  # header, rule, one pool, total
     assert re.fullmatch(r"\|[-:| ]+\|", table[1])
     cells = [cell.strip() for cell in table[2].strip("|").split("|")]
-    assert cells[0] == "2M-0" and cells[3] == "10" and cells[6] == "70"
+    # the table's words and units: freed is 70 pages of 4 KiB (7 of 8 per 2M hugepage)
+    assert cells[0] == "2M-0" and cells[3] == "10" and cells[6] == "280.00 KiB"
     assert table[3].startswith("| **total**")
 
 
@@ -405,9 +406,9 @@ def test_markdown_shared_tail_and_known_issues(run):
     text = _text(run, *KERNEL_73, fmt="markdown")
     table = _lines(text, "|")
     header = _markdown_cells(table[0])
-    at = header.index("shared tail pages")
-    assert header[at + 1] == "saved" and _markdown_cells(table[2])[at] == "1"
-    assert "shared tail pages" not in _text(run, *KERNEL_70, fmt="markdown")
+    at = header.index("shared tail")
+    assert header[at + 1] == "saved" and _markdown_cells(table[2])[at] == "4.00 KiB"  # one shared 4 KiB page
+    assert "shared tail" not in _text(run, *KERNEL_70, fmt="markdown")
     (issue,) = _json(run, *BAD_PAGE)["known_issues"]
     text = _text(run, *BAD_PAGE, fmt="markdown")
     assert (
