@@ -243,3 +243,19 @@ def test_every_command_is_listed_and_every_listed_command_exists():
     listed = invoke("--help").output
     for name in COMMANDS:
         assert f"\n  {name} " in listed
+
+
+def test_no_pydantic_model_is_built_when_the_commands_are_imported():
+    """Every command's module imported, no model class has built its validator yet: each is
+    built when first used (`defer_build`), so a command pays only for the models it touches."""
+    code = (
+        "import pkgutil, hvo_calc.cli\n"
+        "for m in pkgutil.iter_modules(hvo_calc.cli.__path__): __import__(f'hvo_calc.cli.{m.name}')\n"
+        "from pydantic import BaseModel\n"
+        "def subs(k):\n"
+        "    for s in k.__subclasses__(): yield s; yield from subs(s)\n"
+        "print(' '.join(s.__qualname__ for s in subs(BaseModel) if s.__dict__.get('__pydantic_complete__')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == []
