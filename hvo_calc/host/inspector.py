@@ -16,7 +16,7 @@ from pathlib import Path
 from hvo_calc import __version__
 from hvo_calc.advice import with_host_advice
 from hvo_calc.errors import InputError
-from hvo_calc.host.collect import Collected, collect
+from hvo_calc.host.collect import Collected, Counts, collect
 from hvo_calc.host.compare import Inputs, Unit, compare
 from hvo_calc.host.fs import HostFS, Problem
 from hvo_calc.host.models import (
@@ -269,6 +269,20 @@ def meminfo_hugepages(info: Meminfo | None) -> MeminfoHugepages | None:
     )
 
 
+def hugepage_counts(size: int, c: Counts, boot: int | None) -> HugepageCounts:
+    """One size's sysfs counts as the report has them (reserved and overcommit: host-wide only)."""
+    return HugepageCounts(
+        hugepage_size=short_size(size),
+        hugepage_bytes=size,
+        total=c.total,
+        free=c.free,
+        surplus=c.surplus,
+        reserved=c.reserved,
+        overcommit=c.overcommit,
+        boot=boot,
+    )
+
+
 def host_facts(
     found: Collected,
     identity: Identity,
@@ -285,14 +299,7 @@ def host_facts(
     for node in found.node_ids:
         zones = found.zones.get(node) if found.zones else None
         sizes = [
-            HugepageCounts(
-                hugepage_size=short_size(size),
-                hugepage_bytes=size,
-                total=c.total,
-                free=c.free,
-                surplus=c.surplus,
-                boot=boot_on_node(requests, size, node, with_memory) if found.cmdline else None,
-            )
+            hugepage_counts(size, c, boot_on_node(requests, size, node, with_memory) if found.cmdline else None)
             for size, c in counts.get(node, {}).items()
         ]
         nodes.append(
@@ -308,16 +315,7 @@ def host_facts(
             )
         )
     host_wide = [
-        HugepageCounts(
-            hugepage_size=short_size(size),
-            hugepage_bytes=size,
-            total=c.total,
-            free=c.free,
-            surplus=c.surplus,
-            reserved=c.reserved,
-            overcommit=c.overcommit,
-            boot=requests[size][0] if size in requests else (0 if found.cmdline else None),
-        )
+        hugepage_counts(size, c, requests[size][0] if size in requests else (0 if found.cmdline else None))
         for size, c in found.hugepages.items()
     ]
     boot = [
