@@ -170,7 +170,8 @@ class PoolReport(InBytes, Model):
 
     name: str = Field(
         description="the pool's name, unique in the report: as given (name= in --pool or a plan file), "
-        "else made by the tool from its hugepage size (2M-0)"
+        "else made by the tool from its hugepage size and node, as inspect names a host's pools "
+        "(2M-node0; 2M-node0-2 for a second)"
     )
     arch: str = Field(description=ARCH)
     node: int = Field(description="the NUMA node the pool's hugepages are on")

@@ -23,7 +23,7 @@ def inspect_json(host: str) -> dict:
 
 def test_run_time_pools_get_the_sysctl_and_that_existing_hugepages_stay():
     text = hint("--huge", "2M", "--count", "4", "--kernel", "6.12")
-    assert "vm.hugetlb_optimize_vmemmap=1" in text and "before the pools are allocated (2M-0)" in text
+    assert "vm.hugetlb_optimize_vmemmap=1" in text and "before the pools are allocated (2M-node0)" in text
     assert "stay as they are until they are allocated again" in text
     assert "command line" not in text
 

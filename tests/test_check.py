@@ -77,7 +77,7 @@ def test_all_budgets_hold_exit_0(run):
 
 def test_default_format_is_table(run):
     result = run("check", *SMALL, "--min-saved", "4K")
-    assert result.exit_code == 0 and "2M-0" in result.stdout and "total" in result.stdout
+    assert result.exit_code == 0 and "2M-node0" in result.stdout and "total" in result.stdout
 
 
 def test_no_budgets_is_ok_with_a_note(run):
@@ -128,14 +128,14 @@ def test_every_budget_fails_one_line_each(run):
     vmemmap, share, hvo = budget_lines[1], budget_lines[2], budget_lines[3]
     assert "320.00 KiB" in vmemmap and "64.00 KiB" in vmemmap  # 80 pages kept without HVO
     assert "1.5625%" in share and "the pools' hugepages" in share and "0.5%" in share
-    assert "2M-0" in hvo and "switched off" in hvo
+    assert "2M-node0" in hvo and "switched off" in hvo
 
 
 def test_require_hvo_names_pool_and_reason(run):
     result = run("check", *SMALL[:-2], "--kernel", "5.10", "--require-hvo", "--format", "json")
     assert result.exit_code == 1
     (line,) = [line for line in result.stderr.splitlines() if "budget failed" in line]
-    assert "pool 2M-0" in line and "5.14" in line
+    assert "pool 2M-node0" in line and "5.14" in line
 
 
 def test_max_overhead_fails(run):
@@ -203,24 +203,24 @@ def with_issues(report, *issues):
 
 
 def test_a_known_issue_that_bites_fails(report):
-    (result,) = evaluate(with_issues(report, issue("yes", ["2M-0"])), Budgets())
+    (result,) = evaluate(with_issues(report, issue("yes", ["2M-node0"])), Budgets())
     assert not result.passed and result.budget == "known issue shrink-leak"
-    assert "shrink-leak" in result.message and "2M-0" in result.message
+    assert "shrink-leak" in result.message and "2M-node0" in result.message
     assert "--allow-known-issue shrink-leak" in result.message
 
 
 def test_a_known_issue_can_be_allowed(report):
     (result,) = evaluate(
-        with_issues(report, issue("yes", ["2M-0"])), Budgets(allowed_issues=frozenset({"shrink-leak"}))
+        with_issues(report, issue("yes", ["2M-node0"])), Budgets(allowed_issues=frozenset({"shrink-leak"}))
     )
     assert result.passed
 
 
 def test_known_issues_that_bite_nothing_or_only_may_apply_do_not_fail(report):
-    issues = with_issues(report, issue("yes", [], "a"), issue("maybe", ["2M-0"], "b"), issue("maybe", [], "c"))
+    issues = with_issues(report, issue("yes", [], "a"), issue("maybe", ["2M-node0"], "b"), issue("maybe", [], "c"))
     assert evaluate(issues, Budgets()) == []
     (warning,) = known_issue_warnings(issues)
-    assert "known issue b may apply" in warning and "2M-0" in warning
+    assert "known issue b may apply" in warning and "2M-node0" in warning
 
 
 @pytest.fixture
@@ -239,19 +239,19 @@ def with_known_issues(monkeypatch):
 
 
 def test_check_fails_on_a_known_issue_one_line_each(run, with_known_issues):
-    with_known_issues += [issue("yes", ["2M-0"], "leak-a"), issue("yes", ["2M-0"], "leak-b")]
+    with_known_issues += [issue("yes", ["2M-node0"], "leak-a"), issue("yes", ["2M-node0"], "leak-b")]
     result = run("check", *SMALL, "--shrink-to", "5", "--format", "json")
     assert result.exit_code == 1
     json.loads(result.stdout)
     failed_lines = [line for line in result.stderr.splitlines() if line.startswith("hvo-calc: budget failed:")]
     assert len(failed_lines) == 2
-    assert "leak-a" in failed_lines[0] and "2M-0" in failed_lines[0] and "leak-b" in failed_lines[1]
+    assert "leak-a" in failed_lines[0] and "2M-node0" in failed_lines[0] and "leak-b" in failed_lines[1]
     # no budget given: no "N of M budgets" summary (issue 16), the failed checks named
     assert result.stderr.splitlines()[-1] == "hvo-calc: error: the check failed: known issue leak-a, known issue leak-b"
 
 
 def test_check_allows_known_issues_by_id(run, with_known_issues):
-    with_known_issues += [issue("yes", ["2M-0"], "leak-a"), issue("yes", ["2M-0"], "leak-b")]
+    with_known_issues += [issue("yes", ["2M-node0"], "leak-a"), issue("yes", ["2M-node0"], "leak-b")]
     result = run(
         "check",
         *SMALL,
@@ -269,11 +269,11 @@ def test_check_allows_known_issues_by_id(run, with_known_issues):
 
 
 def test_check_warns_about_a_known_issue_that_may_apply(run, with_known_issues):
-    with_known_issues.append(issue("maybe", ["2M-0"]))
+    with_known_issues.append(issue("maybe", ["2M-node0"]))
     result = run("check", *SMALL, "--min-saved", "4K", "--format", "json")
     assert result.exit_code == 0
     (warning,) = [line for line in result.stderr.splitlines() if line.startswith("hvo-calc: warning:")]
-    assert "shrink-leak" in warning and "2M-0" in warning
+    assert "shrink-leak" in warning and "2M-node0" in warning
 
 
 def test_check_on_the_leaking_stable_releases():
@@ -285,7 +285,7 @@ def test_check_on_the_leaking_stable_releases():
     if result.exit_code == 2 or not json.loads(result.stdout or "{}").get("known_issues"):
         pytest.skip("this kernel data does not know the 6.12.115-118 shrink leak")
     (issue_id,) = {i["id"] for i in json.loads(result.stdout)["known_issues"] if i["applies"] == "yes"}
-    assert result.exit_code == 1 and issue_id in result.stderr and "2M-0" in result.stderr
+    assert result.exit_code == 1 and issue_id in result.stderr and "2M-node0" in result.stderr
     assert invoke(*args, "--allow-known-issue", issue_id).exit_code == 0
     assert invoke("check", "--huge", "2M", "--count", "4", "--kernel", "6.12.117").exit_code == 0  # no shrink
 
@@ -315,7 +315,7 @@ def test_json_carries_every_budget_as_a_check(run):
 
 
 def test_known_issue_checks_and_no_summary_without_budgets(run, with_known_issues):
-    with_known_issues.append(issue("yes", ["2M-0"], "leak-a"))
+    with_known_issues.append(issue("yes", ["2M-node0"], "leak-a"))
     result = run("check", *SMALL, "--format", "json")
     assert result.exit_code == 1
     (check,) = json.loads(result.stdout)["checks"]

@@ -46,7 +46,7 @@ def test_csv_rows_and_columns(run):
     assert [row["row"] for row in rows] == ["pool", "node", "total"]
     pool, node, total = rows
     assert node["node"] == "0" and node["freed_pages"] == "8190" and node["pools"] == "1"
-    assert pool["name"] == "1G-0" and pool["hugepage_size"] == "1G"
+    assert pool["name"] == "1G-node0" and pool["hugepage_size"] == "1G"
     assert pool["per_hugepage_vmemmap_pages"] == "4096"
     assert pool["per_hugepage_freed_pages"] == "4095"
     assert pool["freed_pages"] == "8190"
@@ -74,7 +74,7 @@ def test_markdown_pipe_table(run):
     assert re.fullmatch(r"\|[-:| ]+\|", table[1])
     cells = [cell.strip() for cell in table[2].strip("|").split("|")]
     # the table's words and units: freed is 70 pages of 4 KiB (7 of 8 per 2M hugepage)
-    assert cells[0] == "2M-0" and cells[3] == "10" and cells[6] == "280.00 KiB"
+    assert cells[0] == "2M-node0" and cells[3] == "10" and cells[6] == "280.00 KiB"
     assert table[3].startswith("| **total**")
 
 
@@ -92,7 +92,7 @@ def test_prometheus_parses_with_values(run):
         assert f"# HELP {name} " in text and f"# TYPE {name} gauge" in text
     (freed,) = families["hvo_calc_pool_freed_pages"].samples
     assert freed.value == 70
-    assert freed.labels == {"arch": "x86-64", "node": "0", "hugepage_size": "2M", "pool": "2M-0"}
+    assert freed.labels == {"arch": "x86-64", "node": "0", "hugepage_size": "2M", "pool": "2M-node0"}
     (each,) = families["hvo_calc_hugepage_freed_pages"].samples
     assert each.value == 7
     assert families["hvo_calc_pool_hvo_active"].samples[0].value == 1
@@ -149,7 +149,7 @@ def test_machine_formats_byte_identical_across_processes():
 
 def test_table_honours_pipes(run):
     result = run("plan", *SMALL_2M)
-    assert result.exit_code == 0 and "2M-0" in result.stdout and not ANSI.search(result.stdout)
+    assert result.exit_code == 0 and "2M-node0" in result.stdout and not ANSI.search(result.stdout)
 
 
 @pytest.mark.parametrize("fmt", ["json", "prometheus", "table"])
@@ -324,9 +324,9 @@ def _lines(text, prefix):
 
 def test_table_known_issue_warning_names_release_range_and_pools(run):
     (issue,) = _json(run, *BAD_PAGE)["known_issues"]
-    assert issue["applies"] == "yes" and issue["pools"] == ["2M-0"]
+    assert issue["applies"] == "yes" and issue["pools"] == ["2M-node0"]
     assert _lines(_text(run, *BAD_PAGE), "WARNING") == [
-        f"WARNING: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: 2M-0"
+        f"WARNING: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: 2M-node0"
     ]
 
 
@@ -386,7 +386,7 @@ def test_text_lines_are_not_wrapped(run):
     without_kernel = BAD_PAGE[:6] + BAD_PAGE[8:]  # --kernel once: plan refuses it given twice
     text = _text(run, *without_kernel, "--kernel", "6.12.117+deb13-amd64")
     (warning,) = _lines(text, "WARNING")
-    assert len(warning) > 160 and warning.endswith("bites pools: 2M-0")
+    assert len(warning) > 160 and warning.endswith("bites pools: 2M-node0")
 
 
 def _markdown_cells(line):
@@ -412,7 +412,7 @@ def test_markdown_shared_tail_and_known_issues(run):
     (issue,) = _json(run, *BAD_PAGE)["known_issues"]
     text = _text(run, *BAD_PAGE, fmt="markdown")
     assert (
-        f"- **WARNING**: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: `2M-0`"
+        f"- **WARNING**: Linux 6.12.117 (6.12.115 to 6.12.118): {issue['summary']}; bites pools: `2M-node0`"
         in text.splitlines()
     )
     assert f"  - {issue['detail']} Source: {issue['source']}. Id: `{issue['id']}`." in text.splitlines()
@@ -451,7 +451,7 @@ def test_prometheus_known_issue_gauge(run):
         "applies": "yes",
         "first": "6.12.115",
         "last": "6.12.118",
-        "pools": "2M-0",
+        "pools": "2M-node0",
         "summary": issue["summary"],
     }
     (maybe,) = _families(_text(run, *MAYBE_BAD_PAGE, fmt="prometheus"))["hvo_calc_known_issue"].samples

@@ -191,7 +191,7 @@ def test_table_on_a_narrow_stdout_encoding(encoding):
     assert result.returncode == 0, result.stderr
     assert b"Traceback" not in result.stderr
     text = result.stdout.decode(encoding)
-    assert "2M-0" in text and "+--" in text  # box drawing as ASCII
+    assert "2M-node0" in text and "+--" in text  # box drawing as ASCII
 
 
 def test_machine_formats_stay_byte_exact_on_a_narrow_encoding(run):

@@ -44,4 +44,4 @@ def test_wide_shows_every_column_of_the_plan():
     header = next(line for line in table_lines(wide) if "pool" in line)
     for heading in ("vmemmap pages each", "page tables", "shared tail", "saved %"):
         assert heading in header
-    assert "2M-0 (2M, node 0)" in wide and "8, 7 freed" in wide and "not shown" not in wide
+    assert "2M-node0 (2M, node 0)" in wide and "8, 7 freed" in wide and "not shown" not in wide

@@ -43,7 +43,7 @@ from hvo_calc.planner.requests import (
     default_hugepage_size,
     default_pools,
     planned_hugepages,
-    pool_name,
+    pool_names,
     with_sizes,
 )
 from hvo_calc.planner.simulation import is_preoptimized, sim_options, why_inactive, would_free
@@ -79,7 +79,7 @@ __all__ = [
     "plan",
     "plan_report",
     "planned_hugepages",
-    "pool_name",
+    "pool_names",
     "pool_report",
     "prepare",
     "savings",
@@ -101,10 +101,11 @@ def plan(request: PlanRequest, progress: Callable[[int], None] | None = None) ->
     profile, kernel = prepared.profile, prepared.kernel
     frames, pt = new_model(profile, request.struct_page_bytes)
     reports: dict[int, PoolReport] = {}
+    names = pool_names(tuple(p.pool for p in prepared.pools))
     for p in prepared.simulation_order():
         stats = simulate_pool(pt, frames, p.geometry, p.extent, p.options, progress)
         would = would_free(profile, request, p.geometry, p.extent, p.pool, kernel, p.reason)
         reports[p.index] = pool_report(
-            profile, kernel, p.pool, p.index, p.geometry, stats, p.reason, would, p.preoptimized
+            profile, kernel, p.pool, names[p.index], p.geometry, stats, p.reason, would, p.preoptimized
         )
     return plan_report(request, profile, kernel, [reports[i] for i in range(len(prepared.pools))])

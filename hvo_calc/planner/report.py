@@ -21,7 +21,7 @@ from hvo_calc.models import (
     Totals,
     WouldFree,
 )
-from hvo_calc.planner.requests import PlanRequest, PoolRequest, pool_name
+from hvo_calc.planner.requests import PlanRequest, PoolRequest
 from hvo_calc.profiles import ArchProfile
 from hvo_calc.units import kernel_size_text, short_size
 
@@ -82,7 +82,7 @@ def pool_report(
     profile: ArchProfile,
     kernel: KernelBehaviour,
     pool: PoolRequest,
-    index: int,
+    name: str,
     geometry: HugepageGeometry,
     stats: PoolStats,
     reason: str | None,
@@ -103,7 +103,7 @@ def pool_report(
         kept_bytes if preoptimized else (stats.vmemmap_pages + stats.pagetable_pages + stats.shared_tail_pages) * page
     )
     return PoolReport(
-        name=pool_name(pool, index),
+        name=name,
         arch=profile.arch,
         node=pool.node,
         zone=pool.zone,

@@ -131,13 +131,21 @@ def check_pool(profile: ArchProfile, request: PlanRequest, pool: PoolRequest) ->
         )
 
 
-def pool_name(pool: PoolRequest, index: int) -> str:
-    return pool.name or f"{short_size(pool.size_bytes)}-{index}"
+def pool_names(pools: tuple[PoolRequest, ...]) -> list[str]:
+    """Each pool's name: its own, or its size and node as `inspect` names a host's pools
+    ("1G-node0"), with "-2", "-3" for a second and third of that size on that node."""
+    names: list[str] = []
+    for pool in pools:
+        name = pool.name or f"{short_size(pool.size_bytes)}-node{pool.node}"
+        if not pool.name and name in names:
+            name = next(f"{name}-{k}" for k in range(2, len(pools) + 2) if f"{name}-{k}" not in names)
+        names.append(name)
+    return names
 
 
 def check_names(pools: tuple[PoolRequest, ...]) -> None:
     """Pools are told apart by name in every report (a Prometheus series each)."""
-    names = [pool_name(pool, index) for index, pool in enumerate(pools)]
+    names = pool_names(pools)
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise InputError(f"pool name {twice[0]!r} is given to more than one pool; each pool needs a name of its own")
