@@ -1,10 +1,29 @@
 """The project's one pydantic base. Unknown keys are errors and values are frozen once made,
 for every model (profiles, kernel data, plan files, requests, reports). Each model's
 validator is built when the model is first used (`defer_build`), not when its module is
-imported: a command pays only for the models it touches (start-up, issue 20)."""
+imported: a command pays only for the models it touches (start-up, issue 20).
 
-from pydantic import BaseModel, ConfigDict
+A field renamed in a major schema version keeps its old name one major version as a
+deprecated read-only alias (a `computed_field` the JSON carries) and lists it in `renamed`:
+a report read back from JSON, of this version or the one before, takes either name."""
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    renamed: ClassVar[dict[str, str]] = {}  # old name -> new name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_renamed(cls, data: Any) -> Any:
+        if not cls.renamed or not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for old, new in cls.renamed.items():
+            if old in data:
+                data.setdefault(new, data.pop(old))
+        return data

@@ -5,18 +5,21 @@ removing one is a major bump. Every field carries a description: `hvo-calc schem
 publishes them, and a test fails on a field without one.
 """
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, computed_field, model_validator
 
 from hvo_calc.base import Model
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "2.0"
 # 1.1: zone, shared_tail_pages, memmap counters, known_issues, hvo_enable_hint
 # 1.2: checks
 # 1.3: after a shrink a pool's figures are the host's once the shrink is done, with those at
 #      the full count in shrink.at_count (and shrink.hugepages_kept); boot lines size
 #      hugepages as the kernel prints them ("32.0 MiB")
+# 2.0: memmap_boot_pages_freed is memmap_boot_freed_pages, the Prometheus metric's name (the old
+#      name stays in the JSON as a deprecated alias through 2.x, gone in 3.0); pools without a
+#      name are <size>-node<N> (2M-node0), as inspect names them, where 1.x numbered them (2M-0)
 
 # Descriptions used by more than one model: the same figure means the same thing everywhere.
 ARCH = "the architecture, as hvo-calc names it (x86-64, arm64, riscv64, ...; `hvo-calc profiles` lists them)"
@@ -233,11 +236,17 @@ class PoolReport(InBytes, Model):
         description="vmemmap pages the pool holds from the buddy allocator, as /proc/vmstat "
         "nr_memmap_pages counts them (6.11+): head copies and restored tails",
     )
-    memmap_boot_pages_freed: int = Field(
+    renamed: ClassVar[dict[str, str]] = {"memmap_boot_pages_freed": "memmap_boot_freed_pages"}
+    memmap_boot_freed_pages: int = Field(
         default=0,
         description="boot-memory vmemmap pages the pool's HVO freed or never populated: what it takes "
         "off /proc/vmstat nr_memmap_boot_pages (6.11+)",
     )
+
+    @computed_field(description="deprecated alias of memmap_boot_freed_pages (its 1.x name); gone in 3.0")  # type: ignore[prop-decorator]
+    @property
+    def memmap_boot_pages_freed(self) -> int:
+        return self.memmap_boot_freed_pages
 
     @property
     def would_free_bytes(self) -> int:

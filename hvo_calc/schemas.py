@@ -82,7 +82,7 @@ def schema_id(command: str) -> str:
 
 def report_schema(command: str = "plan") -> dict[str, Any]:
     """The JSON Schema of the JSON report of `command`, with its dialect and `$id`."""
-    generated = REPORTS[command].report_model().model_json_schema(schema_generator=ReportSchema)
+    generated = REPORTS[command].report_model().model_json_schema(mode="serialization", schema_generator=ReportSchema)
     return {"$schema": DIALECT, "$id": schema_id(command), **generated}
 
 

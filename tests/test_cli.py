@@ -31,7 +31,7 @@ def test_plan_on_defaults_shows_both_pools_and_boot_lines():
 def test_plan_json_totals_for_three_1g_pages_on_5_14():
     result = invoke("plan", "--arch", "x86-64", "--huge", "1G", "--count", "3", "--kernel", "5.14", "--format", "json")
     report = json.loads(result.output)
-    assert report["schema_version"].startswith("1.")
+    assert report["schema_version"].startswith("2.")
     totals = report["totals"]
     assert totals["freed_pages"] == 3 * 4094 and totals["reserved_pages"] == 6
     assert totals["vmemmap_pages"] == 3 * 4096

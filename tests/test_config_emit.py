@@ -94,7 +94,7 @@ def test_cmdline_round_trip_of_every_captured_host(host, tmp_path):
                 expected.setdefault(counts["hugepage_bytes"], {})[nodes.index(node["node"])] = counts["boot"]
     assert boot_pools(line, len(nodes)) == expected
     hvo = parse_cmdline(line).hvo
-    assert hvo == (facts["hvo"]["planned_on"] if facts["hvo"]["available"] else None)
+    assert hvo == (facts["hvo"]["hvo_enabled"] if facts["hvo"]["available"] else None)
     if facts["hvo"]["cmdline"] is not None and facts["hvo"]["available"]:
         assert hvo == facts["hvo"]["cmdline"]  # the host's own setting
 

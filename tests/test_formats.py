@@ -430,7 +430,7 @@ def test_prometheus_schema_1_1_gauges(run):
     assert by("hvo_calc_pool_shared_tail_pages", "pool") == {n: p["shared_tail_pages"] for n, p in pools.items()}
     assert by("hvo_calc_pool_memmap_pages", "pool") == {n: p["memmap_pages"] for n, p in pools.items()}
     assert by("hvo_calc_pool_memmap_boot_freed_pages", "pool") == {
-        n: p["memmap_boot_pages_freed"] for n, p in pools.items()
+        n: p["memmap_boot_freed_pages"] for n, p in pools.items()
     }
     assert by("hvo_calc_node_shared_tail_pages", "node") == {
         str(n["node"]): n["shared_tail_pages"] for n in report["nodes"]
@@ -534,7 +534,7 @@ def test_csv_columns_stable_and_deterministic(run):
     ]
     assert {text.splitlines()[0] for text in outputs} == {",".join(names)}  # the same columns, whatever the plan
     assert [name for name in names if name in CSV_1_0] == CSV_1_0  # 1.0's columns keep their order
-    assert {"zone", "shared_tail_pages", "preoptimized", "memmap_pages", "memmap_boot_pages_freed"} <= set(names)
+    assert {"zone", "shared_tail_pages", "preoptimized", "memmap_pages", "memmap_boot_freed_pages"} <= set(names)
     assert names[-3:] == ["memory_bytes", "free_bytes", "pools"]  # the node's own columns stay last
     for text in outputs:
         rows = list(csv.reader(io.StringIO(text, newline="")))

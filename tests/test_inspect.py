@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hvo_calc.host.fs import HostFS
-from hvo_calc.host.models import InspectReport
+from hvo_calc.schemas import report_schema
 from hvo_calc.host.readers import (
     kernel_size,
     kstrtobool,
@@ -204,7 +204,7 @@ def test_every_host_has_expectations():
 def test_host_inspects_without_error_or_problem(run, host):
     report = inspect_json(run, host)
     assert report["problems"] == []
-    assert report["schema_version"] == "1.0"
+    assert report["schema_version"] == "2.0"
     assert report["plan"] is not None
 
 
@@ -441,7 +441,7 @@ def test_every_format_has_an_inspect_renderer():
 
 @pytest.mark.parametrize("host", ["x86-64_7.3.4_2node_hvo-on", "x86-64_6.1.192_1node_hvo-on"])
 def test_json_validates_against_the_inspect_schema(run, host):
-    jsonschema.validate(inspect_json(run, host), InspectReport.model_json_schema())
+    jsonschema.validate(inspect_json(run, host), report_schema("inspect"))
 
 
 def test_table_reports_state_first_and_the_plan(run):

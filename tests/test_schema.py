@@ -197,3 +197,50 @@ def test_explain_schema_rejects_a_page_it_does_not_describe(run):
     page["vaddr"] = "4096"
     messages = [error.message for error in validator.iter_errors(report)]
     assert any("somewhere" in m for m in messages) and any("4096" in m for m in messages)
+
+
+RENAMED_IN_2_0 = [  # (command, args, path to the object, old name, new name)
+    (
+        "plan",
+        ("plan", "--pool", "1G:2,boot"),
+        ("pools", 0),
+        "memmap_boot_pages_freed",
+        "memmap_boot_freed_pages",
+    ),
+    (
+        "inspect",
+        ("inspect", "--root", str(Path(__file__).parent / "fixtures" / "hosts" / "x86-64_7.3.4_2node_hvo-on")),
+        ("host", "hvo"),
+        "planned_on",
+        "hvo_enabled",
+    ),
+]
+
+
+@pytest.mark.parametrize(("command", "args", "path", "old", "new"), RENAMED_IN_2_0)
+def test_a_name_renamed_in_2_0_stays_as_a_deprecated_alias(run, command, args, path, old, new):
+    """2.0 renamed these to the vocabulary's names (docs/reference.md); the 1.x name is still in the
+    JSON with the same value, and the schema says it is deprecated and read-only."""
+    report = json.loads(run(*args, "--format", "json").stdout)
+    assert report["schema_version"] == "2.0"
+    node = report
+    for key in path:
+        node = node[key]
+    assert node[new] == node[old]
+    assert node[new] != 0 if command == "plan" else node[new] is True  # a figure that shows the alias follows it
+    schema = json.loads(schema_text(command))
+    (definition,) = (d for d in schema["$defs"].values() if old in d.get("properties", {}))
+    assert definition["properties"][old]["readOnly"] is True
+    assert definition["properties"][old]["description"].startswith(f"deprecated alias of {new}")
+
+
+def test_a_1_x_report_reads_back_with_its_old_names(run):
+    from hvo_calc.models import PlanReport
+
+    text = run("plan", "--pool", "1G:2,boot", "--format", "json").stdout
+    report = json.loads(text)
+    for pool in report["pools"]:
+        del pool["memmap_boot_freed_pages"]  # as 1.x wrote it: the old name only
+    old = PlanReport.model_validate(report)
+    assert old == PlanReport.model_validate_json(text)
+    assert old.pools[0].memmap_boot_freed_pages == 2 * 4095  # x86-64 1G: 4095 of 4096 pages, boot memory

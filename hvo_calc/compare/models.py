@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 from hvo_calc.base import Model
 from hvo_calc.models import PlanReport
 
-COMPARE_SCHEMA_VERSION = "1.1"
+COMPARE_SCHEMA_VERSION = "2.0"
 RECOMMEND_SCHEMA_VERSION = "1.0"
 
 SCHEMA_VERSION_TEXT = "this report's schema version: a minor bump only adds fields, a major one renames or removes"

@@ -7,7 +7,7 @@ Rows, each `predicted, observed, difference` and a status:
   on 6.2+, and restored tails).
 - `nr_memmap_boot_pages` (6.11+): vmemmap pages from boot memory. Predicted: the vmemmap of
   every present section (see `resolve.present_sections`) less the pools'
-  `memmap_boot_pages_freed`.
+  `memmap_boot_freed_pages`.
 - `MemTotal` (plan input, NUMA hosts): the nodes' MemTotal the plan used, against the host's.
 - `HugePages_Total/Free/Surp` (plan input; meminfo counts only the default hugepage size):
   what sysfs gave the plan, against meminfo, host-wide and per node.
@@ -62,15 +62,15 @@ class Cause:
         return f"{self.what}{self.memmap_why}"
 
 
-def causes(plan: PlanReport | None, units: list[Unit], planned_on: bool) -> list[Cause]:
+def causes(plan: PlanReport | None, units: list[Unit], hvo_enabled: bool) -> list[Cause]:
     """Every state of hugepages that the counters can show and the plan cannot know."""
     found: list[Cause] = []
     pools = plan.pools if plan else []
-    if planned_on:
+    if hvo_enabled:
         for size, boot, group in pool_classes(pools, active=True):
             count = sum(p.hugepages for p in group)
             memmap = sum(p.memmap_pages for p in group)
-            freed = sum(p.memmap_boot_pages_freed for p in group)
+            freed = sum(p.memmap_boot_freed_pages for p in group)
             if memmap % count or freed % count or not (memmap or freed):
                 continue
             name = f"{short_size(size)}{' boot' if boot else ''}"
@@ -248,7 +248,7 @@ class Inputs:
     found: Collected
     plan: PlanReport | None
     units: list[Unit]
-    planned_on: bool
+    hvo_enabled: bool
     kernel_version: tuple[int, int] | None
     boot_vmemmap_pages: int | None  # vmemmap of all present sections
     section_vmemmap_pages: int | None
@@ -297,7 +297,7 @@ class Memmap:
 def memmap_counters(i: Inputs) -> Memmap:
     pools = i.plan.pools if i.plan else []
     vmstat = i.found.vmstat or {}
-    freed = sum(p.memmap_boot_pages_freed for p in pools)
+    freed = sum(p.memmap_boot_freed_pages for p in pools)
     found = Memmap(
         predicted_memmap=sum(p.memmap_pages for p in pools),
         observed_memmap=vmstat.get("nr_memmap_pages"),
@@ -308,7 +308,7 @@ def memmap_counters(i: Inputs) -> Memmap:
     )
     if not (found.d_memmap or found.d_boot):
         return found
-    solutions = solve(found.d_memmap, found.d_boot, causes(i.plan, i.units, i.planned_on))
+    solutions = solve(found.d_memmap, found.d_boot, causes(i.plan, i.units, i.hvo_enabled))
     return replace(found, solutions=solutions)
 
 

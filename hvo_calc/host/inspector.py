@@ -99,7 +99,7 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
     identity, notes = identify(found)
     notes = found.notes + notes
     profile, rules = identity.profile, identity.behaviour
-    state, planned_on, hvo_notes = hvo_state(found, rules)
+    state, hvo_enabled, hvo_notes = hvo_state(found, rules)
     notes += hvo_notes
     requests = boot_requests(found)
     pools, node_index, plan_nodes = host_pools(found, identity, requests)
@@ -110,7 +110,7 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
         base_page=profile.base_page,
         paging=identity.paging,
         kernel=identity.kernel,
-        hvo=planned_on,
+        hvo=hvo_enabled,
         nodes=tuple(NodeRequest(memory=m) for m in plan_nodes),
         pools=tuple(
             PoolRequest(hugepage_size=p.size, count=p.count, node=node_index[p.host_node], name=p.name, boot=p.boot)
@@ -139,7 +139,7 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
         found=found,
         plan=report,
         units=units,
-        planned_on=planned_on,
+        hvo_enabled=hvo_enabled,
         kernel_version=release_major_minor(identity.version or identity.release),
         boot_vmemmap_pages=boot_total,
         section_vmemmap_pages=per_section,
@@ -149,7 +149,7 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
         host_nodes=tuple(sorted(node_index, key=node_index.__getitem__)),
     )
     rows = compare(inputs)
-    facts = host_facts(found, identity, state, planned_on, requests, sections, section)
+    facts = host_facts(found, identity, state, hvo_enabled, requests, sections, section)
     report_model = InspectReport(
         tool=f"hvo-calc {__version__}",
         summary=summary_lines(facts, report, rules, found, rows),
@@ -246,7 +246,7 @@ def unit_figures(identity: Identity, sizes: list[int]) -> list[Unit]:
                     size=size,
                     boot=bool(pool.preoptimized),
                     memmap=pool.memmap_pages,
-                    boot_freed=pool.memmap_boot_pages_freed,
+                    boot_freed=pool.memmap_boot_freed_pages,
                     freed=pool.freed_pages,
                     vmemmap=pool.vmemmap_pages,
                 )
@@ -287,7 +287,7 @@ def host_facts(
     found: Collected,
     identity: Identity,
     state: HvoState,
-    planned_on: bool,
+    hvo_enabled: bool,
     requests: dict[int, tuple[int, dict[int, int] | None]],
     sections: int | None,
     section: int | None,
@@ -353,7 +353,7 @@ def host_facts(
             cmdline=found.cmdline.hvo if found.cmdline else None,
             available=identity.behaviour.hvo_available,
             state=state,
-            planned_on=planned_on,
+            hvo_enabled=hvo_enabled,
         ),
         default_hugepage_size=short_size(default) if default else None,
         boot_hugepages=boot,

@@ -7,14 +7,16 @@ with its own `schema_version`. Every field carries a description (`hvo-calc sche
 --command inspect` publishes them).
 """
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, computed_field
 
 from hvo_calc.base import Model
 from hvo_calc.models import PlanReport
 
-INSPECT_SCHEMA_VERSION = "1.0"
+INSPECT_SCHEMA_VERSION = "2.0"
+# 2.0: host.hvo.planned_on is host.hvo.hvo_enabled, the plan report's name (planned_on stays as a
+#      deprecated alias through 2.x); the plan inside is a plan report 2.0
 
 HvoState = Literal["on", "off", "not built", "not available", "unknown"]
 Basis = Literal["model", "plan input"]
@@ -85,7 +87,15 @@ class HvoFacts(Model):
         description="on or off: the sysctl; not built: no sysctl; not available: the kernel data has no HVO "
         "for this architecture and release; unknown: nothing tells"
     )
-    planned_on: bool = Field(description="what the plan assumed")
+    renamed: ClassVar[dict[str, str]] = {"planned_on": "hvo_enabled"}
+    hvo_enabled: bool = Field(
+        description="whether the plan of the host's pools has HVO switched on: the plan report's host.hvo_enabled"
+    )
+
+    @computed_field(description="deprecated alias of hvo_enabled (its 1.x name); gone in 3.0")  # type: ignore[prop-decorator]
+    @property
+    def planned_on(self) -> bool:
+        return self.hvo_enabled
 
 
 class BootLineFact(Model):

@@ -64,7 +64,7 @@ def summary_lines(
     else:
         lines.append(
             f"HVO: state unknown (vm.hugetlb_optimize_vmemmap not read; {cmdline_setting(facts)}); "
-            f"planned as {'on' if facts.hvo.planned_on else 'off'}."
+            f"planned as {'on' if facts.hvo.hvo_enabled else 'off'}."
         )
     lines += known_issue_lines(plan)
     lines.append(comparison_line(rows))

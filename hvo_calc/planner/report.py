@@ -143,7 +143,7 @@ def pool_report(
         peak_vmemmap_bytes=peak,
         transient_bytes=peak - kept_bytes,
         memmap_pages=stats.memmap_pages,
-        memmap_boot_pages_freed=stats.boot_pages_freed,
+        memmap_boot_freed_pages=stats.boot_pages_freed,
         shrink=shrink_needs(kernel, pool, stats, page),
     )
 

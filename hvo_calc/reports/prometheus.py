@@ -45,7 +45,7 @@ POOL_METRICS = (
         "Vmemmap pages the pool holds from the buddy allocator, as /proc/vmstat nr_memmap_pages counts them (6.11+).",
     ),
     (
-        "memmap_boot_pages_freed",
+        "memmap_boot_freed_pages",
         "pool_memmap_boot_freed_pages",
         (
             "Boot-memory vmemmap pages the pool's HVO freed or never populated: what it takes off /proc/vmstat "
