@@ -14,7 +14,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hvo_calc.host.fs import HostFS
-from hvo_calc.schemas import report_schema
 from hvo_calc.host.readers import (
     kernel_size,
     kstrtobool,
@@ -26,6 +25,7 @@ from hvo_calc.host.readers import (
     point_release,
 )
 from hvo_calc.reports import renderers
+from hvo_calc.schemas import report_schema
 
 RENDER = renderers("inspect")
 
