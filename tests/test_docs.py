@@ -40,3 +40,12 @@ def test_example_output_is_what_the_command_prints(example, root_copy):
 
 def test_examples_run_from_the_repository_root():
     assert (ROOT / "README.md").exists() and (ROOT / "tests" / "fixtures" / "hosts").is_dir()
+
+
+def test_the_readme_is_what_a_user_needs_first():
+    """At most about 1,800 words by `wc -w` (outputs included): the rest lives in docs/; every
+    docs/ page the README sends to exists."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.split()) <= 1800
+    for link in re.findall(r"\]\(((?:docs/)?[\w./-]+\.md)(?:#[\w-]+)?\)", readme):
+        assert (ROOT / link).is_file(), link

@@ -46,9 +46,9 @@ from hvo_calc.host.resolve import (
     present_sections,
     section_bytes,
 )
-from hvo_calc.host.summary import summary_lines
 from hvo_calc.models import PlanReport
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest, plan, planned_hugepages
+from hvo_calc.reports.inspect_summary import summary_lines
 from hvo_calc.units import short_size
 
 
@@ -152,7 +152,7 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
     facts = host_facts(found, identity, state, hvo_enabled, requests, sections, section)
     report_model = InspectReport(
         tool=f"hvo-calc {__version__}",
-        summary=summary_lines(facts, report, rules, found, rows),
+        summary=summary_lines(facts, report, rows),
         host=facts,
         plan=report,
         comparison=rows,
@@ -354,6 +354,7 @@ def host_facts(
             available=identity.behaviour.hvo_available,
             state=state,
             hvo_enabled=hvo_enabled,
+            unavailable_reason=None if identity.behaviour.hvo_available else identity.behaviour.why_unavailable,
         ),
         default_hugepage_size=short_size(default) if default else None,
         boot_hugepages=boot,
@@ -368,4 +369,5 @@ def host_facts(
         present_sections=sections,
         boot_lines=lines,
         dmesg=list(dmesg.lines) if dmesg else [],
+        unknown_parameters=list(dmesg.unknown_parameters) if dmesg else [],
     )

@@ -16,7 +16,8 @@ from hvo_calc.models import PlanReport
 
 INSPECT_SCHEMA_VERSION = "2.0"
 # 2.0: host.hvo.planned_on is host.hvo.hvo_enabled, the plan report's name (planned_on stays as a
-#      deprecated alias through 2.x); the plan inside is a plan report 2.0
+#      deprecated alias through 2.x); the plan inside is a plan report 2.0; host.hvo.unavailable_reason
+#      and host.unknown_parameters added (the facts the summary is worded from)
 
 HvoState = Literal["on", "off", "not built", "not available", "unknown"]
 Basis = Literal["model", "plan input"]
@@ -92,6 +93,11 @@ class HvoFacts(Model):
         description="whether the plan of the host's pools has HVO switched on: the plan report's host.hvo_enabled"
     )
 
+    unavailable_reason: str | None = Field(
+        default=None,
+        description="why the kernel data has no HVO for this architecture and release; null where it has",
+    )
+
     @computed_field(description="deprecated alias of hvo_enabled (its 1.x name); gone in 3.0")  # type: ignore[prop-decorator]
     @property
     def planned_on(self) -> bool:
@@ -152,6 +158,10 @@ class HostFacts(Model):
     present_sections: int | None = Field(description="estimate: per node, present pages rounded up to whole sections")
     boot_lines: list[BootLineFact] = Field(description="what the HugeTLB boot lines say, per hugepage size")
     dmesg: list[str] = Field(description="the HugeTLB lines of the kernel log, when it was readable")
+    unknown_parameters: list[str] = Field(
+        default_factory=list,
+        description="hugetlb parameters of the command line that the kernel log says it did not know",
+    )
 
 
 class ComparisonRow(Model):

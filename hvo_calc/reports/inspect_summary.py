@@ -1,10 +1,9 @@
-"""The first lines of the inspect report: HVO's state, then what it frees (or would free,
-and how to turn it on), then how the model's figures compare with the kernel's counters."""
+"""The first lines of the inspect report (its JSON `summary`): HVO's state, then what it
+frees (or would free, and how to turn it on), then how the model's figures compare with the
+kernel's counters. Words only: every fact is the report's, as `host/` found it."""
 
 from hvo_calc.advice import boot_and_runtime, turn_on_steps
-from hvo_calc.host.collect import Collected
 from hvo_calc.host.models import ComparisonRow, HostFacts
-from hvo_calc.kernels import KernelBehaviour
 from hvo_calc.models import PlanReport
 from hvo_calc.units import human_size
 
@@ -21,19 +20,17 @@ def cmdline_setting(facts: HostFacts) -> str:
     return f"hugetlb_free_vmemmap={'on' if facts.hvo.cmdline else 'off'} on the command line"
 
 
-def summary_lines(
-    facts: HostFacts, plan: PlanReport | None, rules: KernelBehaviour, found: Collected, rows: list[ComparisonRow]
-) -> list[str]:
+def summary_lines(facts: HostFacts, plan: PlanReport | None, rows: list[ComparisonRow]) -> list[str]:
     state = facts.hvo.state
     page = facts.base_page_bytes or 4096
     lines = []
     if state == "not available":
         lines.append(
-            f"HVO: not available: Linux {rules.version} on {rules.arch} has no HugeTLB vmemmap "
-            f"optimization: {rules.why_unavailable.rstrip('.')}."
+            f"HVO: not available: Linux {facts.kernel_modelled} on {facts.arch} has no HugeTLB vmemmap "
+            f"optimization: {(facts.hvo.unavailable_reason or '').rstrip('.')}."
         )
-        if found.dmesg and found.dmesg.unknown_parameters:
-            lines.append(f"The kernel did not know {', '.join(found.dmesg.unknown_parameters)} (its log says so).")
+        if facts.unknown_parameters:
+            lines.append(f"The kernel did not know {', '.join(facts.unknown_parameters)} (its log says so).")
         lines += would_free_lines(plan, page, how=False, lead="A kernel with HVO")
     elif state == "not built":
         lines.append(
