@@ -27,8 +27,8 @@ POOL_METRICS = (
     ("reserved_pages", "pool_reserved_pages", "Vmemmap pages HVO keeps mapped for the pool."),
     ("freed_pages", "pool_freed_pages", "Vmemmap pages HVO frees for the pool."),
     ("pagetable_pages", "pool_pagetable_pages", "Page-table pages spent splitting the pool's vmemmap mappings."),
-    ("saved_pages", "pool_saved_pages", "Net pages saved for the pool: freed minus page-table pages."),
-    ("saved_bytes", "pool_saved_bytes", "Net bytes saved for the pool: freed minus page-table pages."),
+    ("saved_pages", "pool_saved_pages", "Net pages saved for the pool: freed less page tables and the shared tail."),
+    ("saved_bytes", "pool_saved_bytes", "Net bytes saved for the pool: freed less page tables and the shared tail."),
     ("split_pmds", "pool_split_pmds", "Vmemmap PMD mappings split into PTEs for the pool."),
     ("tlb_flushes", "pool_tlb_flushes", "TLB flushes the remap of the pool took in the simulation."),
     (
