@@ -75,68 +75,57 @@ def _size(size_bytes: int) -> str:
     return f"{human_size(size_bytes)} ({size_bytes:,} bytes)"
 
 
+def min_saved(report: PlanReport, limit: int) -> BudgetResult:
+    saved = report.totals.saved_bytes
+    ok = saved >= limit
+    line = f"saved {_size(saved)}, {'at least' if ok else 'less than'} the minimum {_size(limit)}"
+    return BudgetResult(budget="--min-saved", passed=ok, value=saved, limit=limit, message=f"--min-saved: {line}")
+
+
+def max_vmemmap(report: PlanReport, limit: int) -> BudgetResult:
+    kept = kept_vmemmap_bytes(report)
+    ok = kept <= limit
+    line = (
+        f"vmemmap kept after HVO (reserved + page tables + shared tail pages) {_size(kept)}, "
+        f"{'within' if ok else 'over'} the maximum {_size(limit)}"
+    )
+    return BudgetResult(budget="--max-vmemmap", passed=ok, value=kept, limit=limit, message=f"--max-vmemmap: {line}")
+
+
+def max_overhead(report: PlanReport, limit: float) -> BudgetResult:
+    share, base, name = overhead(report)
+    ok = share <= limit
+    line = (
+        f"vmemmap kept after HVO, {human_size(kept_vmemmap_bytes(report))}, is {share:.4f}% of "
+        f"{human_size(base)} of {name}, {'within' if ok else 'over'} the maximum {limit:g}%"
+    )
+    return BudgetResult(budget="--max-overhead", passed=ok, value=share, limit=limit, message=f"--max-overhead: {line}")
+
+
+def require_hvo(report: PlanReport) -> BudgetResult:
+    off = [pool for pool in report.pools if not pool.hvo_active]
+    details = "; ".join(f"pool {p.name} ({p.hugepage_size}, node {p.node}): {p.reason or 'not optimized'}" for p in off)
+    line = (
+        f"{len(off)} of {len(report.pools)} pools not optimized: {details}"
+        if off
+        else (f"all {len(report.pools)} pools optimized")
+    )
+    return BudgetResult(
+        budget="--require-hvo", passed=not off, value=len(off), limit=0, message=f"--require-hvo: {line}"
+    )
+
+
 def evaluate(report: PlanReport, budgets: Budgets) -> list[BudgetResult]:
     """Every budget given, checked against the report, in option order."""
     results: list[BudgetResult] = []
     if budgets.min_saved_bytes is not None:
-        saved, limit = report.totals.saved_bytes, budgets.min_saved_bytes
-        ok = saved >= limit
-        results.append(
-            BudgetResult(
-                budget="--min-saved",
-                passed=ok,
-                value=saved,
-                limit=limit,
-                message=f"--min-saved: saved {_size(saved)}, {'at least' if ok else 'less than'} "
-                f"the minimum {_size(limit)}",
-            )
-        )
+        results.append(min_saved(report, budgets.min_saved_bytes))
     if budgets.max_vmemmap_bytes is not None:
-        kept, limit = kept_vmemmap_bytes(report), budgets.max_vmemmap_bytes
-        ok = kept <= limit
-        results.append(
-            BudgetResult(
-                budget="--max-vmemmap",
-                passed=ok,
-                value=kept,
-                limit=limit,
-                message="--max-vmemmap: vmemmap kept after HVO (reserved + page tables + shared tail pages) "
-                f"{_size(kept)}, {'within' if ok else 'over'} the maximum {_size(limit)}",
-            )
-        )
+        results.append(max_vmemmap(report, budgets.max_vmemmap_bytes))
     if budgets.max_overhead_percent is not None:
-        share, base, name = overhead(report)
-        max_share = budgets.max_overhead_percent
-        ok = share <= max_share
-        results.append(
-            BudgetResult(
-                budget="--max-overhead",
-                passed=ok,
-                value=share,
-                limit=max_share,
-                message=f"--max-overhead: vmemmap kept after HVO, {human_size(kept_vmemmap_bytes(report))}, "
-                f"is {share:.4f}% of {human_size(base)} of {name}, "
-                f"{'within' if ok else 'over'} the maximum {max_share:g}%",
-            )
-        )
+        results.append(max_overhead(report, budgets.max_overhead_percent))
     if budgets.require_hvo:
-        off = [pool for pool in report.pools if not pool.hvo_active]
-        details = "; ".join(
-            f"pool {p.name} ({p.hugepage_size}, node {p.node}): {p.reason or 'not optimized'}" for p in off
-        )
-        results.append(
-            BudgetResult(
-                budget="--require-hvo",
-                passed=not off,
-                value=len(off),
-                limit=0,
-                message=(
-                    f"--require-hvo: {len(off)} of {len(report.pools)} pools not optimized: {details}"
-                    if off
-                    else f"--require-hvo: all {len(report.pools)} pools optimized"
-                ),
-            )
-        )
+        results.append(require_hvo(report))
     results.extend(known_issue_results(report, budgets.allowed_issues))
     return results
 

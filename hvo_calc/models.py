@@ -167,9 +167,22 @@ class ShrinkReport(Model):
     )
 
 
-class PoolReport(InBytes, Model):
-    """One pool: hugepages of one size on one node and zone, and what HVO does to its vmemmap.
-    After a shrink its figures are those once the shrink is done."""
+class VmemmapFigures(Model):
+    """What HVO does to the vmemmap, the figures a pool and the totals share (in this order,
+    after their own identity fields)."""
+
+    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
+    vmemmap_bytes: int = Field(description=VMEMMAP_BYTES)
+    reserved_pages: int = Field(description=RESERVED_PAGES)
+    freed_pages: int = Field(description=FREED_PAGES)
+    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
+    saved_pages: int = Field(description=SAVED_PAGES)
+    saved_bytes: int = Field(description=SAVED_BYTES)
+    saved_percent: float = Field(description="saved_bytes as a share of pool_bytes, in percent")
+
+
+class PoolIdentity(Model):
+    """A pool's fields before its figures (`PoolReport` puts them first)."""
 
     name: str = Field(
         description="the pool's name, unique in the report: as given (name= in --pool or a plan file), "
@@ -191,14 +204,12 @@ class PoolReport(InBytes, Model):
     hvo_active: bool = Field(description=HVO_ACTIVE)
     reason: str | None = Field(description=REASON)
     per_hugepage: PerHugepage = Field(description="the figures of one hugepage of the pool")
-    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
-    vmemmap_bytes: int = Field(description=VMEMMAP_BYTES)
-    reserved_pages: int = Field(description=RESERVED_PAGES)
-    freed_pages: int = Field(description=FREED_PAGES)
-    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
-    saved_pages: int = Field(description=SAVED_PAGES)
-    saved_bytes: int = Field(description=SAVED_BYTES)
-    saved_percent: float = Field(description="saved_bytes as a share of pool_bytes, in percent")
+
+
+class PoolReport(InBytes, VmemmapFigures, PoolIdentity):
+    """One pool: hugepages of one size on one node and zone, and what HVO does to its vmemmap.
+    After a shrink its figures are those once the shrink is done."""
+
     split_pmds: int = Field(description="vmemmap PMD leaves the remap split into PTE tables")
     tlb_flushes: int = Field(
         description="TLB flushes the remap issued: before 6.7 one after each PMD split and one after each "
@@ -267,9 +278,8 @@ class KnownIssueReport(Model):
     pools: list[str] = Field(description="pools of this plan it bites (for a shrink leak: pools with shrink_to)")
 
 
-class Totals(InBytes, Model):
-    """All pools summed. `hugepage_bytes` is the bytes of all hugepages (pool_bytes);
-    `per_hugepage` is given when every pool has the same hugepage size, else null."""
+class TotalsIdentity(Model):
+    """The totals' fields before their figures (`Totals` puts them first)."""
 
     arch: str = Field(description=ARCH)
     base_page_bytes: int = Field(description=BASE_PAGE_BYTES)
@@ -284,14 +294,12 @@ class Totals(InBytes, Model):
     per_hugepage: PerHugepage | None = Field(
         description="the figures of one hugepage, when every pool has the same hugepage size; else null"
     )
-    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
-    vmemmap_bytes: int = Field(description=VMEMMAP_BYTES)
-    reserved_pages: int = Field(description=RESERVED_PAGES)
-    freed_pages: int = Field(description=FREED_PAGES)
-    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
-    saved_pages: int = Field(description=SAVED_PAGES)
-    saved_bytes: int = Field(description=SAVED_BYTES)
-    saved_percent: float = Field(description="saved_bytes as a share of pool_bytes, in percent")
+
+
+class Totals(InBytes, VmemmapFigures, TotalsIdentity):
+    """All pools summed. `hugepage_bytes` is the bytes of all hugepages (pool_bytes);
+    `per_hugepage` is given when every pool has the same hugepage size, else null."""
+
     shared_tail_pages: int = Field(default=0, description=SHARED_TAIL_PAGES)
 
 

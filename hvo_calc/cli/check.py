@@ -9,7 +9,7 @@ import click
 from click.core import ParameterSource
 
 from hvo_calc.cli import cli, complete, say
-from hvo_calc.cli.options import SingleValued, not_blank, plan_options, simulate
+from hvo_calc.cli.options import SingleValued, not_blank, path_option, plan_options, simulate
 from hvo_calc.cli.report_options import format_option, output_option, wide_option
 from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit
@@ -72,21 +72,16 @@ def _host_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 "each pool's size and count per node, the release's known issues, the kernel's counters "
                 "against the model. Example: --host --expect host.toml",
             ),
-            click.option(
+            path_option(
                 "--expect",
-                type=click.Path(dir_okay=False, path_type=Path),
-                default=None,
-                metavar="FILE",
-                help="With --host: the plan file the host should follow (as inspect --write-config "
+                "With --host: the plan file the host should follow (as inspect --write-config "
                 "writes it). Example: --expect host.toml",
             ),
-            click.option(
+            path_option(
                 "--root",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=None,
-                metavar="DIR",
-                help="With --host: a captured tree instead of the running host (as inspect --capture "
+                "With --host: a captured tree instead of the running host (as inspect --capture "
                 "writes it). Example: --root captures/db-host",
+                directory=True,
             ),
         )
     ):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from hvo_calc.cli import cli
-from hvo_calc.cli.options import SingleValued
+from hvo_calc.cli.options import SingleValued, path_option
 from hvo_calc.cli.report_options import format_option, output_option, wide_option
 from hvo_calc.errors import InputError
 from hvo_calc.host.fs import kind_of
@@ -21,49 +21,33 @@ if TYPE_CHECKING:
 
 
 @cli.command(cls=SingleValued)
-@click.option(
+@path_option(
     "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    metavar="DIR",
-    help="Read a captured tree instead of the running host: DIR/proc/..., DIR/sys/..., DIR/uname.txt "
+    "Read a captured tree instead of the running host: DIR/proc/..., DIR/sys/..., DIR/uname.txt "
     "(as --capture writes them). Example: --root captures/db-host",
+    directory=True,
 )
-@click.option(
+@path_option(
     "--dmesg",
-    "dmesg",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help="Kernel log to take the HugeTLB boot lines from (a regular file of dmesg output, whole or "
+    "Kernel log to take the HugeTLB boot lines from (a regular file of dmesg output, whole or "
     "grepped, or /dev/kmsg); by default /dev/kmsg when readable, or DIR/dmesg-hugetlb.txt with --root. "
     "Example: --dmesg boot.log",
 )
-@click.option(
+@path_option(
     "--write-config",
-    "write_config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help="Also write the host's plan as a plan file ([host], [[node]], [[pool]]) that "
+    "Also write the host's plan as a plan file ([host], [[node]], [[pool]]) that "
     "`plan --config` and `check --config` read. Example: --write-config host.toml",
 )
-@click.option(
+@path_option(
     "--capture",
-    "capture",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    metavar="DIR",
-    help="Also copy the files inspect read into DIR, a new or empty directory (same paths, plus "
+    "Also copy the files inspect read into DIR, a new or empty directory (same paths, plus "
     "uname.txt, dmesg-hugetlb.txt and unreadable.txt, the files that could not be read), for --root "
     "elsewhere or a bug report; written whole or not at all. Example: --capture host-tree",
+    directory=True,
 )
-@click.option(
+@path_option(
     "--expect",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help="Also hold the host against the plan file it should follow: each drift finding one line on "
+    "Also hold the host against the plan file it should follow: each drift finding one line on "
     "stderr, and with --format prometheus the hvo_calc_inspect_drift gauges (check --host --expect "
     "FILE fails on them). Example: --expect host.toml",
 )

@@ -28,6 +28,12 @@ def not_blank(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def path_option(flag: str, help: str, *, directory: bool = False) -> Callable[[Any], Any]:
+    """An option naming a file (FILE) or a directory (DIR), as a `Path`; None when not given."""
+    kind = click.Path(file_okay=not directory, dir_okay=directory, path_type=Path)
+    return click.option(flag, type=kind, default=None, metavar="DIR" if directory else "FILE", help=help)
+
+
 def _paging(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     return None if value is None else int(value)
 

@@ -105,17 +105,14 @@ def inspect_collected(fs: HostFS, found: Collected, progress: Progress | None) -
     pools, node_index, plan_nodes = host_pools(found, identity, requests)
     check_sizes(found, identity)
     report: PlanReport | None = None
-    request = PlanRequest(
-        arch=profile.arch,
-        base_page=profile.base_page,
-        paging=identity.paging,
-        kernel=identity.kernel,
-        hvo=hvo_enabled,
-        nodes=tuple(NodeRequest(memory=m) for m in plan_nodes),
-        pools=tuple(
+    request = host_request(
+        identity,
+        hvo_enabled,
+        tuple(
             PoolRequest(hugepage_size=p.size, count=p.count, node=node_index[p.host_node], name=p.name, boot=p.boot)
             for p in pools
         ),
+        tuple(NodeRequest(memory=m) for m in plan_nodes),
     )
     if pools:
         try:
@@ -216,6 +213,22 @@ def check_sizes(found: Collected, identity: Identity) -> None:
             )
 
 
+def host_request(
+    identity: Identity, hvo: bool, pools: tuple[PoolRequest, ...], nodes: tuple[NodeRequest, ...] = ()
+) -> PlanRequest:
+    """A plan of `pools` on the host as identified: its architecture, base page, paging and kernel."""
+    profile = identity.profile
+    return PlanRequest(
+        arch=profile.arch,
+        base_page=profile.base_page,
+        paging=identity.paging,
+        kernel=identity.kernel,
+        hvo=hvo,
+        nodes=nodes,
+        pools=pools,
+    )
+
+
 def unit_figures(identity: Identity, sizes: list[int]) -> list[Unit]:
     """Per hugepage size (run time, and boot time), what one hugepage optimized by HVO does
     to the counters on this kernel: a one-hugepage plan each, with HVO on."""
@@ -227,14 +240,7 @@ def unit_figures(identity: Identity, sizes: list[int]) -> list[Unit]:
         if profile.hugepage_size(size) is None:
             continue
         for boot in (False, True):
-            request = PlanRequest(
-                arch=profile.arch,
-                base_page=profile.base_page,
-                paging=identity.paging,
-                kernel=identity.kernel,
-                hvo=True,
-                pools=(PoolRequest(hugepage_size=size, count=1, boot=boot, name="unit"),),
-            )
+            request = host_request(identity, True, (PoolRequest(hugepage_size=size, count=1, boot=boot, name="unit"),))
             try:
                 pool = plan(request).pools[0]
             except InputError:
