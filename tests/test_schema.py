@@ -244,3 +244,12 @@ def test_a_1_x_report_reads_back_with_its_old_names(run):
     old = PlanReport.model_validate(report)
     assert old == PlanReport.model_validate_json(text)
     assert old.pools[0].memmap_boot_freed_pages == 2 * 4095  # x86-64 1G: 4095 of 4096 pages, boot memory
+
+
+def test_the_csv_keeps_the_renamed_column_beside_the_new_one(run):
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(run("plan", "--pool", "1G:2,boot", "--format", "csv").stdout)))
+    pool = next(row for row in rows if row["row"] == "pool")
+    assert pool["memmap_boot_freed_pages"] == pool["memmap_boot_pages_freed"] == str(2 * 4095)

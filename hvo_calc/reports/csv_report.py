@@ -1,7 +1,8 @@
 """CSV: one row per pool and a totals row, flat columns, a header row.
 
 Columns follow the models' field order; nested models are flattened with their field
-name as prefix (`per_hugepage_struct_pages`, `would_free_saved_bytes`). The first column,
+name as prefix (`per_hugepage_struct_pages`, `would_free_saved_bytes`). A name renamed in
+the JSON (schema 2.0) keeps its old column too, after the model's fields, as JSON keeps it. The first column,
 `row`, is `pool`, `node` (per NUMA node sums, with the node's own columns at the end)
 or `total`; a field a row does not have is empty.
 Booleans are `true`/`false`, missing values (null) are empty. Lines end in `\\n`; a cell
@@ -38,7 +39,7 @@ def columns(model: type[BaseModel] = PoolReport, prefix: str = "") -> list[str]:
             names += columns(nested, f"{prefix}{name}_")
         else:
             names.append(f"{prefix}{name}")
-    return names
+    return names + [f"{prefix}{name}" for name in model.model_computed_fields]  # deprecated aliases
 
 
 def _flatten(values: dict[str, object], prefix: str = "") -> dict[str, object]:
