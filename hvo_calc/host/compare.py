@@ -18,18 +18,21 @@ A difference is *explained* only by arithmetic that checks: the two nr_memmap co
 differences must be a whole number of hugepages times what one hugepage changes in each,
 for one cause (or two) from `causes`, within what the host holds. Anything else is
 *unexplained*, and a counter the kernel lacks is *not available*: never "agrees".
+
+This finds the figures and the causes; `reports.comparison_text` words each row's explanation.
 """
 
 from dataclasses import dataclass, replace
 from itertools import combinations
-from typing import Any
+from typing import Any, Literal
 
 from hvo_calc.host.collect import Collected, Counts
 from hvo_calc.host.models import Basis, ComparisonRow, Status
 from hvo_calc.host.readers import Meminfo
 from hvo_calc.kernels import kernel_data
 from hvo_calc.models import PlanReport, PoolReport
-from hvo_calc.units import human_size, short_size
+from hvo_calc.reports import comparison_text as text
+from hvo_calc.units import short_size
 
 
 @dataclass(frozen=True)
@@ -45,21 +48,28 @@ class Unit:
     vmemmap: int
 
 
+CauseState = Literal["unoptimized", "optimized", "released"]
+
+
 @dataclass(frozen=True)
 class Cause:
-    """k hugepages in some state the plan did not assume, each changing nr_memmap_pages by
-    `memmap` and nr_memmap_boot_pages by `boot`; at most `limit` of them (None: any)."""
+    """k hugepages in a state the plan did not assume, each changing nr_memmap_pages by
+    `memmap` and nr_memmap_boot_pages by `boot`; at most `limit` of them (None: any).
+
+    `state`: unoptimized (allocated while HVO was off, though the plan has it on), optimized
+    (allocated while HVO was on, though the sysctl now reads 0) or released (optimized
+    earlier and since given back). Per hugepage: `head_copies` buddy pages of head copies,
+    `restored` tails restored, `boot_pages` boot-memory vmemmap pages freed or kept."""
 
     memmap: int
     boot: int
     limit: int | None
-    what: str  # the hugepages and their state, formatted with `words(k)`
-    memmap_why: str  # the arithmetic of nr_memmap_pages, formatted with `words(k)` and total=
-    boot_story: str
-
-    @property
-    def memmap_story(self) -> str:
-        return f"{self.what}{self.memmap_why}"
+    state: CauseState
+    size: int
+    preoptimized: bool
+    head_copies: int
+    boot_pages: int
+    restored: int = 0
 
 
 def causes(plan: PlanReport | None, units: list[Unit], hvo_enabled: bool) -> list[Cause]:
@@ -73,17 +83,16 @@ def causes(plan: PlanReport | None, units: list[Unit], hvo_enabled: bool) -> lis
             freed = sum(p.memmap_boot_freed_pages for p in group)
             if memmap % count or freed % count or not (memmap or freed):
                 continue
-            name = f"{short_size(size)}{' boot' if boot else ''}"
             found.append(
                 Cause(
                     -(memmap // count),
                     freed // count,
                     count,
-                    f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was off",
-                    f" and are not optimized (the sysctl is the current setting, not the pool's state): "
-                    f"{{k}} x {memmap // count} head-page copies fewer = {{total}} pages",
-                    f"the same {{k}} unoptimized {name} hugepage{{s}} keep{{s_verb}} their boot-memory vmemmap: "
-                    f"{{k}} x {freed // count} = {{total}} pages",
+                    "unoptimized",
+                    size,
+                    boot,
+                    memmap // count,
+                    freed // count,
                 )
             )
     else:
@@ -92,18 +101,8 @@ def causes(plan: PlanReport | None, units: list[Unit], hvo_enabled: bool) -> lis
             if unit is None or not (unit.memmap or unit.boot_freed):
                 continue
             count = sum(p.hugepages for p in group)
-            name = f"{short_size(size)}{' boot' if boot else ''}"
             found.append(
-                Cause(
-                    unit.memmap,
-                    -unit.boot_freed,
-                    count,
-                    f"{{k}} of the {count} {name} hugepages {{were}} allocated while HVO was on",
-                    f" and stay optimized (the sysctl now reads 0; it is the current setting, not the pool's "
-                    f"state): {{k}} x {unit.memmap} head-page copies = {{total}} pages",
-                    f"the same {{k}} optimized {name} hugepage{{s}} freed their boot-memory vmemmap: {{k}} x "
-                    f"{unit.boot_freed} = {{total}} pages",
-                )
+                Cause(unit.memmap, -unit.boot_freed, count, "optimized", size, boot, unit.memmap, unit.boot_freed)
             )
     sizes_with_pools = {p.hugepage_bytes for p in pools}
     ordered = sorted(units, key=lambda u: (u.size not in sizes_with_pools, u.boot, u.size))
@@ -111,30 +110,17 @@ def causes(plan: PlanReport | None, units: list[Unit], hvo_enabled: bool) -> lis
         held = unit.memmap + unit.freed
         if not (held or unit.boot_freed):
             continue
-        name = f"{short_size(unit.size)}{' boot' if unit.boot else ''}"
         found.append(
             Cause(
-                held,
-                -unit.boot_freed,
-                None,
-                f"{{k}} {name} hugepage{{s}} optimized earlier and since released",
-                f" keep{{s_verb}} their restored vmemmap in buddy pages: {{k}} x ({unit.memmap} head copy + "
-                f"{unit.freed} restored) = {{total}} pages",
-                f"the same {{k}} released {name} hugepage{{s}} freed their boot-memory vmemmap when they were "
-                f"optimized: {{k}} x {unit.boot_freed} = {{total}} pages",
+                held, -unit.boot_freed, None, "released", unit.size, unit.boot, unit.memmap, unit.boot_freed, unit.freed
             )
         )
     return dedupe(found)
 
 
 def dedupe(found: list[Cause]) -> list[Cause]:
-    seen, kept = set(), []
-    for cause in found:
-        key = (cause.memmap, cause.boot, cause.limit, cause.memmap_story)
-        if key not in seen:
-            seen.add(key)
-            kept.append(cause)
-    return kept
+    """The causes in order, each once (a released hugepage of a size can also be a pool's)."""
+    return list(dict.fromkeys(found))
 
 
 def pool_classes(pools: list[PoolReport], active: bool) -> list[tuple[int, bool, list[PoolReport]]]:
@@ -148,23 +134,9 @@ def pool_classes(pools: list[PoolReport], active: bool) -> list[tuple[int, bool,
 
 @dataclass(frozen=True)
 class Solution:
+    """Causes, each with its count of hugepages, that account exactly for the differences."""
+
     parts: tuple[tuple[Cause, int], ...]
-
-    def memmap_text(self) -> str:
-        return "; ".join(c.memmap_story.format(**words(k), total=abs(k * c.memmap)) for c, k in self.parts if c.memmap)
-
-    def boot_text(self) -> str:
-        return "; ".join(c.boot_story.format(**words(k), total=abs(k * c.boot)) for c, k in self.parts if c.boot)
-
-    def short(self) -> str:
-        """The causes without their arithmetic: "512 2M hugepages optimized earlier and since released"."""
-        return " and ".join(c.what.format(**words(k)) for c, k in self.parts)
-
-
-def words(k: int) -> dict[str, object]:
-    """Number agreement for the stories: 1 hugepage was / keeps; 2 hugepages were / keep."""
-    one = k == 1
-    return {"k": k, "s": "" if one else "s", "were": "was" if one else "were", "s_verb": "s" if one else ""}
 
 
 def fits(cause: Cause, k: int) -> bool:
@@ -288,11 +260,6 @@ class Memmap:
     def best(self) -> Solution | None:
         return self.solutions[0] if self.solutions else None
 
-    @property
-    def also(self) -> str:
-        more = self.solutions[1:3]
-        return f" (also fits: {'; '.join(s.short() for s in more)})" if more else ""
-
 
 def memmap_counters(i: Inputs) -> Memmap:
     pools = i.plan.pools if i.plan else []
@@ -317,21 +284,19 @@ def memmap_rows(i: Inputs) -> list[ComparisonRow]:
     return [memmap_pages_row(i, counters), memmap_boot_row(i, counters)]
 
 
-def model_row(counter: str, predicted: int | None, observed: int | None, text: str, **how: Any) -> ComparisonRow:
+def model_row(counter: str, predicted: int | None, observed: int | None, explanation: str, **how: Any) -> ComparisonRow:
     """A host-wide row of pages that the model predicts."""
-    return row(counter, "host", "pages", "model", predicted, observed, text, **how)
+    return row(counter, "host", "pages", "model", predicted, observed, explanation, **how)
 
 
 def unavailable_row(i: Inputs, counter: str, predicted: int | None) -> ComparisonRow:
     """A counter /proc/vmstat does not have: not read, or too old a kernel."""
     if i.found.vmstat is None:
-        return model_row(counter, predicted, None, "not compared: proc/vmstat was not read", status="not compared")
-    release = f"Linux {i.kernel_version[0]}.{i.kernel_version[1]}" if i.kernel_version else "this kernel"
-    text = (
-        f"not available on this kernel: {release} has no {counter} in /proc/vmstat "
-        f"(it appeared in Linux {kernel_data().first_memmap_counters})"
+        return model_row(counter, predicted, None, text.NOT_READ, status="not compared")
+    first = kernel_data().first_memmap_counters
+    return model_row(
+        counter, predicted, None, text.unavailable(counter, i.kernel_version, first), status="not available"
     )
-    return model_row(counter, predicted, None, text, status="not available")
 
 
 def memmap_pages_row(i: Inputs, c: Memmap) -> ComparisonRow:
@@ -339,13 +304,9 @@ def memmap_pages_row(i: Inputs, c: Memmap) -> ComparisonRow:
     if c.observed_memmap is None:
         return unavailable_row(i, counter, c.predicted_memmap)
     if c.d_memmap == 0:
-        return model_row(counter, c.predicted_memmap, c.observed_memmap, memmap_agreement(i.plan))
-    text = (
-        f"{c.d_memmap:+d} = {c.best.memmap_text()}{c.also}"
-        if c.best
-        else f"not accounted for by hugepages optimized, unoptimized or released: {c.d_memmap:+d} pages"
-    )
-    return model_row(counter, c.predicted_memmap, c.observed_memmap, text, explained=c.best is not None)
+        return model_row(counter, c.predicted_memmap, c.observed_memmap, text.memmap_agreement(i.plan))
+    why = text.memmap_difference(c.d_memmap or 0, c.solutions)
+    return model_row(counter, c.predicted_memmap, c.observed_memmap, why, explained=c.best is not None)
 
 
 def memmap_boot_row(i: Inputs, c: Memmap) -> ComparisonRow:
@@ -353,49 +314,12 @@ def memmap_boot_row(i: Inputs, c: Memmap) -> ComparisonRow:
     if c.observed_boot is None:
         return unavailable_row(i, counter, c.predicted_boot)
     if c.d_boot is None:  # observed_boot is known: the prediction is not
-        text = (
-            "not compared: the present memory sections are not known (proc/zoneinfo not read, or no "
-            "section size for this architecture)"
-        )
-        return model_row(counter, None, c.observed_boot, text, status="not compared")
+        return model_row(counter, None, c.observed_boot, text.SECTIONS_UNKNOWN, status="not compared")
     if c.d_boot == 0:
-        return model_row(counter, c.predicted_boot, c.observed_boot, boot_agreement(i, c.freed))
-    return model_row(
-        counter, c.predicted_boot, c.observed_boot, boot_difference(i, c, c.d_boot), explained=c.best is not None
-    )
-
-
-def boot_difference(i: Inputs, c: Memmap, d_boot: int) -> str:
-    """What accounts for a difference in nr_memmap_boot_pages, or the section arithmetic it may be."""
-    if c.best and c.best.boot_text():
-        return f"{d_boot:+d} = {c.best.boot_text()}{c.also}"
-    if c.best:
-        return f"{d_boot:+d}: accounted for with nr_memmap_pages ({c.best.short()})"
-    text = f"not accounted for: {d_boot:+d} pages"
-    if i.section_vmemmap_pages and d_boot % i.section_vmemmap_pages == 0:
-        text += (
-            f" = {d_boot // i.section_vmemmap_pages} section(s) of vmemmap: the estimate of present "
-            "sections (per node, present pages rounded up to whole sections) may miss sections "
-            "only partly present"
-        )
-    return text
-
-
-def memmap_agreement(plan: PlanReport | None) -> str:
-    pools = plan.pools if plan else []
-    parts = [f"{p.name} {p.memmap_pages}" for p in pools if p.memmap_pages]
-    return "agrees: " + (" + ".join(parts) if parts else "no pool holds buddy vmemmap pages")
-
-
-def boot_agreement(i: Inputs, freed: int) -> str:
-    total, per_section = i.boot_vmemmap_pages, i.section_vmemmap_pages
-    sections = total // per_section if total is not None and per_section else None
-    whole = (
-        f"{sections} present sections x {i.section_vmemmap_pages} = {i.boot_vmemmap_pages}"
-        if sections
-        else f"{i.boot_vmemmap_pages}"
-    )
-    return f"agrees: {whole} pages of boot vmemmap, less {freed} freed by the pools"
+        agrees = text.boot_agreement(i.boot_vmemmap_pages, i.section_vmemmap_pages, c.freed)
+        return model_row(counter, c.predicted_boot, c.observed_boot, agrees)
+    why = text.boot_difference(c.d_boot, c.solutions, i.section_vmemmap_pages)
+    return model_row(counter, c.predicted_boot, c.observed_boot, why, explained=c.best is not None)
 
 
 def memory_rows(i: Inputs) -> list[ComparisonRow]:
@@ -410,8 +334,8 @@ def memtotal_rows(found: Collected) -> list[ComparisonRow]:
     nodes = [m.mem_total_bytes for m in found.node_meminfo.values() if m and m.mem_total_bytes is not None]
     if len(nodes) != len(found.node_ids):
         return []
-    text = "the nodes' MemTotal (the plan's node memory), summed"
-    return [row("MemTotal", "host", "bytes", "plan input", sum(nodes), meminfo.mem_total_bytes, text, explained=False)]
+    total = meminfo.mem_total_bytes
+    return [row("MemTotal", "host", "bytes", "plan input", sum(nodes), total, text.MEMTOTAL, explained=False)]
 
 
 def hugepage_rows(i: Inputs) -> list[ComparisonRow]:
@@ -443,9 +367,9 @@ def meminfo_rows(scope: str, size: int, planned: int, counts: Counts | None, inf
     """One scope's meminfo hugepage counts against the plan's and sysfs's."""
     rows: list[ComparisonRow] = []
     if (total := info.get("HugePages_Total")) is not None:
-        text = "the plan's hugepages (sysfs nr_hugepages), against meminfo"
+        why = text.HUGEPAGES_TOTAL
         rows.append(
-            row("HugePages_Total", scope, "hugepages", "plan input", planned, total, text, explained=False, size=size)
+            row("HugePages_Total", scope, "hugepages", "plan input", planned, total, why, explained=False, size=size)
         )
     for key, field, what in (
         ("HugePages_Free", "free", "free_hugepages"),
@@ -453,8 +377,8 @@ def meminfo_rows(scope: str, size: int, planned: int, counts: Counts | None, inf
     ):
         observed, value = info.get(key), getattr(counts, field) if counts else None
         if observed is not None and value is not None:
-            text = f"sysfs {what}, against meminfo (the plan counts free, used and surplus hugepages alike)"
-            rows.append(row(key, scope, "hugepages", "plan input", value, observed, text, explained=False, size=size))
+            why = text.sysfs_against_meminfo(what)
+            rows.append(row(key, scope, "hugepages", "plan input", value, observed, why, explained=False, size=size))
     return rows
 
 
@@ -474,8 +398,7 @@ def boot_line_rows(i: Inputs) -> list[ComparisonRow]:
                 "model",
                 predicted,
                 kib,
-                f"'N KiB vmemmap can be freed for a {human_size(size)} page': what HVO frees per hugepage "
-                f"(printed whether HVO is on or off)",
+                text.can_free(size),
                 explained=False,
                 size=size,
             )
@@ -484,9 +407,6 @@ def boot_line_rows(i: Inputs) -> list[ComparisonRow]:
         asked = i.boot_counts.get(size, 0)
         if not (asked or count):
             continue
-        text = "hugepages= of the command line, against 'pre-allocated N pages'"
-        if count < asked:
-            text += ": the kernel allocated fewer than asked (memory short or fragmented at boot)"
         rows.append(
             row(
                 "hugetlb_boot_preallocated",
@@ -495,7 +415,7 @@ def boot_line_rows(i: Inputs) -> list[ComparisonRow]:
                 "plan input",
                 asked,
                 count,
-                text,
+                text.preallocated(asked, count),
                 explained=False,
                 size=size,
             )
