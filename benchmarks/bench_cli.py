@@ -15,6 +15,7 @@ so a busy machine slows them alike; the figures are medians:
     python benchmarks/bench_cli.py              # 15 rounds
     python benchmarks/bench_cli.py --runs 31
     python benchmarks/bench_cli.py --module     # python -m hvo_calc instead of the hvo-calc script
+    python benchmarks/bench_cli.py --phases     # and where a plan's time goes, stage by stage
 
 Run it in a clean virtual environment: site-wide .pth files of a busy interpreter add to
 every start-up.
@@ -47,6 +48,44 @@ CASES = (
 )
 
 
+# `--phases`: one plan, in one fresh process, timed stage by stage (milliseconds to stderr)
+PHASES = """
+import time, io, contextlib, sys
+t0 = time.perf_counter()
+import numpy, click, pydantic
+t1 = time.perf_counter()
+import pydantic.fields, pydantic.main, pydantic.types, pydantic.json_schema
+t2 = time.perf_counter()
+import hvo_calc.cli, hvo_calc.cli.plan, hvo_calc.cli.options, hvo_calc.planner, hvo_calc.reports.json_report
+t3 = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        hvo_calc.cli.main(["plan", "--count", "1", "--format", "json"])
+    except SystemExit:
+        pass
+t4 = time.perf_counter()
+print(*(round(1000 * (b - a), 1) for a, b in ((t0, t1), (t1, t2), (t2, t3), (t3, t4))), file=sys.stderr)
+"""
+PHASE_NAMES = (
+    "import numpy, click, pydantic (the floor)",
+    "pydantic's model machinery (fields, main, types, json_schema)",
+    "hvo-calc's modules on the plan path",
+    "the plan: data, model classes built, engine, JSON",
+)
+
+
+def phases(runs: int) -> None:
+    """Where a one-pool plan's time above the floor goes, stage by stage, medians of `runs`."""
+    stages: list[list[float]] = [[] for _ in PHASE_NAMES]
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-c", PHASES], check=True, capture_output=True, text=True, env=ENV)
+        for stage, value in zip(stages, done.stderr.split()[-len(PHASE_NAMES) :]):
+            stage.append(float(value))
+    print(f"one-pool plan --format json in one process, stage by stage; medians of {runs}")
+    for name, values in zip(PHASE_NAMES, stages):
+        print(f"  {statistics.median(values):6.1f} ms  {name}")
+
+
 # As an installed package runs: from cached bytecode (pip compiles it at install time), which
 # PYTHONDONTWRITEBYTECODE would leave unwritten for a checkout, compiling it on every start.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -68,7 +107,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15, help="rounds, each running every command once (default 15)")
     parser.add_argument("--module", action="store_true", help="run `python -m hvo_calc` instead of hvo-calc")
+    parser.add_argument("--phases", action="store_true", help="also time a plan's stages in one process")
     options = parser.parse_args()
+    if options.phases:
+        phases(options.runs)
     hvo = program(options.module)
     commands = {" ".join(args): hvo + args for _, args, _, _ in CASES}
     runs = {**commands, **FLOORS}
