@@ -269,8 +269,8 @@ def _interrupted_exit(previous: object) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning every expected error into one stderr line and an exit code."""
-    global _in_main
-    _in_main = True
+    global _in_main, _interrupted
+    _in_main, _interrupted = True, False  # a caller running it again starts afresh
     previous = _install_sigint()
     try:
         _safe_streams()

@@ -39,7 +39,8 @@ def columns(model: type[BaseModel] = PoolReport, prefix: str = "") -> list[str]:
             names += columns(nested, f"{prefix}{name}_")
         else:
             names.append(f"{prefix}{name}")
-    return names + [f"{prefix}{name}" for name in model.model_computed_fields]  # deprecated aliases
+    aliases = model.__pydantic_decorators__.computed_fields  # the deprecated names (on every pydantic)
+    return names + [f"{prefix}{name}" for name in aliases]
 
 
 def _flatten(values: dict[str, object], prefix: str = "") -> dict[str, object]:
