@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-REFERENCE = Path(__file__).parents[1] / "docs" / "reference.md"
+ROOT = Path(__file__).parents[1]
+REFERENCE = ROOT / "docs" / "reference.md"
 HOST = Path(__file__).parent / "fixtures" / "hosts" / "x86-64_7.3.4_2node_hvo-on"
 # two nodes with memory, 7.3 (shared tail), a shrink: every column and gauge the plan has
-PLAN = ("plan", "--config", "configs/examples/x86-vm-host-2node.toml", "--kernel", "7.3")
+PLAN = ("plan", "--config", str(ROOT / "configs" / "examples" / "x86-vm-host-2node.toml"), "--kernel", "7.3")
 COLUMNS = ("figure", "table", "markdown", "CSV", "JSON", "Prometheus")
 
 
