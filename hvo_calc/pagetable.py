@@ -373,12 +373,18 @@ def is_run(flat: np.ndarray, first: int, step: int = 1 << int(PFN_SHIFT)) -> boo
     """Whether flat[k] == first + k * step for every k (by default: entries mapping
     consecutive frames with the same flags): exact, chunk by chunk, one read pass."""
     pattern = row_pattern(1, step, (0,))
+    return matches_pattern(flat, pattern, first, pattern.size * step)
+
+
+def matches_pattern(flat: np.ndarray, pattern: np.ndarray, first: int, chunk_rise: int) -> bool:
+    """Whether `flat` is the pattern repeated plus `first`, each repetition `chunk_rise`
+    higher (what `fill_pattern` writes): exact, a chunk at a time, one read pass over `flat`."""
     chunk = pattern.size
-    scratch = np.empty(chunk, dtype=np.uint64)
+    scratch = np.empty(min(chunk, flat.size), dtype=np.uint64)
     for start in range(0, flat.size, chunk):
         end = min(flat.size, start + chunk)
         got = np.subtract(flat[start:end], pattern[: end - start], out=scratch[: end - start])
-        expected = np.uint64((first + start * step) % (1 << 64))
+        expected = np.uint64((first + start // chunk * chunk_rise) % (1 << 64))
         if got.min() != expected or got.max() != expected:
             return False
     return True

@@ -7,9 +7,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from hvo_calc.frames import BUDDY, FrameLog, FrameRun, Frames
-from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, is_run, mk_entry
+from hvo_calc.pagetable import (
+    LEAF,
+    PFN_SHIFT,
+    PRESENT,
+    WRITE,
+    is_run,
+    matches_pattern,
+    mk_entry,
+    pattern_rows,
+    row_pattern,
+)
 from hvo_calc.rules import WindowRules
 from hvo_calc.verify.walk import FLAGS, Snapshot
+
+PAGE_STEP = 1 << int(PFN_SHIFT)  # from one frame's entry to the next's
 
 
 @dataclass(frozen=True)
@@ -20,6 +32,7 @@ class RunFacts:
     freed: int
     reserved: int
     boot_freed: int
+    restored: int = 0  # frames mapped afresh for the tails of hugepages given back
 
 
 def run_facts(
@@ -27,9 +40,12 @@ def run_facts(
 ) -> RunFacts | None:
     """The same checks as the general case, for the usual window: packed hugepages whose
     vmemmap consecutive PMD leaves mapped, none given back. Page i of the window mapped its
-    first frame plus i before, so what was mapped and what must be freed is arithmetic, not
-    a spelled-out copy of the tables. None where the window is not such a one, or where
-    anything looks wrong (the general case then finds and names it)."""
+    first frame plus i before, so what was mapped, what must be mapped now and what must be
+    freed is arithmetic, not a spelled-out copy of the tables: every page of the pool is
+    held against its expected entry in one read pass (`image_holds`). Tails are held to the
+    entry the first hugepage's first tail holds; `window_facts` checks that one is the
+    zone's shared tail page where the era has one. None where the window is not such a
+    one, or where anything looks wrong (the general case then finds and names it)."""
     base = before.run_base
     if base is None or rules.keep != rules.count or not a_view.flags.c_contiguous:
         return None
@@ -38,48 +54,108 @@ def run_facts(
     rows, v = a_view.shape
     start = (a_view.__array_interface__["data"][0] - after.__array_interface__["data"][0]) // after.itemsize
     first = rules.reserve - 1 if rules.copy_head else rules.reserve  # first page whose frame is freed
-    if not _outside_and_kept_unchanged(after, a_view, before, start, first):
+    if not _outside_unchanged(after, a_view, before, start):
         return None
     low = int(base >> PFN_SHIFT) + start  # the window's first frame
-    copies = _head_copies(a_view, rules, log, low, first)
+    copies = _head_copies(log, rules, rows, low, first, v)
     freed = [pieces for pieces in log.freed if pieces.size]
     if copies is None or len(freed) != 1 or not _frees(freed[0], low + first, rows, v, v - first):
         return None
     if copies[1] and copies[0] < low + rows * v and copies[0] + copies[1] > low:
         return None  # a copy in a frame of the run
+    image = expected_image(a_view, rules, int(base) + start * PAGE_STEP, copies[0])
+    if image is None or not image_holds(a_view, *image):
+        return None
     # Kept pages: those on their own frames were writable leaves' pages; the copies were seen
     # writable. Frames of the run below the buddy range are boot memory's.
     return RunFacts(freed=freed[0].size, reserved=rows * rules.reserve, boot_freed=_boot(freed[0], buddy_base))
 
 
-def _outside_and_kept_unchanged(
-    after: np.ndarray, a_view: np.ndarray, before: Snapshot, start: int, first: int
-) -> bool:
-    """Entries of the window's tables outside the pool, and the kept pages on their own
-    frames (all but a reuse page the kernel copies), map what they mapped before."""
+def expected_image(
+    a_view: np.ndarray, rules: WindowRules, first_entry: int, copy_pfn: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each column's entry in row 0 and its rise from row to row, as HVO leaves the usual
+    window: kept pages on their own frames (page i of the window was `first_entry` + i
+    frames, writable), the reuse page writable on its copy where the era copies it, tails
+    read-only on the reuse page or on the shared tail page (the entry the first hugepage's
+    first tail holds: its pfn is checked by the caller). None where there are no rows."""
+    rows, v = a_view.shape
+    reserve = rules.reserve
+    if not rows:
+        return None
+    row_rise = v * PAGE_STEP
+    firsts = [first_entry + j * PAGE_STEP for j in range(reserve)]
+    rises = [row_rise] * reserve
+    if rules.copy_head:
+        firsts[reserve - 1], rises[reserve - 1] = int(mk_entry(copy_pfn, PRESENT | WRITE)), PAGE_STEP
+    tail, tail_rise = firsts[reserve - 1] - int(WRITE), rises[reserve - 1]
+    if rules.tail_key is not None and v > reserve:
+        tail, tail_rise = int(a_view[0, reserve]), 0
+    firsts += [tail] * (v - reserve)
+    rises += [tail_rise] * (v - reserve)
+    as_words = [np.array([x % (1 << 64) for x in column], dtype=np.uint64) for column in (firsts, rises)]
+    return as_words[0], as_words[1]
+
+
+def image_holds(view: np.ndarray, firsts: np.ndarray, rises: np.ndarray) -> bool:
+    """Whether entry (i, j) of a contiguous (rows, cols) view is firsts[j] + i * rises[j]
+    (mod 2**64), every one of them: a chunk of rows at a time against the expected chunk,
+    held in the core's cache, so the tables are read once. Where every column rises alike
+    the expected chunk is one pattern for all windows (`row_pattern`), moved by a constant."""
+    rows, cols = view.shape
+    if (rises == rises[0]).all():
+        rise, first = int(rises[0]), int(firsts[0])
+        deltas = tuple(int(x) - first for x in firsts)
+        return matches_pattern(view.reshape(-1), row_pattern(cols, rise, deltas), first, pattern_rows(cols) * rise)
+    image = _ChunkImage(min(rows, pattern_rows(cols)), firsts, rises)
+    same = np.empty(image.expected.shape, dtype=bool)
+    for start in range(0, rows, image.rows):
+        n = min(image.rows, rows - start)
+        if not np.equal(view[start : start + n], image.at(start)[:n], out=same[:n]).all():
+            return False
+    return True
+
+
+class _ChunkImage:
+    """The expected entries of a chunk of `rows` rows where columns rise unalike (the shared
+    tail page's never, the reuse page's copies by a frame a row): the columns that rise are
+    rewritten from chunk to chunk, the others stay."""
+
+    def __init__(self, rows: int, firsts: np.ndarray, rises: np.ndarray):
+        self.rows, self.firsts, self.rises = rows, firsts, rises
+        self.expected = np.tile(firsts, (rows, 1))
+        self.rising = [(j, np.arange(rows, dtype=np.uint64) * rises[j]) for j in range(len(rises)) if rises[j]]
+
+    def at(self, start: int) -> np.ndarray:
+        """The expected entries of rows start, start + 1, ... (`rows` of them)."""
+        for j, offsets in self.rising:
+            np.add(offsets, _word(int(self.firsts[j]) + start * int(self.rises[j])), out=self.expected[:, j])
+        return self.expected
+
+
+def _word(value: int) -> np.uint64:
+    return np.uint64(value % (1 << 64))
+
+
+def _outside_unchanged(after: np.ndarray, a_view: np.ndarray, before: Snapshot, start: int) -> bool:
+    """Entries of the window's tables outside the pool map what they mapped before."""
     rows, v = a_view.shape
     end = start + rows * v
     outside = np.concatenate([np.arange(start), np.arange(end, after.size)])
-    if not np.array_equal(np.concatenate([after[:start], after[end:]]), before.entries(outside)):
-        return False
-    page = 1 << int(PFN_SHIFT)
-    entry = int(before.entries(np.array([start]))[0])
-    return all(is_run(a_view[:, j], entry + j * page, v * page) for j in range(first))
+    return np.array_equal(np.concatenate([after[:start], after[end:]]), before.entries(outside))
 
 
-def _head_copies(a_view: np.ndarray, rules: WindowRules, log: FrameLog, low: int, first: int) -> tuple[int, int] | None:
-    """The frames of the head copies (none before 6.2), as (first, count): each reuse page
-    writable on the frame allocated for it from buddy, one each, in order, the log's copy
-    into it made from its original reuse page. None if not so."""
-    rows, v = a_view.shape
+def _head_copies(log: FrameLog, rules: WindowRules, rows: int, low: int, first: int, v: int) -> tuple[int, int] | None:
+    """The frames of the head copies (none before 6.2), as (first, count): one allocation
+    for them from buddy, one frame each, in order, the log's copy into each made from its
+    hugepage's original reuse page (that each reuse page maps its copy, writable, the image
+    check sees). None if not so."""
     if not rules.copy_head:
         return None if log.copies or log.allocated_pages("vmemmap") else (0, 0)
     allocated = [a for a in log.allocations if a.purpose == "vmemmap"]
     if len(allocated) != 1 or allocated[0].source != BUDDY or allocated[0].nr_pages != rows:
         return None
     copy = allocated[0].first
-    if not is_run(a_view[:, first], int(mk_entry(copy, PRESENT | WRITE)), 1 << int(PFN_SHIFT)):
-        return None
     if len(log.copies) != 1 or log.copies[0][0].size != rows or log.copies[0][1].size != rows:
         return None
     to, source = (np.asarray(pfns).reshape(-1) for pfns in log.copies[0])
