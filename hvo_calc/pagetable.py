@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 from hvo_calc.errors import VerificationError, WalkError
-from hvo_calc.frames import BOOT, BUDDY, FrameAllocator
+from hvo_calc.frames import BOOT, BUDDY, FrameAllocator, Frames
 from hvo_calc.profiles import ArchProfile
 
 PRESENT = np.uint64(1 << 0)
@@ -40,7 +40,7 @@ SHORT_ROW = 32  # below this many PTEs a range, numpy loops per column, not per 
 CHUNK_ENTRIES = 1 << 15
 
 
-def mk_entry(pfns: np.ndarray | int, flags: np.uint64) -> np.ndarray:
+def mk_entry(pfns: Frames | int, flags: np.uint64) -> np.ndarray:
     """An entry mapping `pfns` with `flags` (mk_pte / pfn_pmd)."""
     entries = np.asarray(pfns, dtype=np.uint64) << PFN_SHIFT
     entries |= flags

@@ -396,7 +396,8 @@ def _check_copies(
             sources = restored[:, reserve - 1] >> PFN_SHIFT
         tails = restored[:, reserve:] >> PFN_SHIFT
         expected.append(pairs(tails, np.broadcast_to(sources[:, None], tails.shape)))
-    if fingerprint(expected) != fingerprint([pairs(to, source) for to, source in log.copies]):
+    made = [pairs(np.asarray(to), np.asarray(source)) for to, source in log.copies]
+    if fingerprint(expected) != fingerprint(made):
         fail("a copied vmemmap page does not hold what the kernel copies into it")
 
 

@@ -158,10 +158,18 @@ def _head_copies(log: FrameLog, rules: WindowRules, rows: int, low: int, first: 
     copy = allocated[0].first
     if len(log.copies) != 1 or log.copies[0][0].size != rows or log.copies[0][1].size != rows:
         return None
-    to, source = (np.asarray(pfns).reshape(-1) for pfns in log.copies[0])
-    if not (is_run(to, copy, 1) and is_run(source, low + first, v)):
+    to, source = log.copies[0]
+    if not (_is_run_of(to, copy, rows, 1) and _is_run_of(source, low + first, rows, v)):
         return None
     return copy, rows
+
+
+def _is_run_of(pfns: Frames, first: int, count: int, step: int) -> bool:
+    """Whether the frames are first, first + step, ... (`count` of them): arithmetic against
+    a logged run, frame by frame against spelled-out frames."""
+    if isinstance(pfns, FrameRun) and pfns.arithmetic:
+        return pfns.form == FrameRun(first, count, step, 1).form
+    return is_run(np.asarray(pfns).reshape(-1), first, step)
 
 
 def _frees(pieces: Frames, first: int, rows: int, row_step: int, cols: int) -> bool:
