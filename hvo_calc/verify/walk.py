@@ -63,11 +63,11 @@ def fail(message: str) -> NoReturn:
 def window_keys(pt: PageTable, rules: WindowRules) -> np.ndarray:
     """The PMD blocks the window's struct pages lie in, sorted and unique."""
     page = 1 << pt.page_shift
-    starts = rules.head_vaddr + rules.stride * np.arange(rules.count, dtype=np.uint64)
     if rules.stride * rules.count <= rules.cover_pages * page:  # packed: one span
         first = rules.cover_start >> pt.pmd_shift
         last = (rules.cover_start + rules.cover_pages * page - 1) >> pt.pmd_shift
         return np.arange(first, last + 1, dtype=np.uint64)
+    starts = rules.head_vaddr + rules.stride * np.arange(rules.count, dtype=np.uint64)
     span = rules.cover_pages // rules.count * page
     firsts, lasts = starts >> np.uint64(pt.pmd_shift), (starts + np.uint64(span - 1)) >> np.uint64(pt.pmd_shift)
     return np.unique(np.concatenate([firsts, lasts]))
