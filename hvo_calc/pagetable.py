@@ -36,8 +36,10 @@ RETIRED = -2  # child row of a PMD whose PTE table was verified and let go
 
 SHORT_ROW = 32  # below this many PTEs a range, numpy loops per column, not per range
 # Whole-window passes are done a chunk at a time where a chunk's pattern and its result
-# stay in the core's cache: one pass over memory instead of one per operand.
-CHUNK_ENTRIES = 1 << 15
+# stay in the core's cache: one pass over memory instead of one per operand. 1 MiB chunks
+# measured fastest (benchmarks/bench_engine.py; 256 KiB ones paid numpy's per-call cost
+# 4 times as often, 2 MiB ones no longer stayed in cache).
+CHUNK_ENTRIES = 1 << 17
 
 
 def mk_entry(pfns: Frames | int, flags: np.uint64) -> np.ndarray:

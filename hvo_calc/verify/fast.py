@@ -3,6 +3,7 @@ window (packed hugepages whose vmemmap consecutive PMD leaves mapped, none given
 where what was mapped and what must be freed is arithmetic on the first frame."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -16,7 +17,6 @@ from hvo_calc.pagetable import (
     matches_pattern,
     mk_entry,
     pattern_rows,
-    row_pattern,
 )
 from hvo_calc.rules import WindowRules
 from hvo_calc.verify.walk import FLAGS, Snapshot
@@ -64,56 +64,89 @@ def run_facts(
     if copies[1] and copies[0] < low + rows * v and copies[0] + copies[1] > low:
         return None  # a copy in a frame of the run
     image = expected_image(a_view, rules, int(base) + start * PAGE_STEP, copies[0])
-    if image is None or not image_holds(a_view, *image):
+    if image is None or not image_holds(a_view, image):
         return None
     # Kept pages: those on their own frames were writable leaves' pages; the copies were seen
     # writable. Frames of the run below the buddy range are boot memory's.
     return RunFacts(freed=freed[0].size, reserved=rows * rules.reserve, boot_freed=_boot(freed[0], buddy_base))
 
 
-def expected_image(
-    a_view: np.ndarray, rules: WindowRules, first_entry: int, copy_pfn: int
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each column's entry in row 0 and its rise from row to row, as HVO leaves the usual
-    window: kept pages on their own frames (page i of the window was `first_entry` + i
-    frames, writable), the reuse page writable on its copy where the era copies it, tails
-    read-only on the reuse page or on the shared tail page (the entry the first hugepage's
-    first tail holds: its pfn is checked by the caller). None where there are no rows."""
+@dataclass(frozen=True)
+class Image:
+    """The expected entries of a (rows, cols) view, mod 2**64: column j < len(heads) holds
+    heads[j][0] + i * heads[j][1] in row i, every later column tail[0] + i * tail[1]."""
+
+    cols: int
+    heads: tuple[tuple[int, int], ...]
+    tail: tuple[int, int]
+
+    def firsts(self) -> np.ndarray:
+        return self._column_words(0)
+
+    def rises(self) -> np.ndarray:
+        return self._column_words(1)
+
+    def _column_words(self, which: int) -> np.ndarray:
+        words = np.full(self.cols, _word(self.tail[which]), dtype=np.uint64)
+        words[: len(self.heads)] = [_word(head[which]) for head in self.heads]
+        return words
+
+    def uniform_rise(self) -> int | None:
+        """The rise of every column where all rise alike (else None)."""
+        rises = {rise for _, rise in self.heads} | ({self.tail[1]} if self.cols > len(self.heads) else set())
+        return rises.pop() if len(rises) == 1 else None
+
+
+def expected_image(a_view: np.ndarray, rules: WindowRules, first_entry: int, copy_pfn: int) -> Image | None:
+    """The pool's entries as HVO leaves the usual window: kept pages on their own frames
+    (page i of the window was `first_entry` + i frames, writable), the reuse page writable on
+    its copy where the era copies it, tails read-only on the reuse page or on the shared tail
+    page (the entry the first hugepage's first tail holds: its pfn is checked by the caller).
+    None where there are no rows."""
     rows, v = a_view.shape
     reserve = rules.reserve
-    if not rows:
+    if not rows or v < reserve:
         return None
-    row_rise = v * PAGE_STEP
-    firsts = [first_entry + j * PAGE_STEP for j in range(reserve)]
-    rises = [row_rise] * reserve
+    heads = [(first_entry + j * PAGE_STEP, v * PAGE_STEP) for j in range(reserve)]
     if rules.copy_head:
-        firsts[reserve - 1], rises[reserve - 1] = int(mk_entry(copy_pfn, PRESENT | WRITE)), PAGE_STEP
-    tail, tail_rise = firsts[reserve - 1] - int(WRITE), rises[reserve - 1]
+        heads[reserve - 1] = (int(mk_entry(copy_pfn, PRESENT | WRITE)), PAGE_STEP)
+    reuse_entry, reuse_rise = heads[reserve - 1]
+    tail = (reuse_entry - int(WRITE), reuse_rise)
     if rules.tail_key is not None and v > reserve:
-        tail, tail_rise = int(a_view[0, reserve]), 0
-    firsts += [tail] * (v - reserve)
-    rises += [tail_rise] * (v - reserve)
-    as_words = [np.array([x % (1 << 64) for x in column], dtype=np.uint64) for column in (firsts, rises)]
-    return as_words[0], as_words[1]
+        tail = (int(a_view[0, reserve]), 0)
+    return Image(v, tuple(heads), tail)
 
 
-def image_holds(view: np.ndarray, firsts: np.ndarray, rises: np.ndarray) -> bool:
-    """Whether entry (i, j) of a contiguous (rows, cols) view is firsts[j] + i * rises[j]
-    (mod 2**64), every one of them: a chunk of rows at a time against the expected chunk,
-    held in the core's cache, so the tables are read once. Where every column rises alike
-    the expected chunk is one pattern for all windows (`row_pattern`), moved by a constant."""
+def image_holds(view: np.ndarray, image: Image) -> bool:
+    """Whether a contiguous (rows, cols) view holds `image`, every entry of it: a chunk of
+    rows at a time against the expected chunk, held in the core's cache, so the tables are
+    read once. Where every column rises alike the expected chunk is one pattern for all
+    windows (`image_pattern`), moved by a constant."""
     rows, cols = view.shape
-    if (rises == rises[0]).all():
-        rise, first = int(rises[0]), int(firsts[0])
-        deltas = tuple(int(x) - first for x in firsts)
-        return matches_pattern(view.reshape(-1), row_pattern(cols, rise, deltas), first, pattern_rows(cols) * rise)
-    image = _ChunkImage(min(rows, pattern_rows(cols)), firsts, rises)
-    same = np.empty(image.expected.shape, dtype=bool)
-    for start in range(0, rows, image.rows):
-        n = min(image.rows, rows - start)
-        if not np.equal(view[start : start + n], image.at(start)[:n], out=same[:n]).all():
+    rise = image.uniform_rise()
+    if rise is not None:
+        first = image.heads[0][0] if image.heads else image.tail[0]
+        deltas = tuple(head[0] - first for head in image.heads)
+        pattern = image_pattern(cols, rise, deltas, image.tail[0] - first)
+        return matches_pattern(view.reshape(-1), pattern, first, pattern_rows(cols) * rise)
+    chunk = _ChunkImage(min(rows, pattern_rows(cols)), image.firsts(), image.rises())
+    same = np.empty(chunk.expected.shape, dtype=bool)
+    for start in range(0, rows, chunk.rows):
+        n = min(chunk.rows, rows - start)
+        if not np.equal(view[start : start + n], chunk.at(start)[:n], out=same[:n]).all():
             return False
     return True
+
+
+@lru_cache(maxsize=16)
+def image_pattern(cols: int, rise: int, head_deltas: tuple[int, ...], tail_delta: int) -> np.ndarray:
+    """A chunk of rows of `cols` entries (`pattern_rows`): entry j of row i is i * rise plus
+    head_deltas[j], or tail_delta past the heads (mod 2**64). Read-only: it is shared."""
+    row = Image(cols, tuple((delta, 0) for delta in head_deltas), (tail_delta, 0)).firsts()
+    steps = np.arange(pattern_rows(cols), dtype=np.uint64) * np.uint64(rise % (1 << 64))
+    pattern: np.ndarray = np.add.outer(steps, row).reshape(-1)
+    pattern.setflags(write=False)
+    return pattern
 
 
 class _ChunkImage:
@@ -124,7 +157,7 @@ class _ChunkImage:
     def __init__(self, rows: int, firsts: np.ndarray, rises: np.ndarray):
         self.rows, self.firsts, self.rises = rows, firsts, rises
         self.expected = np.tile(firsts, (rows, 1))
-        self.rising = [(j, np.arange(rows, dtype=np.uint64) * rises[j]) for j in range(len(rises)) if rises[j]]
+        self.rising = [(int(j), np.arange(rows, dtype=np.uint64) * rises[j]) for j in np.flatnonzero(rises)]
 
     def at(self, start: int) -> np.ndarray:
         """The expected entries of rows start, start + 1, ... (`rows` of them)."""
