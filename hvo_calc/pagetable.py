@@ -380,15 +380,17 @@ def is_run(flat: np.ndarray, first: int, step: int = 1 << int(PFN_SHIFT)) -> boo
 
 def matches_pattern(flat: np.ndarray, pattern: np.ndarray, first: int, chunk_rise: int) -> bool:
     """Whether `flat` is the pattern repeated plus `first`, each repetition `chunk_rise`
-    higher (what `fill_pattern` writes): exact, a chunk at a time, one read pass over `flat`."""
+    higher (what `fill_pattern` writes): exact, a chunk at a time, one read pass over `flat`
+    against the expected chunk, which moves up by `chunk_rise` in cache."""
     chunk = pattern.size
-    scratch = np.empty(min(chunk, flat.size), dtype=np.uint64)
+    expected = np.add(pattern[: min(chunk, flat.size)], np.uint64(first % (1 << 64)))
+    same = np.empty(expected.size, dtype=bool)
+    rise = np.uint64(chunk_rise % (1 << 64))
     for start in range(0, flat.size, chunk):
-        end = min(flat.size, start + chunk)
-        got = np.subtract(flat[start:end], pattern[: end - start], out=scratch[: end - start])
-        expected = np.uint64((first + start // chunk * chunk_rise) % (1 << 64))
-        if got.min() != expected or got.max() != expected:
+        n = min(chunk, flat.size - start)
+        if not np.logical_and.reduce(np.equal(flat[start : start + n], expected[:n], out=same[:n])):
             return False
+        np.add(expected, rise, out=expected)
     return True
 
 
