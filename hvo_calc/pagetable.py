@@ -80,7 +80,10 @@ class TableStore:
     def _grow(self, needed: int) -> None:
         size = max(needed, 2 * len(self.pfn))
         grow = size - len(self.pfn)
-        self.entries = np.concatenate([self.entries, np.zeros((grow, self.entries_per_table), np.uint64)])
+        # Rows past nr_tables are never read: `add` clears or the caller fills each row it hands out.
+        entries = np.empty((size, self.entries_per_table), np.uint64)
+        entries[: len(self.pfn)] = self.entries
+        self.entries = entries
         if self.with_children:
             self.child = np.concatenate([self.child, np.full((grow, self.entries_per_table), -1, np.int64)])
         self.pfn = np.concatenate([self.pfn, np.zeros(grow, np.uint64)])
