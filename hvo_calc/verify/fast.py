@@ -129,11 +129,28 @@ def image_holds(view: np.ndarray, image: Image) -> bool:
         deltas = tuple(head[0] - first for head in image.heads)
         pattern = image_pattern(cols, rise, deltas, image.tail[0] - first)
         return matches_pattern(view.reshape(-1), pattern, first, pattern_rows(cols) * rise)
-    chunk = _ChunkImage(min(rows, pattern_rows(cols)), image.firsts(), image.rises())
-    same = np.empty(chunk.expected.shape, dtype=bool)
-    for start in range(0, rows, chunk.rows):
-        n = min(chunk.rows, rows - start)
-        if not np.equal(view[start : start + n], chunk.at(start)[:n], out=same[:n]).all():
+    return _holds_by_columns(view, image)
+
+
+def _holds_by_columns(view: np.ndarray, image: Image) -> bool:
+    """image_holds where columns rise unalike (the shared tail page's never, the reuse page's
+    copies by a frame a row): a chunk of rows at a time, the columns that stay held against
+    their entry (one scalar where they share one), then each rising column against its run."""
+    rows, cols = view.shape
+    chunk = min(rows, pattern_rows(cols))
+    firsts, rises = image.firsts(), image.rises()
+    constants = np.unique(firsts[rises == 0])
+    against = constants[0] if len(constants) == 1 else firsts  # the rising columns are compared again below
+    rising = [(int(j), np.arange(chunk, dtype=np.uint64) * rises[j]) for j in np.flatnonzero(rises)]
+    same, column = np.empty((chunk, cols), dtype=bool), np.empty(chunk, dtype=np.uint64)
+    for start in range(0, rows, chunk):
+        block = view[start : start + chunk]
+        n = len(block)
+        np.equal(block, against, out=same[:n])
+        for j, offsets in rising:
+            np.add(offsets[:n], _word(int(firsts[j]) + start * int(rises[j])), out=column[:n])
+            np.equal(block[:, j], column[:n], out=same[:n, j])
+        if not np.logical_and.reduce(same[:n], axis=None):
             return False
     return True
 
@@ -147,23 +164,6 @@ def image_pattern(cols: int, rise: int, head_deltas: tuple[int, ...], tail_delta
     pattern: np.ndarray = np.add.outer(steps, row).reshape(-1)
     pattern.setflags(write=False)
     return pattern
-
-
-class _ChunkImage:
-    """The expected entries of a chunk of `rows` rows where columns rise unalike (the shared
-    tail page's never, the reuse page's copies by a frame a row): the columns that rise are
-    rewritten from chunk to chunk, the others stay."""
-
-    def __init__(self, rows: int, firsts: np.ndarray, rises: np.ndarray):
-        self.rows, self.firsts, self.rises = rows, firsts, rises
-        self.expected = np.tile(firsts, (rows, 1))
-        self.rising = [(int(j), np.arange(rows, dtype=np.uint64) * rises[j]) for j in np.flatnonzero(rises)]
-
-    def at(self, start: int) -> np.ndarray:
-        """The expected entries of rows start, start + 1, ... (`rows` of them)."""
-        for j, offsets in self.rising:
-            np.add(offsets, _word(int(self.firsts[j]) + start * int(self.rises[j])), out=self.expected[:, j])
-        return self.expected
 
 
 def _word(value: int) -> np.uint64:
