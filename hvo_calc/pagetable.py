@@ -150,10 +150,8 @@ class PageTable:
         per PMD table (the first block of each run of sorted `keys` stands for the run).
         Without `create` a missing entry is the walk's BUG_ON(pXd_none) and a WalkError.
         """
-        per_table = np.uint64(self.level_entries["pmd"].bit_length() - 1)
-        new_table = np.ones(len(keys), dtype=bool)
-        np.not_equal(keys[1:] >> per_table, keys[:-1] >> per_table, out=new_table[1:])
-        vaddrs = keys[new_table] << np.uint64(self.pmd_shift)
+        table_keys, table_of_key = pmd_tables_of(keys, self.level_entries["pmd"].bit_length() - 1)
+        vaddrs = table_keys << np.uint64(self.pmd_shift)
         rows = np.zeros(len(vaddrs), dtype=np.int64)
         for level, child_level in zip(self.upper_levels, self.upper_levels[1:]):
             store, idx = self.tables[level], self.index(level, vaddrs)
@@ -164,7 +162,6 @@ class PageTable:
                     raise WalkError(f"BUG_ON({level}_none): no {level} entry maps vmemmap address {addr:#x}")
                 self._add_tables(store, self.tables[child_level], rows[missing], idx[missing], BOOT)
             rows = store.child[rows, idx]
-        table_of_key = np.cumsum(new_table) - 1
         return PmdSlots(keys, rows[table_of_key], (keys & np.uint64(self.level_entries["pmd"] - 1)).astype(np.int64))
 
     def _add_tables(
@@ -267,6 +264,20 @@ class PageTable:
         has_table = self.pte_rows(slots) >= 0
         self.tables["pmd"].child[slots.rows[has_table], slots.index[has_table]] = RETIRED
         self.pte.reset()
+
+
+def pmd_tables_of(keys: np.ndarray, pmd_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first block under each PMD table the sorted blocks `keys` lie under, and for each
+    block the position of its table among them. Consecutive blocks: plain arithmetic."""
+    bits = np.uint64(pmd_bits)
+    if len(keys) and int(keys[-1] - keys[0]) + 1 == len(keys):
+        first_table, last_table = int(keys[0]) >> pmd_bits, int(keys[-1]) >> pmd_bits
+        tables = np.arange(first_table, last_table + 1, dtype=np.uint64) << bits
+        tables[0] = keys[0]
+        return tables, ((keys >> bits) - np.uint64(first_table)).astype(np.int64)
+    new_table = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:] >> bits, keys[:-1] >> bits, out=new_table[1:])
+    return keys[new_table], np.cumsum(new_table) - 1
 
 
 @dataclass(frozen=True)
