@@ -139,8 +139,9 @@ def _holds_by_columns(view: np.ndarray, image: Image) -> bool:
     rows, cols = view.shape
     chunk = min(rows, pattern_rows(cols))
     firsts, rises = image.firsts(), image.rises()
-    constants = np.unique(firsts[rises == 0])
-    against = constants[0] if len(constants) == 1 else firsts  # the rising columns are compared again below
+    constants = firsts[rises == 0]
+    shared = len(constants) > 0 and bool((constants == constants[0]).all())
+    against = constants[0] if shared else firsts  # the rising columns are compared again below
     rising = [(int(j), np.arange(chunk, dtype=np.uint64) * rises[j]) for j in np.flatnonzero(rises)]
     same, column = np.empty((chunk, cols), dtype=bool), np.empty(chunk, dtype=np.uint64)
     for start in range(0, rows, chunk):
