@@ -101,6 +101,9 @@ class PmdSlots:
     keys: np.ndarray  # vaddr >> PMD_SHIFT, sorted, unique
     rows: np.ndarray  # PMD table row of each
     index: np.ndarray  # entry index within that table
+    # Where the entries are one run of the PMD store's rows read flat (consecutive blocks
+    # in consecutive tables, as a window's usually are): that run, read and written as a slice.
+    flat: slice | None = None
 
 
 class PageTable:
@@ -162,7 +165,18 @@ class PageTable:
                     raise WalkError(f"BUG_ON({level}_none): no {level} entry maps vmemmap address {addr:#x}")
                 self._add_tables(store, self.tables[child_level], rows[missing], idx[missing], BOOT)
             rows = store.child[rows, idx]
-        return PmdSlots(keys, rows[table_of_key], (keys & np.uint64(self.level_entries["pmd"] - 1)).astype(np.int64))
+        index = (keys & np.uint64(self.level_entries["pmd"] - 1)).astype(np.int64)
+        return PmdSlots(keys, rows[table_of_key], index, self._flat_run(keys, rows, index))
+
+    def _flat_run(self, keys: np.ndarray, table_rows: np.ndarray, index: np.ndarray) -> slice | None:
+        """The slots as a slice of the PMD store read flat, where consecutive blocks lie in
+        consecutive tables (each table's row one past the one before), else None."""
+        if not len(keys) or int(keys[-1] - keys[0]) + 1 != len(keys):
+            return None
+        if len(table_rows) > 1 and not (np.diff(table_rows) == 1).all():
+            return None
+        first = int(table_rows[0]) * self.level_entries["pmd"] + int(index[0])
+        return slice(first, first + len(keys))
 
     def _add_tables(
         self, parent: TableStore, child: TableStore, rows: np.ndarray, idx: np.ndarray, source: str, empty: bool = True
@@ -182,10 +196,10 @@ class PageTable:
         return child_rows
 
     def pmd_entries(self, slots: PmdSlots) -> np.ndarray:
-        return np.asarray(self.tables["pmd"].entries[slots.rows, slots.index])
+        return _gather(self.tables["pmd"].entries, slots)
 
     def pte_rows(self, slots: PmdSlots) -> np.ndarray:
-        return np.asarray(self.tables["pmd"].child[slots.rows, slots.index])
+        return _gather(self.tables["pmd"].child, slots)
 
     # -- populating (vmemmap_populate) ------------------------------------------------
 
@@ -196,7 +210,7 @@ class PageTable:
         per_block = self.entries_per_table
         first = self.frames.alloc(int(fresh.sum()) * per_block, "vmemmap", BOOT, align=per_block)
         pfns = first + per_block * np.arange(int(fresh.sum()), dtype=np.uint64)
-        self.tables["pmd"].entries[slots.rows[fresh], slots.index[fresh]] = mk_entry(pfns, PRESENT | WRITE | LEAF)
+        _scatter(self.tables["pmd"].entries, slots, fresh, mk_entry(pfns, PRESENT | WRITE | LEAF))
         return slots
 
     def populate_basepages(self, ranges: "Ranges") -> PmdSlots:
@@ -262,7 +276,7 @@ class PageTable:
         blocks, and touching one is an error.
         """
         has_table = self.pte_rows(slots) >= 0
-        self.tables["pmd"].child[slots.rows[has_table], slots.index[has_table]] = RETIRED
+        _scatter(self.tables["pmd"].child, slots, has_table, np.int64(RETIRED))
         self.pte.reset()
 
 
@@ -278,6 +292,21 @@ def pmd_tables_of(keys: np.ndarray, pmd_bits: int) -> tuple[np.ndarray, np.ndarr
     new_table = np.ones(len(keys), dtype=bool)
     np.not_equal(keys[1:] >> bits, keys[:-1] >> bits, out=new_table[1:])
     return keys[new_table], np.cumsum(new_table) - 1
+
+
+def _gather(table: np.ndarray, slots: PmdSlots) -> np.ndarray:
+    """The slots' entries of a PMD-level array (entries or children), as a new array."""
+    if slots.flat is not None and table.flags.c_contiguous:
+        return table.reshape(-1)[slots.flat].copy()
+    return np.asarray(table[slots.rows, slots.index])
+
+
+def _scatter(table: np.ndarray, slots: PmdSlots, where: np.ndarray, values: np.ndarray | np.int64) -> None:
+    """Write `values` to the slots of a PMD-level array where `where` holds."""
+    if slots.flat is not None and table.flags.c_contiguous and where.all():
+        table.reshape(-1)[slots.flat] = values  # a view: contiguous storage
+        return
+    table[slots.rows[where], slots.index[where]] = values
 
 
 @dataclass(frozen=True)
