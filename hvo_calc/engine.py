@@ -20,7 +20,7 @@ from hvo_calc.units import human_size, short_size
 from hvo_calc.verify import Observed, Snapshot, check_pool_claims, check_window_claims, snapshot, verify_window
 from hvo_calc.vmemmap import vmemmap_remap_alloc, vmemmap_remap_free
 
-DEFAULT_WINDOW_PTES = 1 << 19  # 4 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
+DEFAULT_WINDOW_PTES = 1 << 20  # 8 MiB of PTEs: fastest measured (benchmarks/bench_engine.py)
 
 # Called once per window after it is verified, before its PTE tables are let go: the page
 # table, the allocator, the window's rules, what it mapped before the remap, and the

@@ -85,8 +85,25 @@ class FrameRun:
     def reshape(self, *shape: Any) -> np.ndarray:
         return self.frames().reshape(*shape)
 
+    def consecutive_first(self) -> int | None:
+        """The first frame where the frames are first, first + 1, ... (one contiguous run,
+        in order), else None."""
+        if self._frames is None:
+            return self.first if self.rows == 1 else None
+        return consecutive_first(self._frames)
+
 
 Frames = np.ndarray | FrameRun  # frames as the walk collects them
+
+
+def consecutive_first(pfns: Frames) -> int | None:
+    """The first frame where `pfns` are first, first + 1, ... in order, else None."""
+    if isinstance(pfns, FrameRun):
+        return pfns.consecutive_first()
+    flat = pfns.reshape(-1)
+    if not flat.size or (flat.size > 1 and not (np.diff(flat) == 1).all()):
+        return None
+    return int(flat[0])
 
 
 @dataclass
@@ -95,7 +112,7 @@ class FrameLog:
 
     allocations: list[Allocation] = field(default_factory=list)
     freed: list[Frames] = field(default_factory=list)
-    copies: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (to pfns, from pfns)
+    copies: list[tuple[Frames, Frames]] = field(default_factory=list)  # (to pfns, from pfns)
 
     def allocated_pages(self, purpose: str, source: str | None = None) -> int:
         return sum(
@@ -131,10 +148,11 @@ class FrameAllocator:
         self.log.allocations.append(Allocation(first, nr_pages, purpose, source))
         return first
 
-    def alloc_array(self, nr_pages: int, purpose: str, source: str = BUDDY) -> np.ndarray:
-        """`nr_pages` frames as an array of pfns (the kernel's list of pages)."""
+    def alloc_array(self, nr_pages: int, purpose: str, source: str = BUDDY) -> FrameRun:
+        """`nr_pages` frames as the kernel's list of pages: a run that reads as an array of
+        pfns (spelled out only where something reads it page by page)."""
         first = self.alloc(nr_pages, purpose, source)
-        return np.arange(first, first + nr_pages, dtype=np.uint64)
+        return FrameRun(first, 1, nr_pages, nr_pages)
 
     def free(self, pfns: Frames, span: tuple[int, int]) -> int:
         """Return frames: boot frames via the bootmem path, the others to buddy.
@@ -146,9 +164,14 @@ class FrameAllocator:
         self.log.freed.append(pfns)
         return boot
 
-    def copy_pages(self, to_pfns: np.ndarray, from_pfns: np.ndarray) -> None:
-        """copy_page: each frame of `to_pfns` now holds what the same place in `from_pfns` held."""
-        self.log.copies.append((to_pfns, np.broadcast_to(from_pfns, to_pfns.shape)))
+    def copy_pages(self, to_pfns: Frames, from_pfns: Frames) -> None:
+        """copy_page: each frame of `to_pfns` now holds what the same place in `from_pfns` held
+        (runs as runs where both are; one frame copied into many is spread out)."""
+        if isinstance(to_pfns, FrameRun) and isinstance(from_pfns, FrameRun) and to_pfns.size == from_pfns.size:
+            self.log.copies.append((to_pfns, from_pfns))
+            return
+        shape = to_pfns.shape if isinstance(to_pfns, np.ndarray) else (to_pfns.size,)
+        self.log.copies.append((to_pfns, np.broadcast_to(np.asarray(from_pfns), shape)))
 
     def vmemmap_tail(self, key: tuple[int, str, int], source: str) -> tuple[int, bool]:
         """The shared tail page of (node, zone, order), allocated (zeroed) on first use and

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 from hvo_calc.errors import VerificationError, WalkError
-from hvo_calc.frames import BOOT, BUDDY, FrameAllocator
+from hvo_calc.frames import BOOT, BUDDY, FrameAllocator, Frames
 from hvo_calc.profiles import ArchProfile
 
 PRESENT = np.uint64(1 << 0)
@@ -36,11 +36,13 @@ RETIRED = -2  # child row of a PMD whose PTE table was verified and let go
 
 SHORT_ROW = 32  # below this many PTEs a range, numpy loops per column, not per range
 # Whole-window passes are done a chunk at a time where a chunk's pattern and its result
-# stay in the core's cache: one pass over memory instead of one per operand.
-CHUNK_ENTRIES = 1 << 15
+# stay in the core's cache: one pass over memory instead of one per operand. 1 MiB chunks
+# measured fastest (benchmarks/bench_engine.py; 256 KiB ones paid numpy's per-call cost
+# 4 times as often, 2 MiB ones no longer stayed in cache).
+CHUNK_ENTRIES = 1 << 17
 
 
-def mk_entry(pfns: np.ndarray | int, flags: np.uint64) -> np.ndarray:
+def mk_entry(pfns: Frames | int, flags: np.uint64) -> np.ndarray:
     """An entry mapping `pfns` with `flags` (mk_pte / pfn_pmd)."""
     entries = np.asarray(pfns, dtype=np.uint64) << PFN_SHIFT
     entries |= flags
@@ -78,7 +80,10 @@ class TableStore:
     def _grow(self, needed: int) -> None:
         size = max(needed, 2 * len(self.pfn))
         grow = size - len(self.pfn)
-        self.entries = np.concatenate([self.entries, np.zeros((grow, self.entries_per_table), np.uint64)])
+        # Rows past nr_tables are never read: `add` clears or the caller fills each row it hands out.
+        entries = np.empty((size, self.entries_per_table), np.uint64)
+        entries[: len(self.pfn)] = self.entries
+        self.entries = entries
         if self.with_children:
             self.child = np.concatenate([self.child, np.full((grow, self.entries_per_table), -1, np.int64)])
         self.pfn = np.concatenate([self.pfn, np.zeros(grow, np.uint64)])
@@ -96,6 +101,9 @@ class PmdSlots:
     keys: np.ndarray  # vaddr >> PMD_SHIFT, sorted, unique
     rows: np.ndarray  # PMD table row of each
     index: np.ndarray  # entry index within that table
+    # Where the entries are one run of the PMD store's rows read flat (consecutive blocks
+    # in consecutive tables, as a window's usually are): that run, read and written as a slice.
+    flat: slice | None = None
 
 
 class PageTable:
@@ -145,10 +153,8 @@ class PageTable:
         per PMD table (the first block of each run of sorted `keys` stands for the run).
         Without `create` a missing entry is the walk's BUG_ON(pXd_none) and a WalkError.
         """
-        per_table = np.uint64(self.level_entries["pmd"].bit_length() - 1)
-        new_table = np.ones(len(keys), dtype=bool)
-        np.not_equal(keys[1:] >> per_table, keys[:-1] >> per_table, out=new_table[1:])
-        vaddrs = keys[new_table] << np.uint64(self.pmd_shift)
+        table_keys, table_of_key = pmd_tables_of(keys, self.level_entries["pmd"].bit_length() - 1)
+        vaddrs = table_keys << np.uint64(self.pmd_shift)
         rows = np.zeros(len(vaddrs), dtype=np.int64)
         for level, child_level in zip(self.upper_levels, self.upper_levels[1:]):
             store, idx = self.tables[level], self.index(level, vaddrs)
@@ -159,8 +165,18 @@ class PageTable:
                     raise WalkError(f"BUG_ON({level}_none): no {level} entry maps vmemmap address {addr:#x}")
                 self._add_tables(store, self.tables[child_level], rows[missing], idx[missing], BOOT)
             rows = store.child[rows, idx]
-        table_of_key = np.cumsum(new_table) - 1
-        return PmdSlots(keys, rows[table_of_key], (keys & np.uint64(self.level_entries["pmd"] - 1)).astype(np.int64))
+        index = (keys & np.uint64(self.level_entries["pmd"] - 1)).astype(np.int64)
+        return PmdSlots(keys, rows[table_of_key], index, self._flat_run(keys, rows, index))
+
+    def _flat_run(self, keys: np.ndarray, table_rows: np.ndarray, index: np.ndarray) -> slice | None:
+        """The slots as a slice of the PMD store read flat, where consecutive blocks lie in
+        consecutive tables (each table's row one past the one before), else None."""
+        if not len(keys) or int(keys[-1] - keys[0]) + 1 != len(keys):
+            return None
+        if len(table_rows) > 1 and not (np.diff(table_rows) == 1).all():
+            return None
+        first = int(table_rows[0]) * self.level_entries["pmd"] + int(index[0])
+        return slice(first, first + len(keys))
 
     def _add_tables(
         self, parent: TableStore, child: TableStore, rows: np.ndarray, idx: np.ndarray, source: str, empty: bool = True
@@ -180,10 +196,10 @@ class PageTable:
         return child_rows
 
     def pmd_entries(self, slots: PmdSlots) -> np.ndarray:
-        return np.asarray(self.tables["pmd"].entries[slots.rows, slots.index])
+        return _gather(self.tables["pmd"].entries, slots)
 
     def pte_rows(self, slots: PmdSlots) -> np.ndarray:
-        return np.asarray(self.tables["pmd"].child[slots.rows, slots.index])
+        return _gather(self.tables["pmd"].child, slots)
 
     # -- populating (vmemmap_populate) ------------------------------------------------
 
@@ -194,7 +210,7 @@ class PageTable:
         per_block = self.entries_per_table
         first = self.frames.alloc(int(fresh.sum()) * per_block, "vmemmap", BOOT, align=per_block)
         pfns = first + per_block * np.arange(int(fresh.sum()), dtype=np.uint64)
-        self.tables["pmd"].entries[slots.rows[fresh], slots.index[fresh]] = mk_entry(pfns, PRESENT | WRITE | LEAF)
+        _scatter(self.tables["pmd"].entries, slots, fresh, mk_entry(pfns, PRESENT | WRITE | LEAF))
         return slots
 
     def populate_basepages(self, ranges: "Ranges") -> PmdSlots:
@@ -260,8 +276,37 @@ class PageTable:
         blocks, and touching one is an error.
         """
         has_table = self.pte_rows(slots) >= 0
-        self.tables["pmd"].child[slots.rows[has_table], slots.index[has_table]] = RETIRED
+        _scatter(self.tables["pmd"].child, slots, has_table, np.int64(RETIRED))
         self.pte.reset()
+
+
+def pmd_tables_of(keys: np.ndarray, pmd_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first block under each PMD table the sorted blocks `keys` lie under, and for each
+    block the position of its table among them. Consecutive blocks: plain arithmetic."""
+    bits = np.uint64(pmd_bits)
+    if len(keys) and int(keys[-1] - keys[0]) + 1 == len(keys):
+        first_table, last_table = int(keys[0]) >> pmd_bits, int(keys[-1]) >> pmd_bits
+        tables = np.arange(first_table, last_table + 1, dtype=np.uint64) << bits
+        tables[0] = keys[0]
+        return tables, ((keys >> bits) - np.uint64(first_table)).astype(np.int64)
+    new_table = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:] >> bits, keys[:-1] >> bits, out=new_table[1:])
+    return keys[new_table], np.cumsum(new_table) - 1
+
+
+def _gather(table: np.ndarray, slots: PmdSlots) -> np.ndarray:
+    """The slots' entries of a PMD-level array (entries or children), as a new array."""
+    if slots.flat is not None and table.flags.c_contiguous:
+        return table.reshape(-1)[slots.flat].copy()
+    return np.asarray(table[slots.rows, slots.index])
+
+
+def _scatter(table: np.ndarray, slots: PmdSlots, where: np.ndarray, values: np.ndarray | np.int64) -> None:
+    """Write `values` to the slots of a PMD-level array where `where` holds."""
+    if slots.flat is not None and table.flags.c_contiguous and where.all():
+        table.reshape(-1)[slots.flat] = values  # a view: contiguous storage
+        return
+    table[slots.rows[where], slots.index[where]] = values
 
 
 @dataclass(frozen=True)
@@ -373,14 +418,22 @@ def is_run(flat: np.ndarray, first: int, step: int = 1 << int(PFN_SHIFT)) -> boo
     """Whether flat[k] == first + k * step for every k (by default: entries mapping
     consecutive frames with the same flags): exact, chunk by chunk, one read pass."""
     pattern = row_pattern(1, step, (0,))
+    return matches_pattern(flat, pattern, first, pattern.size * step)
+
+
+def matches_pattern(flat: np.ndarray, pattern: np.ndarray, first: int, chunk_rise: int) -> bool:
+    """Whether `flat` is the pattern repeated plus `first`, each repetition `chunk_rise`
+    higher (what `fill_pattern` writes): exact, a chunk at a time, one read pass over `flat`
+    against the expected chunk, which moves up by `chunk_rise` in cache."""
     chunk = pattern.size
-    scratch = np.empty(chunk, dtype=np.uint64)
+    expected = np.add(pattern[: min(chunk, flat.size)], np.uint64(first % (1 << 64)))
+    same = np.empty(expected.size, dtype=bool)
+    rise = np.uint64(chunk_rise % (1 << 64))
     for start in range(0, flat.size, chunk):
-        end = min(flat.size, start + chunk)
-        got = np.subtract(flat[start:end], pattern[: end - start], out=scratch[: end - start])
-        expected = np.uint64((first + start * step) % (1 << 64))
-        if got.min() != expected or got.max() != expected:
+        n = min(chunk, flat.size - start)
+        if not np.logical_and.reduce(np.equal(flat[start : start + n], expected[:n], out=same[:n])):
             return False
+        np.add(expected, rise, out=expected)
     return True
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hvo_calc.errors import WalkError
-from hvo_calc.frames import BUDDY, FrameAllocator, FrameRun, Frames
+from hvo_calc.frames import BUDDY, FrameAllocator, FrameRun, Frames, consecutive_first
 from hvo_calc.pagetable import (
     LEAF,
     PFN_SHIFT,
@@ -64,10 +64,10 @@ class RemapWalk:
     copy_reuse: bool = False
     tail_pfn: int | None = None  # 7.1+: the zone's shared tail page the tails map
     table_source: str = BUDDY  # where split tables come from (boot memory for pre-optimized pages)
-    reuse_pages: np.ndarray | None = None
+    reuse_pages: Frames | None = None
     vmemmap_pages: list[Frames] = field(default_factory=list)
     freed_spans: list[tuple[int, int]] = field(default_factory=list)  # lowest, highest pfn of each
-    new_pages: np.ndarray | None = None
+    new_pages: Frames | None = None
     nr_split: int = 0
     nr_allocated: int = 0
     nr_boot_freed: int = 0
@@ -153,7 +153,7 @@ def _remap_run(ptes: np.ndarray, walk: RemapWalk, first: int, step: int) -> bool
         return False  # not mapped writable as populate maps: the plain route
     pfn = first >> int(PFN_SHIFT)
     span = np.lib.stride_tricks.as_strided(ptes, shape=((rows - 1) * step + cols,), strides=(ptes.itemsize,))
-    old_reuse = np.uint64(pfn) + np.uint64(step) * np.arange(rows, dtype=np.uint64)
+    old_reuse = FrameRun(pfn, rows, step, 1)  # each range's first page, as populated
     if not walk.copy_reuse:  # the reuse page stays; the tails map it (or the shared tail page) and their frames go
         if walk.tail_pfn is not None and step != cols:
             return False
@@ -174,10 +174,11 @@ def _remap_run(ptes: np.ndarray, walk: RemapWalk, first: int, step: int) -> bool
     walk.reuse_pages = copies
     walk.frames.copy_pages(copies, old_reuse)
     walk.nr_allocated += rows
-    if rows > 1 and not (np.diff(copies) == 1).all():  # copies not in consecutive frames
-        _write_rows(ptes, copies, walk.tail_pfn)
+    first_copy = consecutive_first(copies)
+    if first_copy is None:  # copies not in consecutive frames
+        _write_rows(ptes, np.asarray(copies), walk.tail_pfn)
         return True
-    copy_entry = int(mk_entry(int(copies[0]), PRESENT))
+    copy_entry = int(mk_entry(first_copy, PRESENT))
     if walk.tail_pfn is None:  # tails read-only on the head's copy
         pattern = row_pattern(cols, PAGE_STEP, (int(WRITE), *([0] * (cols - 1))))
         fill_pattern(span, pattern, copy_entry, pattern_rows(cols) * PAGE_STEP)

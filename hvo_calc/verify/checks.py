@@ -53,10 +53,9 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
     if not rules.optimized:
         return _verify_unchanged(pt, rules, before, after)
     a_view = pool_view(after, before.keys, pt, rules, rules.vmemmap_pages)
-    _check_tails(a_view[: rules.keep], frames, rules)
-    fresh = _check_restored(a_view[rules.keep :], rules, log)
     state = WindowState(pt, frames, rules, before, log, after, a_view)
     facts = window_facts(state)
+    fresh = facts.restored
     split = _check_pmd_tables(pt, before, pmd_after, rules, log)
     tail_allocated = _check_tail_page(log, rules, before)
     copies = rules.count if rules.copy_head else 0
@@ -95,12 +94,23 @@ def window_facts(state: WindowState) -> RunFacts:
     """Frames freed and pages kept, by the arithmetic path where the window is the usual
     one, by the general path otherwise (or where the arithmetic path saw anything amiss)."""
     fast = run_facts(state.after, state.a_view, state.before, state.rules, state.log, state.frames.buddy_base)
-    return fast or general_facts(state)
+    return fast if fast is not None and _tails_on_zone_page(state) else general_facts(state)
+
+
+def _tails_on_zone_page(state: WindowState) -> bool:
+    """7.1+: the page the arithmetic path saw every tail map is the zone's shared tail page."""
+    rules, a_view, tails = state.rules, state.a_view, state.frames.vmemmap_tails
+    if rules.tail_key is None or a_view.shape[1] <= rules.reserve:
+        return True
+    return rules.tail_key in tails and int(a_view[0, rules.reserve]) == int(mk_entry(tails[rules.tail_key], PRESENT))
 
 
 def general_facts(state: WindowState) -> RunFacts:
-    """The general case: every page's entry before, spelled out, held against every page's now."""
+    """The general case: the tails and the restored hugepages, then every page's entry
+    before, spelled out, held against every page's now."""
     pt, rules, before, log, a_view = state.pt, state.rules, state.before, state.log, state.a_view
+    _check_tails(a_view[: rules.keep], state.frames, rules)
+    restored = _check_restored(a_view[rules.keep :], rules, log)
     b_view = pool_view(before.ptes, before.keys, pt, rules, rules.vmemmap_pages)
     b_pfns = _check_populated(b_view, before.pmd, pt.entries_per_table)
     _check_outside_unchanged(state.after, before, a_view, b_view)
@@ -111,7 +121,8 @@ def general_facts(state: WindowState) -> RunFacts:
     # Tails of optimized hugepages were seen read-only; what else is writable is kept.
     reserve = rules.reserve
     reserved = _count_writable(a_view[:, :reserve]) + _count_writable(a_view[rules.keep :, reserve:])
-    return RunFacts(freed=freed, reserved=reserved, boot_freed=_boot_frames_freed(state.frames, log))
+    boot_freed = _boot_frames_freed(state.frames, log)
+    return RunFacts(freed=freed, reserved=reserved, boot_freed=boot_freed, restored=restored)
 
 
 def _verify_unchanged(pt: PageTable, rules: WindowRules, before: Snapshot, after: np.ndarray) -> Observed:
@@ -152,11 +163,16 @@ def _check_pmd_tables(pt: PageTable, before: Snapshot, pmd_after: np.ndarray, ru
     if ((pmd_after[split] & FLAGS) != (PRESENT | WRITE)).any():
         fail("a split PMD entry is not a present table pointer")
     tables_allocated = _allocated_frames(log, "pagetable")
-    if not np.array_equal(np.sort(pmd_after[split] >> PFN_SHIFT), np.sort(tables_allocated)):
+    if not _same_frames(pmd_after[split] >> PFN_SHIFT, tables_allocated):
         fail(f"{tables_allocated.size} page-table pages were allocated for {int(split.sum())} PMD splits, one each")
     if log.allocated_pages("pagetable", BOOT if rules.preoptimized else BUDDY) != tables_allocated.size:
         fail("split page tables came from the wrong memory (boot memory only for boot pages)")
     return int(split.sum())
+
+
+def _same_frames(pfns: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two arrays hold the same frames, each as often (in the same order: no sort)."""
+    return np.array_equal(pfns, other) or np.array_equal(np.sort(pfns), np.sort(other))
 
 
 def _allocated_frames(log: FrameLog, purpose: str) -> np.ndarray:
@@ -385,7 +401,8 @@ def _check_copies(
             sources = restored[:, reserve - 1] >> PFN_SHIFT
         tails = restored[:, reserve:] >> PFN_SHIFT
         expected.append(pairs(tails, np.broadcast_to(sources[:, None], tails.shape)))
-    if fingerprint(expected) != fingerprint([pairs(to, source) for to, source in log.copies]):
+    made = [pairs(np.asarray(to), np.asarray(source)) for to, source in log.copies]
+    if fingerprint(expected) != fingerprint(made):
         fail("a copied vmemmap page does not hold what the kernel copies into it")
 
 

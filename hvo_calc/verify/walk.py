@@ -63,11 +63,11 @@ def fail(message: str) -> NoReturn:
 def window_keys(pt: PageTable, rules: WindowRules) -> np.ndarray:
     """The PMD blocks the window's struct pages lie in, sorted and unique."""
     page = 1 << pt.page_shift
-    starts = rules.head_vaddr + rules.stride * np.arange(rules.count, dtype=np.uint64)
     if rules.stride * rules.count <= rules.cover_pages * page:  # packed: one span
         first = rules.cover_start >> pt.pmd_shift
         last = (rules.cover_start + rules.cover_pages * page - 1) >> pt.pmd_shift
         return np.arange(first, last + 1, dtype=np.uint64)
+    starts = rules.head_vaddr + rules.stride * np.arange(rules.count, dtype=np.uint64)
     span = rules.cover_pages // rules.count * page
     firsts, lasts = starts >> np.uint64(pt.pmd_shift), (starts + np.uint64(span - 1)) >> np.uint64(pt.pmd_shift)
     return np.unique(np.concatenate([firsts, lasts]))
@@ -85,16 +85,29 @@ def walk_to_pmd(pt: PageTable, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
     Blocks (sorted) under one PMD table share every entry above it, so the levels above
     are descended once per PMD table, by the first block under it."""
-    pmd_bits = np.uint64(pt.tables["pmd"].entries_per_table.bit_length() - 1)
-    new_table = np.ones(len(keys), dtype=bool)
-    np.not_equal(keys[1:] >> pmd_bits, keys[:-1] >> pmd_bits, out=new_table[1:])
-    row = _descend(pt, keys[new_table] << np.uint64(pt.pmd_shift))[np.cumsum(new_table) - 1]
+    firsts, table_of_key = _tables_under(keys, pt.tables["pmd"].entries_per_table.bit_length() - 1)
+    row = _descend(pt, firsts << np.uint64(pt.pmd_shift))[table_of_key]
     store = pt.tables["pmd"]
     idx = (keys & np.uint64(store.entries_per_table - 1)).astype(np.int64)
     entry = store.entries[row, idx]
     if not (entry & PRESENT).all():
         fail("struct pages no longer translate: a pmd entry over the vmemmap is empty")
     return entry, store.child[row, idx], row, idx
+
+
+def _tables_under(keys: np.ndarray, pmd_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """A block under each PMD table the sorted blocks lie under, and which of those tables
+    each block is under (consecutive blocks: by arithmetic on their numbers)."""
+    bits = np.uint64(pmd_bits)
+    tables = keys >> bits
+    if len(keys) and int(keys[-1] - keys[0]) + 1 == len(keys):
+        first = int(tables[0])
+        return np.arange(first, int(tables[-1]) + 1, dtype=np.uint64) << bits, (tables - np.uint64(first)).astype(
+            np.int64
+        )
+    new_table = np.ones(len(keys), dtype=bool)
+    np.not_equal(tables[1:], tables[:-1], out=new_table[1:])
+    return keys[new_table], np.cumsum(new_table) - 1
 
 
 def _descend(pt: PageTable, vaddrs: np.ndarray) -> np.ndarray:
