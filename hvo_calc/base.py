@@ -25,5 +25,8 @@ class Model(BaseModel):
         data = dict(data)
         for old, new in cls.renamed.items():
             if old in data:
-                data.setdefault(new, data.pop(old))
+                value = data.pop(old)
+                if new in data and data[new] != value:
+                    raise ValueError(f"{old} (the old name of {new}) is {value!r} and {new} is {data[new]!r}")
+                data[new] = value
         return data

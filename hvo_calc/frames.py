@@ -44,7 +44,8 @@ class FrameRun:
 
     @property
     def arithmetic(self) -> bool:
-        """Whether the frames are still the arithmetic run (nothing wrote to them)."""
+        """Whether the frames are still the arithmetic run: not yet spelled out as an array
+        (reading them as one, or writing to them, spells them out)."""
         return self._frames is None
 
     @property

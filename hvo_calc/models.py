@@ -19,7 +19,8 @@ SCHEMA_VERSION = "2.0"
 #      hugepages as the kernel prints them ("32.0 MiB")
 # 2.0: memmap_boot_pages_freed is memmap_boot_freed_pages, the Prometheus metric's name (the old
 #      name stays in the JSON as a deprecated alias through 2.x, gone in 3.0); pools without a
-#      name are <size>-node<N> (2M-node0), as inspect names them, where 1.x numbered them (2M-0)
+#      name are <size>-node<N> (2M-node0), as inspect names them (the last 1.3 already did so,
+#      without a bump; earlier 1.x numbered them, 2M-0)
 
 # Descriptions used by more than one model: the same figure means the same thing everywhere.
 ARCH = "the architecture, as hvo-calc names it (x86-64, arm64, riscv64, ...; `hvo-calc profiles` lists them)"

@@ -253,3 +253,14 @@ def test_the_csv_keeps_the_renamed_column_beside_the_new_one(run):
     rows = list(csv.DictReader(io.StringIO(run("plan", "--pool", "1G:2,boot", "--format", "csv").stdout)))
     pool = next(row for row in rows if row["row"] == "pool")
     assert pool["memmap_boot_freed_pages"] == pool["memmap_boot_pages_freed"] == str(2 * 4095)
+
+
+def test_a_report_with_both_names_that_disagree_is_refused(run):
+    import pydantic
+
+    from hvo_calc.models import PlanReport
+
+    report = json.loads(run("plan", "--pool", "1G:2,boot", "--format", "json").stdout)
+    report["pools"][0]["memmap_boot_pages_freed"] += 1
+    with pytest.raises(pydantic.ValidationError, match="the old name of memmap_boot_freed_pages"):
+        PlanReport.model_validate(report)

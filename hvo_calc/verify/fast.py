@@ -26,8 +26,9 @@ PAGE_STEP = 1 << int(PFN_SHIFT)  # from one frame's entry to the next's
 
 @dataclass(frozen=True)
 class RunFacts:
-    """What `run_facts` established about a window: frames freed (and how many boot memory
-    had given), and pages kept writable."""
+    """What the verifier established about a window (by arithmetic, `run_facts`, or spelled
+    out, `general_facts`): frames freed (and how many boot memory had given), pages kept
+    writable, and frames mapped afresh for restored tails."""
 
     freed: int
     reserved: int

@@ -97,7 +97,9 @@ def walk_to_pmd(pt: PageTable, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def _tables_under(keys: np.ndarray, pmd_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """A block under each PMD table the sorted blocks lie under, and which of those tables
-    each block is under (consecutive blocks: by arithmetic on their numbers)."""
+    each block is under (consecutive blocks: by arithmetic on their numbers). Alike on
+    purpose to `pagetable.pmd_tables_of`: the verifier's walker shares no code with the
+    engine's."""
     bits = np.uint64(pmd_bits)
     tables = keys >> bits
     if len(keys) and int(keys[-1] - keys[0]) + 1 == len(keys):
