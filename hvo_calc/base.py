@@ -3,9 +3,10 @@ for every model (profiles, kernel data, plan files, requests, reports). Each mod
 validator is built when the model is first used (`defer_build`), not when its module is
 imported: a command pays only for the models it touches (start-up, issue 20).
 
-A field renamed in a major schema version keeps its old name one major version as a
-deprecated read-only alias (a `computed_field` the JSON carries) and lists it in `renamed`:
-a report read back from JSON, of this version or the one before, takes either name."""
+A report model with a field renamed in a major schema version derives from `Renamed`: the
+old name stays one major version as a deprecated read-only alias (a `computed_field` the
+JSON carries) and is listed in `renamed`, so a report read back from JSON, of this version
+or the one before, takes either name. Other models carry no such validator."""
 
 from typing import Any, ClassVar
 
@@ -15,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, model_validator
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    renamed: ClassVar[dict[str, str]] = {}  # old name -> new name
+
+class Renamed(Model):
+    """A model that reads its fields' old names (`renamed`: old name -> new name)."""
+
+    renamed: ClassVar[dict[str, str]] = {}
 
     @model_validator(mode="before")
     @classmethod

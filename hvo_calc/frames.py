@@ -90,7 +90,7 @@ class FrameRun:
         """The first frame where the frames are first, first + 1, ... (one contiguous run,
         in order), else None."""
         if self._frames is None:
-            return self.first if self.rows == 1 else None
+            return self.first if self.rows == 1 and self.size else None
         return consecutive_first(self._frames)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, PrivateAttr, computed_field, model_validator
 
-from hvo_calc.base import Model
+from hvo_calc.base import Model, Renamed
 
 SCHEMA_VERSION = "2.0"
 # 1.1: zone, shared_tail_pages, memmap counters, known_issues, hvo_enable_hint
@@ -207,7 +207,7 @@ class PoolIdentity(Model):
     per_hugepage: PerHugepage = Field(description="the figures of one hugepage of the pool")
 
 
-class PoolReport(InBytes, VmemmapFigures, PoolIdentity):
+class PoolReport(InBytes, VmemmapFigures, PoolIdentity, Renamed):
     """One pool: hugepages of one size on one node and zone, and what HVO does to its vmemmap.
     After a shrink its figures are those once the shrink is done."""
 

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field, computed_field
 
-from hvo_calc.base import Model
+from hvo_calc.base import Model, Renamed
 from hvo_calc.models import PlanReport
 
 INSPECT_SCHEMA_VERSION = "2.0"
@@ -75,7 +75,7 @@ class BootHugepagesFact(Model):
     per_node: dict[int, int] | None = Field(description="the NODE:COUNT form; null for a count on all nodes")
 
 
-class HvoFacts(Model):
+class HvoFacts(Renamed):
     """Whether HVO is built, and whether it is on."""
 
     built: bool | None = Field(description="vm.hugetlb_optimize_vmemmap exists (null: could not tell)")
