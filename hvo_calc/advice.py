@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from hvo_calc.kernels import KernelBehaviour
 from hvo_calc.models import PlanReport, PoolReport
+from hvo_calc.record import replace
 
 
 def cannot_have(kernel: KernelBehaviour) -> str:
@@ -73,5 +74,4 @@ def host_advice(state: str, kernel: KernelBehaviour, plan: PlanReport) -> str | 
 
 def with_host_advice(plan: PlanReport, state: str, kernel: KernelBehaviour) -> PlanReport:
     """The plan of a host's pools, its advice line the host's own."""
-    host = plan.host.model_copy(update={"hvo_enable_hint": host_advice(state, kernel, plan)})
-    return plan.model_copy(update={"host": host})
+    return replace(plan, host=replace(plan.host, hvo_enable_hint=host_advice(state, kernel, plan)))

@@ -21,6 +21,7 @@ from hvo_calc.host.models import ComparisonRow, HostFacts, InspectReport
 from hvo_calc.kernels import behaviour
 from hvo_calc.models import CheckResult, PlanReport
 from hvo_calc.planner import PlanRequest, plan
+from hvo_calc.record import replace
 from hvo_calc.units import short_size
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ def check_host(expected: PlanRequest, root: Path | None) -> tuple[PlanReport, li
 
 def against(expected: PlanRequest, inspection: "Inspection") -> tuple[PlanReport, list[CheckResult]]:
     """The plan `expected` at the inspected host's release, and the host's findings against it."""
-    at_release = expected.model_copy(update={"kernel": inspection.identity.kernel})
+    at_release = replace(expected, kernel=inspection.identity.kernel)
     report = plan(at_release)
     return report, drift_findings(at_release, report, inspection.report)
 

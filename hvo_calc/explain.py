@@ -35,6 +35,7 @@ from hvo_calc.kernels import KernelBehaviour
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable
 from hvo_calc.planner import PlanRequest, PoolRequest, new_model, prepare
 from hvo_calc.profiles import ArchProfile
+from hvo_calc.record import build
 from hvo_calc.verify import Snapshot, WindowRules, walk_entries
 
 SIMULATED_HUGEPAGES = 2  # the second shows what hugepages share (7.1+: the tail page)
@@ -333,8 +334,8 @@ def explain(
         "paging": paging,
         "mmu": mmu,
     }
-    pool = PoolRequest.model_validate({"hugepage_size": huge, "count": SIMULATED_HUGEPAGES})
-    request = PlanRequest.model_validate({**{k: v for k, v in host.items() if v is not None}, "pools": (pool,)})
+    pool = build(PoolRequest, {"hugepage_size": huge, "count": SIMULATED_HUGEPAGES})
+    request = build(PlanRequest, {**{k: v for k, v in host.items() if v is not None}, "pools": (pool,)})
     prepared = prepare(request, shrink=False)
     profile, kernel_behaviour = prepared.profile, prepared.kernel
     (prepared_pool,) = prepared.pools

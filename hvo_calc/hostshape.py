@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from hvo_calc.errors import InputError
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest
 from hvo_calc.profiles import find_profile
+from hvo_calc.record import build
 from hvo_calc.units import human_size, parse_size, short_size
 
 POOL_FORM = "SIZE:AMOUNT[@NODE][,boot][,shrink-to=N][,zone=ZONE][,name=NAME], e.g. 1G:700G, 2M:64G@1 or 1G:340@0,boot"
@@ -72,7 +73,7 @@ def resolve(spec: PoolSpec, host: PlanRequest) -> PoolRequest:
     )
     if spec.zone is not None:
         values["zone"] = spec.zone
-    return PoolRequest.model_validate(values)
+    return build(PoolRequest, values)
 
 
 def _size(text: str, what: str) -> int:

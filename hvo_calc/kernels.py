@@ -9,16 +9,15 @@ decides what a stable series later backported (an architecture losing HVO, a kno
 many pages are kept?", "is HVO there at all?", "what is known to go wrong?").
 """
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-
-from hvo_calc.base import Model
 from hvo_calc.errors import InputError
-from hvo_calc.profiles import config_dir, read_toml, validation_message
+from hvo_calc.profiles import config_dir, read_toml
+from hvo_calc.record import Record, RecordError, build, field_names, record, replace, values
 
 T = TypeVar("T")
 Version = tuple[int, int]
@@ -59,7 +58,8 @@ def at(changes: Mapping[str, T], version: Version) -> T | None:
     return changes[keys[-1]] if keys else None
 
 
-class Release(Model):
+@record
+class Release(Record):
     """A kernel release as given: the mainline decides behaviour, the point release what
     stable backported (None where only the mainline is known, as in Debian 6.1's ABI form
     6.1.0-56-cloud-amd64, whose .0-56 is not a stable point release)."""
@@ -78,7 +78,8 @@ class Release(Model):
         return None if self.point is None else (*self.mainline, self.point)
 
 
-class Availability(Model):
+@record
+class Availability(Record):
     """Whether an architecture has HVO from a release on, and why not."""
 
     available: bool
@@ -87,28 +88,29 @@ class Availability(Model):
     outlook: str = ""  # where a disable lasts: what is known of a way back
 
 
-class RestorePolicy(Model):
+@record
+class RestorePolicy(Record):
     """What the restore path asks of the page allocator for the frames it maps back."""
 
     gfp: str
     same_node: bool  # only the hugepage's own node (__GFP_THISNODE)
 
 
-class StableRemoval(Model):
+@record
+class StableRemoval(Record):
     """Stable series that dropped an architecture's HVO: the first point release without it."""
 
     why: str
     first_point: dict[str, int]
 
-    @field_validator("first_point")
-    @classmethod
-    def _series_are_versions(cls, value: dict[str, int]) -> dict[str, int]:
-        for series in value:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for series in self.first_point:
             parse_version(series)
-        return value
 
 
-class KnownIssueEntry(Model):
+@record
+class KnownIssueEntry(Record):
     """A known problem of released kernels, as `[[known_issue]]` in kernel.toml says it."""
 
     id: str
@@ -120,17 +122,10 @@ class KnownIssueEntry(Model):
     detail: str
     source: str
 
-    @field_validator("first", "last")
-    @classmethod
-    def _stable_release(cls, value: str) -> str:
-        parse_stable(value)
-        return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "KnownIssueEntry":
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if parse_stable(self.first) > parse_stable(self.last):
             raise ValueError(f"first {self.first} is after last {self.last}")
-        return self
 
     def applies_to(self, release: Release, arch: str) -> Applies | None:
         """ "yes" when the point release is in [first, last]; "maybe" when only the mainline
@@ -143,13 +138,15 @@ class KnownIssueEntry(Model):
         return "maybe" if first[:2] <= release.mainline <= last[:2] else None
 
 
+@record
 class KnownIssue(KnownIssueEntry):
     """A known problem of the release in question, and whether it surely applies."""
 
     applies: Applies
 
 
-class Behaviour(Model):
+@record
+class Behaviour(Record):
     """Kernel behaviour that changes with the mainline release, declared once: each field is a
     table of kernel.toml of the same name, a timeline {first release it holds in: value}.
     Adding a behaviour flag is a field here and its table; `behaviour()` resolves them all."""
@@ -166,7 +163,8 @@ class Behaviour(Model):
 Timeline = dict[str, object]  # first mainline release a value holds in -> the value
 
 
-class KernelData(Model):
+@record
+class KernelData(Record):
     """`configs/kernel.toml` as read: the releases, one timeline per `Behaviour` field, and
     the facts that are not timelines."""
 
@@ -177,24 +175,14 @@ class KernelData(Model):
     restore_policies: dict[RestorePolicyName, RestorePolicy]
     boot_preoptimize: dict[str, dict[str, bool]]
     hvo: dict[str, dict[str, Availability]]
-    stable_removal: dict[str, StableRemoval] = Field(default_factory=dict)
+    stable_removal: dict[str, StableRemoval] = dataclasses.field(default_factory=dict)
     known_issue: tuple[KnownIssueEntry, ...] = ()
 
-    @model_validator(mode="before")
-    @classmethod
-    def _gather_timelines(cls, data: Any) -> Any:
-        """The Behaviour tables sit at the top of the file; gather them under `timelines`."""
-        if not isinstance(data, dict):
-            return data
-        names = set(Behaviour.model_fields)
-        timelines = {name: table for name, table in data.items() if name in names}
-        return {**{k: v for k, v in data.items() if k not in names}, "timelines": timelines}
-
-    @model_validator(mode="after")
-    def _keys_are_releases(self) -> "KernelData":
+    def __post_init__(self) -> None:
         """Every table is keyed by releases the data lists; every flag has its table, every
         value its type; every policy used is described."""
-        missing_tables = sorted(set(Behaviour.model_fields) - set(self.timelines))
+        super().__post_init__()
+        missing_tables = sorted(set(field_names(Behaviour)) - set(self.timelines))
         if missing_tables:
             raise ValueError(f"no [{missing_tables[0]}] table (a timeline of that behaviour)")
         known = set(self.releases)
@@ -211,17 +199,17 @@ class KernelData(Model):
             if unknown:
                 raise ValueError(f"{name}: {', '.join(unknown)} is not in releases")
         for release in self.releases:
-            Behaviour.model_validate(self.behaviour_at(parse_version(release)))  # every value has its type
+            build(Behaviour, self.behaviour_at(parse_version(release)), "timelines")  # every value has its type
         missing = sorted({str(p) for p in self.timelines["restore_policy"].values()} - set(self.restore_policies))
         if missing:
             raise ValueError(f"restore_policies: no entry for {', '.join(missing)}")
-        return self
 
     def behaviour_at(self, version: Version) -> dict[str, object]:
         """Every timeline's value in force at a mainline release."""
         return {name: _at(table, version) for name, table in self.timelines.items()}
 
 
+@record
 class KernelBehaviour(Behaviour):
     """What one kernel release does, for one architecture."""
 
@@ -244,9 +232,17 @@ class KernelBehaviour(Behaviour):
 def kernel_data() -> KernelData:
     path = config_dir() / "kernel.toml"
     try:
-        return KernelData.model_validate(read_toml(path))
-    except ValidationError as exc:
-        raise InputError(validation_message(path, exc)) from None
+        return read_kernel_data(read_toml(path))
+    except RecordError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def read_kernel_data(data: dict[str, Any]) -> KernelData:
+    """kernel.toml's data, checked. The Behaviour tables sit at the top of the file; they are
+    gathered under `timelines`."""
+    names = set(field_names(Behaviour))
+    timelines = {name: table for name, table in data.items() if name in names}
+    return build(KernelData, {**{k: v for k, v in data.items() if k not in names}, "timelines": timelines})
 
 
 def accepted_releases() -> str:
@@ -302,7 +298,7 @@ def mainline_availability(mainline: Version, arch: str) -> Availability:
     back = next((k for k in keys if parse_version(k) > mainline and timeline[k].available), None)
     lasts = f"until Linux {back}" if back else f"and is not re-enabled through {kernel_data().releases[-1]}"
     why = f"{availability.why} {lasts}" + (f"; {availability.outlook}" if availability.outlook and not back else "")
-    return availability.model_copy(update={"why": why})
+    return replace(availability, why=why)
 
 
 def hvo_availability(release: Release, arch: str) -> Availability:
@@ -320,7 +316,7 @@ def hvo_availability(release: Release, arch: str) -> Availability:
     if release.point is not None:
         return availability if release.point < first else Availability(available=False, why=why)
     note = f"{why}; this models {release.version} as released (give the point release, e.g. {dropped}, for those)"
-    return availability.model_copy(update={"note": " ".join(filter(None, [availability.note, note]))})
+    return replace(availability, note=" ".join(filter(None, [availability.note, note])))
 
 
 def known_issues(release: Release, arch: str) -> tuple[KnownIssue, ...]:
@@ -329,7 +325,7 @@ def known_issues(release: Release, arch: str) -> tuple[KnownIssue, ...]:
     for entry in kernel_data().known_issue:
         applies = entry.applies_to(release, arch)
         if applies is not None:
-            found.append(KnownIssue(**entry.model_dump(), applies=applies))
+            found.append(KnownIssue(**values(entry), applies=applies))
     return tuple(found)
 
 
@@ -338,10 +334,10 @@ def behaviour(version_or_latest: str, arch: str) -> KernelBehaviour:
     data = kernel_data()
     release = parse_release(version_or_latest)
     availability = hvo_availability(release, arch)
-    flags = Behaviour.model_validate(data.behaviour_at(release.mainline))
+    flags = build(Behaviour, data.behaviour_at(release.mainline))
     policy = data.restore_policies[flags.restore_policy]
     return KernelBehaviour(
-        **flags.model_dump(),
+        **values(flags),
         version=release.version,
         release=release.text,
         point=release.point,
@@ -379,7 +375,7 @@ def would_be_behaviour(arch: str) -> KernelBehaviour | None:
         f"hypothetical: {latest.why_unavailable}; as for arm64 today, this is what HVO would free "
         f"if {arch} had it, modelled on Linux {latest.version}"
     )
-    return latest.model_copy(update={"hvo_available": True, "why_unavailable": "", "hypothetical": True, "note": note})
+    return replace(latest, hvo_available=True, why_unavailable="", hypothetical=True, note=note)
 
 
 def hvo_releases(arch: str) -> str:

@@ -1,4 +1,4 @@
-"""The report: pydantic models that are the JSON schema users script against.
+"""The report: records (frozen dataclasses) that are the JSON schema users script against.
 
 `SCHEMA_VERSION` follows semantic rules: a minor bump only adds fields; renaming or
 removing one is a major bump. Every field carries a description: `hvo-calc schema`
@@ -7,9 +7,7 @@ publishes them, and a test fails on a field without one.
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, PrivateAttr, computed_field, model_validator
-
-from hvo_calc.base import Model, Renamed
+from hvo_calc.record import Record, field, record
 
 SCHEMA_VERSION = "2.0"
 # 1.1: zone, shared_tail_pages, memmap counters, known_issues, hvo_enable_hint
@@ -90,175 +88,178 @@ class InBytes:
         return self.shared_tail_pages * self.page_bytes
 
 
-class PerHugepage(Model):
+@record
+class PerHugepage(Record):
     """One hugepage of the pool, as the simulation treated it."""
 
-    struct_pages: int = Field(description="struct pages that describe one hugepage: hugepage_bytes / base_page_bytes")
-    vmemmap_bytes: int = Field(description="bytes of those struct pages: struct_pages x struct_page_bytes")
-    vmemmap_pages: int = Field(
+    struct_pages: int = field(description="struct pages that describe one hugepage: hugepage_bytes / base_page_bytes")
+    vmemmap_bytes: int = field(description="bytes of those struct pages: struct_pages x struct_page_bytes")
+    vmemmap_pages: int = field(
         description="whole vmemmap pages of its own: vmemmap_bytes / base_page_bytes (0 when hugepages share one)"
     )
-    reserved_pages: int = Field(
+    reserved_pages: int = field(
         description="vmemmap pages kept for it: the kernel's reserve (1 since 5.18, 2 in 5.14-5.17) when "
         "HVO optimizes it, else all of vmemmap_pages"
     )
-    freed_pages: int = Field(
+    freed_pages: int = field(
         description="vmemmap pages HVO returns for it, net of a head copy: vmemmap_pages - reserved_pages"
     )
 
 
-class Savings(Model):
+@record
+class Savings(Record):
     """What remap-and-free did (or would do) to a pool."""
 
-    freed_pages: int = Field(description=FREED_PAGES)
-    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
-    saved_pages: int = Field(description=SAVED_PAGES)
-    saved_bytes: int = Field(description=SAVED_BYTES)
+    freed_pages: int = field(description=FREED_PAGES)
+    pagetable_pages: int = field(description=PAGETABLE_PAGES)
+    saved_pages: int = field(description=SAVED_PAGES)
+    saved_bytes: int = field(description=SAVED_BYTES)
 
 
+@record
 class WouldFree(Savings):
     """What HVO would free where the kernel has it, when this plan's kernel does not."""
 
-    kernel: str = Field(
+    kernel: str = field(
         description="the release these figures are modelled on: the planned one when HVO is only switched "
         "off, else the newest release with HVO on this architecture (the latest, if none has it)"
     )
-    hypothetical: bool = Field(
+    hypothetical: bool = field(
         default=False,
         description="no release has HVO on this architecture: these are the figures of "
         "the named release's HVO, as if the architecture had it",
     )
 
 
-class CountFigures(Model):
+@record
+class CountFigures(Record):
     """A pool's figures at its full count, before a shrink gives hugepages back."""
 
-    hugepages: int = Field(description="hugepages of the pool before the shrink")
-    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
-    reserved_pages: int = Field(description=RESERVED_PAGES)
-    freed_pages: int = Field(description=FREED_PAGES)
-    saved_pages: int = Field(description=SAVED_PAGES)
-    saved_bytes: int = Field(description=SAVED_BYTES)
-    saved_percent: float = Field(description=SAVED_PERCENT)
+    hugepages: int = field(description="hugepages of the pool before the shrink")
+    vmemmap_pages: int = field(description=VMEMMAP_PAGES)
+    reserved_pages: int = field(description=RESERVED_PAGES)
+    freed_pages: int = field(description=FREED_PAGES)
+    saved_pages: int = field(description=SAVED_PAGES)
+    saved_bytes: int = field(description=SAVED_BYTES)
+    saved_percent: float = field(description=SAVED_PERCENT)
 
 
-class ShrinkReport(Model):
+@record
+class ShrinkReport(Record):
     """Giving hugepages back: the restore path allocates their tails again first."""
 
-    shrink_to: int = Field(description="the hugepage count the pool is shrunk to (nr_hugepages written)")
-    hugepages_released: int = Field(description="hugepages asked to leave the pool: its count - shrink_to")
-    restore_pages: int = Field(description="frames the restore allocates (vmemmap_remap_alloc)")
-    restore_bytes: int = Field(description="restore_pages x base_page_bytes: memory the shrink needs free first")
-    policy: str = Field(description="same-node (5.14-6.3), same-node-retry (6.4-6.6) or any-node (6.7+)")
-    available_bytes: int | None = Field(description="free memory the policy may use; null without node memory")
-    succeeds: bool | None = Field(
+    shrink_to: int = field(description="the hugepage count the pool is shrunk to (nr_hugepages written)")
+    hugepages_released: int = field(description="hugepages asked to leave the pool: its count - shrink_to")
+    restore_pages: int = field(description="frames the restore allocates (vmemmap_remap_alloc)")
+    restore_bytes: int = field(description="restore_pages x base_page_bytes: memory the shrink needs free first")
+    policy: str = field(description="same-node (5.14-6.3), same-node-retry (6.4-6.6) or any-node (6.7+)")
+    available_bytes: int | None = field(description="free memory the policy may use; null without node memory")
+    succeeds: bool | None = field(
         description="whether every released hugepage can be restored; null without node memory or "
         "when no hugepage is released"
     )
-    surplus_hugepages: int = Field(description="hugepages that cannot be restored and stay as surplus")
-    missing_bytes: int = Field(description="restore_bytes above available_bytes; 0 when the restore fits")
-    pagetable_pages_kept: int = Field(description="split page tables, which a shrink never returns")
-    hugepages_kept: int | None = Field(
+    surplus_hugepages: int = field(description="hugepages that cannot be restored and stay as surplus")
+    missing_bytes: int = field(description="restore_bytes above available_bytes; 0 when the restore fits")
+    pagetable_pages_kept: int = field(description="split page tables, which a shrink never returns")
+    hugepages_kept: int | None = field(
         default=None,
         description="optimized hugepages the pool holds once the shrink is done: shrink_to and any surplus",
     )
-    at_count: CountFigures | None = Field(
+    at_count: CountFigures | None = field(
         default=None,
         description="the pool's figures at its full count; the pool's own figures are those after the shrink",
     )
 
 
-class VmemmapFigures(Model):
+@record
+class VmemmapFigures(Record):
     """What HVO does to the vmemmap, the figures a pool and the totals share (in this order,
     after their own identity fields)."""
 
-    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
-    vmemmap_bytes: int = Field(description=VMEMMAP_BYTES)
-    reserved_pages: int = Field(description=RESERVED_PAGES)
-    freed_pages: int = Field(description=FREED_PAGES)
-    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
-    saved_pages: int = Field(description=SAVED_PAGES)
-    saved_bytes: int = Field(description=SAVED_BYTES)
-    saved_percent: float = Field(description="saved_bytes as a share of pool_bytes, in percent")
+    vmemmap_pages: int = field(description=VMEMMAP_PAGES)
+    vmemmap_bytes: int = field(description=VMEMMAP_BYTES)
+    reserved_pages: int = field(description=RESERVED_PAGES)
+    freed_pages: int = field(description=FREED_PAGES)
+    pagetable_pages: int = field(description=PAGETABLE_PAGES)
+    saved_pages: int = field(description=SAVED_PAGES)
+    saved_bytes: int = field(description=SAVED_BYTES)
+    saved_percent: float = field(description="saved_bytes as a share of pool_bytes, in percent")
 
 
-class PoolIdentity(Model):
+@record
+class PoolIdentity(Record):
     """A pool's fields before its figures (`PoolReport` puts them first)."""
 
-    name: str = Field(
+    name: str = field(
         description="the pool's name, unique in the report: as given (name= in --pool or a plan file), "
         "else made by the tool from its hugepage size and node, as inspect names a host's pools "
         "(2M-node0; 2M-node0-2 for a second)"
     )
-    arch: str = Field(description=ARCH)
-    node: int = Field(description="the NUMA node the pool's hugepages are on")
-    base_page_bytes: int = Field(description=BASE_PAGE_BYTES)
-    hugepage_bytes: int = Field(description="the hugepage size in bytes")
-    hugepage_size: str = Field(description="the hugepage size in short form (2M, 1G)")
-    mapped_by: str = Field(
+    arch: str = field(description=ARCH)
+    node: int = field(description="the NUMA node the pool's hugepages are on")
+    base_page_bytes: int = field(description=BASE_PAGE_BYTES)
+    hugepage_bytes: int = field(description="the hugepage size in bytes")
+    hugepage_size: str = field(description="the hugepage size in short form (2M, 1G)")
+    mapped_by: str = field(
         description="the page-table level that maps one hugepage (PMD, PUD, contiguous PTE x16, ...)"
     )
-    hugepages: int = Field(description="hugepages in the pool")
-    pool_bytes: int = Field(description=POOL_BYTES)
-    struct_page_bytes: int = Field(description=STRUCT_PAGE_BYTES)
-    kernel: str = Field(description=KERNEL)
-    hvo_active: bool = Field(description=HVO_ACTIVE)
-    reason: str | None = Field(description=REASON)
-    per_hugepage: PerHugepage = Field(description="the figures of one hugepage of the pool")
+    hugepages: int = field(description="hugepages in the pool")
+    pool_bytes: int = field(description=POOL_BYTES)
+    struct_page_bytes: int = field(description=STRUCT_PAGE_BYTES)
+    kernel: str = field(description=KERNEL)
+    hvo_active: bool = field(description=HVO_ACTIVE)
+    reason: str | None = field(description=REASON)
+    per_hugepage: PerHugepage = field(description="the figures of one hugepage of the pool")
 
 
-class PoolReport(InBytes, VmemmapFigures, PoolIdentity, Renamed):
+@record
+class PoolReport(InBytes, VmemmapFigures, PoolIdentity):
     """One pool: hugepages of one size on one node and zone, and what HVO does to its vmemmap.
     After a shrink its figures are those once the shrink is done."""
 
-    split_pmds: int = Field(description="vmemmap PMD leaves the remap split into PTE tables")
-    tlb_flushes: int = Field(
+    split_pmds: int = field(description="vmemmap PMD leaves the remap split into PTE tables")
+    tlb_flushes: int = field(
         description="TLB flushes the remap issued: before 6.7 one after each PMD split and one after each "
         "hugepage's remap; 6.7+ one after the split pass and one after the remap pass"
     )
-    boot_line: str | None = Field(
+    boot_line: str | None = field(
         description="the line hugetlb prints at boot for this hugepage size, in the release's wording (6.0+: "
         "HugeTLB: 28 KiB vmemmap can be freed for a 2.00 MiB page, printed with HVO off too); "
         "null where the release predates HVO (5.14)"
     )
-    would_free: WouldFree | None = Field(
+    would_free: WouldFree | None = field(
         description="what HVO would free where it frees nothing here (off, or not in this release); null otherwise"
     )
-    boot_time: bool = Field(
+    boot_time: bool = field(
         description="allocated at boot (hugepages= on the command line), not at run time (nr_hugepages)"
     )
-    memtotal_gain_bytes: int = Field(description="vmemmap frames returned from boot memory: MemTotal grows")
-    memfree_gain_bytes: int = Field(description="saved_bytes: what MemFree gains once the pool exists")
-    peak_vmemmap_bytes: int = Field(description="most vmemmap and split tables in use while the pool is allocated")
-    transient_bytes: int = Field(description="peak_vmemmap_bytes above what stays after HVO")
-    shrink: ShrinkReport | None = Field(description="what the shrink to shrink_to needs and does; null without one")
-    zone: str = Field(default="normal", description="the zone of its node the pool lives in")
-    shared_tail_pages: int = Field(
+    memtotal_gain_bytes: int = field(description="vmemmap frames returned from boot memory: MemTotal grows")
+    memfree_gain_bytes: int = field(description="saved_bytes: what MemFree gains once the pool exists")
+    peak_vmemmap_bytes: int = field(description="most vmemmap and split tables in use while the pool is allocated")
+    transient_bytes: int = field(description="peak_vmemmap_bytes above what stays after HVO")
+    shrink: ShrinkReport | None = field(description="what the shrink to shrink_to needs and does; null without one")
+    zone: str = field(default="normal", description="the zone of its node the pool lives in")
+    shared_tail_pages: int = field(
         default=0,
         description="7.1+: shared read-only tail pages this pool allocated (one per node, zone and "
         "hugepage order, charged to the first pool of its kind); 0 on older kernels",
     )
-    preoptimized: bool = Field(
+    preoptimized: bool = field(
         default=False,
         description="boot-time gigantic pages whose vmemmap was populated already optimized "
         "(x86-64 6.15+): the freed pages never existed",
     )
-    memmap_pages: int = Field(
+    memmap_pages: int = field(
         default=0,
         description="vmemmap pages the pool holds from the buddy allocator, as /proc/vmstat "
         "nr_memmap_pages counts them (6.11+): head copies and restored tails",
     )
     renamed: ClassVar[dict[str, str]] = {"memmap_boot_pages_freed": "memmap_boot_freed_pages"}
-    memmap_boot_freed_pages: int = Field(
+    memmap_boot_freed_pages: int = field(
         default=0,
         description="boot-memory vmemmap pages the pool's HVO freed or never populated: what it takes "
         "off /proc/vmstat nr_memmap_boot_pages (6.11+)",
     )
-
-    @computed_field(description="deprecated alias of memmap_boot_freed_pages (its 1.x name); gone in 3.0")  # type: ignore[prop-decorator]
-    @property
-    def memmap_boot_pages_freed(self) -> int:
-        return self.memmap_boot_freed_pages
 
     @property
     def would_free_bytes(self) -> int:
@@ -266,151 +267,158 @@ class PoolReport(InBytes, VmemmapFigures, PoolIdentity, Renamed):
         return self.would_free.freed_pages * self.base_page_bytes if self.would_free else 0
 
 
-class KnownIssueReport(Model):
+@record
+class KnownIssueReport(Record):
     """A known kernel problem that the planned release is (or may be) in range of."""
 
-    id: str = Field(description="the issue's id, as check --allow-known-issue takes it")
-    first: str = Field(description="first affected release")
-    last: str = Field(description="last affected release")
-    applies: str = Field(description="yes: the planned point release is in range; maybe: only the mainline is known")
-    summary: str = Field(description="what goes wrong, in one line")
-    detail: str = Field(description="what is known of it: where it was seen, what was measured, what to do")
-    source: str = Field(description="where it was reported, fixed or measured")
-    pools: list[str] = Field(description="pools of this plan it bites (for a shrink leak: pools with shrink_to)")
+    id: str = field(description="the issue's id, as check --allow-known-issue takes it")
+    first: str = field(description="first affected release")
+    last: str = field(description="last affected release")
+    applies: str = field(description="yes: the planned point release is in range; maybe: only the mainline is known")
+    summary: str = field(description="what goes wrong, in one line")
+    detail: str = field(description="what is known of it: where it was seen, what was measured, what to do")
+    source: str = field(description="where it was reported, fixed or measured")
+    pools: list[str] = field(description="pools of this plan it bites (for a shrink leak: pools with shrink_to)")
 
 
-class TotalsIdentity(Model):
+@record
+class TotalsIdentity(Record):
     """The totals' fields before their figures (`Totals` puts them first)."""
 
-    arch: str = Field(description=ARCH)
-    base_page_bytes: int = Field(description=BASE_PAGE_BYTES)
-    struct_page_bytes: int = Field(description=STRUCT_PAGE_BYTES)
-    hugepages: int = Field(description="hugepages of all pools")
-    hugepage_bytes: int = Field(description="bytes of all hugepages: the same as pool_bytes")
-    pool_bytes: int = Field(description="bytes of all hugepages")
-    hvo_active: bool = Field(description="whether HVO is active for every pool")
-    reason: str | None = Field(
+    arch: str = field(description=ARCH)
+    base_page_bytes: int = field(description=BASE_PAGE_BYTES)
+    struct_page_bytes: int = field(description=STRUCT_PAGE_BYTES)
+    hugepages: int = field(description="hugepages of all pools")
+    hugepage_bytes: int = field(description="bytes of all hugepages: the same as pool_bytes")
+    pool_bytes: int = field(description="bytes of all hugepages")
+    hvo_active: bool = field(description="whether HVO is active for every pool")
+    reason: str | None = field(
         description="the reason of the first pool where HVO frees nothing; null when it is active for every pool"
     )
-    per_hugepage: PerHugepage | None = Field(
+    per_hugepage: PerHugepage | None = field(
         description="the figures of one hugepage, when every pool has the same hugepage size; else null"
     )
 
 
+@record
 class Totals(InBytes, VmemmapFigures, TotalsIdentity):
     """All pools summed. `hugepage_bytes` is the bytes of all hugepages (pool_bytes);
     `per_hugepage` is given when every pool has the same hugepage size, else null."""
 
-    shared_tail_pages: int = Field(default=0, description=SHARED_TAIL_PAGES)
+    shared_tail_pages: int = field(default=0, description=SHARED_TAIL_PAGES)
 
 
-class NodeReport(InBytes, Model):
+@record
+class NodeReport(InBytes, Record):
     """One NUMA node's pools, summed."""
-
-    _base_page_bytes: int = PrivateAttr(default=0)  # the plan's, set by `PlanReport`
 
     @property
     def page_bytes(self) -> int:
-        return self._base_page_bytes
+        """The plan's base page, which `PlanReport` gives each of its nodes (not a field)."""
+        base_page_bytes: int = self.__dict__.get("_base_page_bytes", 0)
+        return base_page_bytes
 
-    node: int = Field(description="the NUMA node's number")
-    memory_bytes: int | None = Field(description="the node's memory as the plan gives it; null without node memory")
-    free_bytes: int | None = Field(description="free memory assumed when a pool shrinks")
-    pools: int = Field(description="pools on the node")
-    hugepages: int = Field(description="hugepages of the node's pools")
-    pool_bytes: int = Field(description="bytes of the node's hugepages")
-    vmemmap_pages: int = Field(description=VMEMMAP_PAGES)
-    reserved_pages: int = Field(description=RESERVED_PAGES)
-    freed_pages: int = Field(description=FREED_PAGES)
-    pagetable_pages: int = Field(description=PAGETABLE_PAGES)
-    saved_pages: int = Field(description=SAVED_PAGES)
-    saved_bytes: int = Field(description=SAVED_BYTES)
-    shared_tail_pages: int = Field(default=0, description=SHARED_TAIL_PAGES)
+    node: int = field(description="the NUMA node's number")
+    memory_bytes: int | None = field(description="the node's memory as the plan gives it; null without node memory")
+    free_bytes: int | None = field(description="free memory assumed when a pool shrinks")
+    pools: int = field(description="pools on the node")
+    hugepages: int = field(description="hugepages of the node's pools")
+    pool_bytes: int = field(description="bytes of the node's hugepages")
+    vmemmap_pages: int = field(description=VMEMMAP_PAGES)
+    reserved_pages: int = field(description=RESERVED_PAGES)
+    freed_pages: int = field(description=FREED_PAGES)
+    pagetable_pages: int = field(description=PAGETABLE_PAGES)
+    saved_pages: int = field(description=SAVED_PAGES)
+    saved_bytes: int = field(description=SAVED_BYTES)
+    shared_tail_pages: int = field(default=0, description=SHARED_TAIL_PAGES)
 
 
-class MemoryBudget(Model):
+@record
+class MemoryBudget(Record):
     """The host's struct-page memory before and after HVO (when node memory is given)."""
 
-    memory_bytes: int = Field(description="host RAM: the nodes' memory summed")
-    vmemmap_bytes_before: int = Field(description="struct pages of all RAM")
-    vmemmap_bytes_after: int = Field(description="vmemmap_bytes_before less all pools' saved_bytes")
-    vmemmap_percent_before: float = Field(description="vmemmap_bytes_before as a share of memory_bytes, in percent")
-    vmemmap_percent_after: float = Field(description="vmemmap_bytes_after as a share of memory_bytes, in percent")
-    memtotal_gain_bytes: int = Field(description="what MemTotal grows by: all pools' memtotal_gain_bytes")
-    memfree_gain_bytes: int = Field(description="what MemFree grows by: all pools' memfree_gain_bytes")
-    peak_transient_bytes: int = Field(description="the largest transient_bytes of one pool")
+    memory_bytes: int = field(description="host RAM: the nodes' memory summed")
+    vmemmap_bytes_before: int = field(description="struct pages of all RAM")
+    vmemmap_bytes_after: int = field(description="vmemmap_bytes_before less all pools' saved_bytes")
+    vmemmap_percent_before: float = field(description="vmemmap_bytes_before as a share of memory_bytes, in percent")
+    vmemmap_percent_after: float = field(description="vmemmap_bytes_after as a share of memory_bytes, in percent")
+    memtotal_gain_bytes: int = field(description="what MemTotal grows by: all pools' memtotal_gain_bytes")
+    memfree_gain_bytes: int = field(description="what MemFree grows by: all pools' memfree_gain_bytes")
+    peak_transient_bytes: int = field(description="the largest transient_bytes of one pool")
 
 
-class HostReport(Model):
+@record
+class HostReport(Record):
     """The host as planned: architecture, kernel, and what the request said of HVO."""
 
-    arch: str = Field(description=ARCH)
-    base_page_bytes: int = Field(description=BASE_PAGE_BYTES)
-    kernel: str = Field(description=KERNEL)
-    kernel_requested: str = Field(description="the release as asked for (--kernel or the plan file): latest, 6.12, ...")
-    struct_page_bytes: int = Field(description=STRUCT_PAGE_BYTES)
-    hvo_enabled: bool = Field(description="whether the plan has HVO switched on (--hvo on, hugetlb_free_vmemmap=on)")
-    placement: str = Field(
+    arch: str = field(description=ARCH)
+    base_page_bytes: int = field(description=BASE_PAGE_BYTES)
+    kernel: str = field(description=KERNEL)
+    kernel_requested: str = field(description="the release as asked for (--kernel or the plan file): latest, 6.12, ...")
+    struct_page_bytes: int = field(description=STRUCT_PAGE_BYTES)
+    hvo_enabled: bool = field(description="whether the plan has HVO switched on (--hvo on, hugetlb_free_vmemmap=on)")
+    placement: str = field(
         description="packed: hugepages side by side; scattered: each hugepage's vmemmap in a PMD of its own"
     )
-    memory_bytes: int | None = Field(default=None, description="host RAM, when the plan gives node memory")
-    notes: list[str] = Field(
+    memory_bytes: int | None = field(default=None, description="host RAM, when the plan gives node memory")
+    notes: list[str] = field(
         description="what the kernel data notes of the modelled release (a point release it differs from, ...)"
     )
-    kernel_release: str = Field(default="", description="the release as given: mainline, stable or uname -r")
-    head_copy_mandatory: bool = Field(
+    kernel_release: str = field(default="", description="the release as given: mainline, stable or uname -r")
+    head_copy_mandatory: bool = field(
         default=False,
         description="7.1+: each optimized hugepage needs its head copy allocated, or it stays "
         "unoptimized (6.2-7.0 fell back to keeping the old frame)",
     )
-    hvo_enable_hint: str | None = Field(
+    hvo_enable_hint: str | None = field(
         default=None, description="how to switch HVO on, where distribution kernels leave it off"
     )
 
 
-class CheckResult(Model):
+@record
+class CheckResult(Record):
     """One check of `hvo-calc check`: a budget, a known issue of the release, or a drift finding
     (`check --host --expect`: the host against the plan)."""
 
-    name: str = Field(
+    name: str = field(
         description="the budget's option (--min-saved), `known issue ID`, or what a drift finding is about "
         "(hvo, pool 2M node 0, boot pool 1G node 1, counter nr_memmap_pages host, ...)"
     )
-    kind: Literal["budget", "known_issue", "drift"] = Field(description="what the check is")
-    limit: int | float | str | None = Field(description="the limit, or what the plan expects")
-    value: int | float | str | None = Field(description="the figure, or what the host has")
-    passed: bool = Field(description="whether it holds; one that does not makes check exit 1")
-    message: str = Field(description="one line, as check prints it")
+    kind: Literal["budget", "known_issue", "drift"] = field(description="what the check is")
+    limit: int | float | str | None = field(description="the limit, or what the plan expects")
+    value: int | float | str | None = field(description="the figure, or what the host has")
+    passed: bool = field(description="whether it holds; one that does not makes check exit 1")
+    message: str = field(description="one line, as check prints it")
 
 
-class PlanReport(Model):
+@record
+class PlanReport(Record):
     """What `hvo-calc plan --format json` (and `check --format json`) prints: the host, each
     pool's figures from simulating HVO on every hugepage, and the sums per node and in all."""
 
-    model_config = ConfigDict(title="hvo-calc plan report")
+    __pydantic_config__: ClassVar[dict[str, object]] = {"extra": "forbid", "title": "hvo-calc plan report"}
 
-    schema_version: str = Field(
+    schema_version: str = field(
         default=SCHEMA_VERSION,
         description="this report's schema version: a minor bump only adds fields, a major one renames or removes",
     )
-    tool: str = Field(description="the tool and its version (hvo-calc 0.1.0)")
-    host: HostReport = Field(description="the host as planned")
-    pools: list[PoolReport] = Field(description="each pool, in the order asked for")
-    nodes: list[NodeReport] = Field(description="each NUMA node's pools summed")
-    totals: Totals = Field(description="all pools summed")
-    memory: MemoryBudget | None = Field(
+    tool: str = field(description="the tool and its version (hvo-calc 0.1.0)")
+    host: HostReport = field(description="the host as planned")
+    pools: list[PoolReport] = field(description="each pool, in the order asked for")
+    nodes: list[NodeReport] = field(description="each NUMA node's pools summed")
+    totals: Totals = field(description="all pools summed")
+    memory: MemoryBudget | None = field(
         description="struct-page memory of all RAM before and after HVO; null when the plan gives no node memory"
     )
-    known_issues: list[KnownIssueReport] = Field(
+    known_issues: list[KnownIssueReport] = field(
         default_factory=list, description="known kernel problems the planned release is (or may be) in range of"
     )
-    checks: list[CheckResult] = Field(
+    checks: list[CheckResult] = field(
         default_factory=list, description="`check`: every budget and drift finding, in order; empty from `plan`"
     )
 
-    @model_validator(mode="after")
-    def _node_page_bytes(self) -> "PlanReport":
+    def __post_init__(self) -> None:
         """Each node's figures in bytes are in the host's base page."""
+        super().__post_init__()
         for node in self.nodes:
-            node._base_page_bytes = self.host.base_page_bytes
-        return self
+            object.__setattr__(node, "_base_page_bytes", self.host.base_page_bytes)

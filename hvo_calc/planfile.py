@@ -37,6 +37,7 @@ from hvo_calc.base import Model
 from hvo_calc.errors import InputError
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest
 from hvo_calc.profiles import mmu_names, paging_levels, zone_names
+from hvo_calc.record import RecordError
 from hvo_calc.units import parse_size, short_size
 
 MAX_FILE_BYTES = 1 << 20  # a plan with 4096 pools is about 300 KiB
@@ -396,10 +397,8 @@ def plan_request(plan_file: PlanFile, overrides: Mapping[str, object], path: Pat
     )
     try:
         return PlanRequest(**host, nodes=nodes, pools=pools, host_only=not pools)
-    except ValidationError as exc:  # a value the file's own checks let through: still one line
-        err = exc.errors()[0]
-        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        raise InputError(f"{path or 'the plan'}: {key}: {err['msg']}") from None
+    except RecordError as exc:  # a value the file's own checks let through: still one line
+        raise InputError(f"{path or 'the plan'}: {exc}") from None
 
 
 # -- writing ----------------------------------------------------------------------------------

@@ -11,39 +11,44 @@ profile, powerpc64 a radix and a hash 64K one. The profile marked `default` is t
 chosen when only the architecture is given.
 """
 
+import dataclasses
 import tomllib
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-
-from hvo_calc.base import Model
 from hvo_calc.errors import InputError
+from hvo_calc.record import Record, RecordError, build, record
 from hvo_calc.units import parse_size, short_size
 
 DEFAULT_ARCH = "x86-64"
 DEFAULT_ZONE = "normal"  # where hugepages come from unless a pool says otherwise
 PTE_BYTES = 8  # every supported architecture is 64-bit: 8-byte page-table entries
 LevelName = Literal["pgd", "p4d", "pud", "pmd", "pte"]
-
-
-def _size(value: str | int) -> int:
-    return parse_size(value)
+Size = Annotated[int, parse_size]  # bytes, given as a size ("64K", "2M") or a number
 
 
 def _is_power_of_two(value: int) -> bool:
     return value > 0 and value & (value - 1) == 0
 
 
-class HugepageSize(Model):
+def _within(name: str, value: int | None, least: int, most: int | None = None) -> None:
+    if value is not None and (value < least or (most is not None and value > most)):
+        bounds = f"at least {least}" if most is None else f"{least} to {most}"
+        raise RecordError(name, f"{value} is out of range; accepted: {bounds}")
+
+
+@record
+class HugepageSize(Record):
     """One hugepage size and the page-table level (and contiguous run) that maps it."""
 
-    size: int
+    size: Size
     mapped_by: LevelName
-    contiguous: int = Field(default=1, ge=1)
+    contiguous: int = 1
 
-    _parse_size = field_validator("size", mode="before")(_size)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _within("contiguous", self.contiguous, 1)
 
     @property
     def mapping(self) -> str:
@@ -52,68 +57,47 @@ class HugepageSize(Model):
         return level if self.contiguous == 1 else f"contiguous {level} x{self.contiguous}"
 
 
-class ArchProfile(Model):
+@record
+class ArchProfile(Record):
     """One architecture with one base page size and one paging mode (MMU, levels)."""
 
     arch: str
-    base_page: int
+    base_page: Size
     variant: str = ""  # what tells it from the arch's other profiles of this page size; defaults to mmu
     mmu: str = ""  # "radix" or "hash" where an architecture has both (powerpc64)
     default: bool = False  # the profile chosen when only the architecture is given
     uname_machine: tuple[str, ...] = ()  # what `uname -m` prints on it (x86_64, aarch64, ...)
     release_suffixes: tuple[str, ...] = ()  # flavour suffixes of uname -r that name it (-amd64, .x86_64)
-    section_bits: int | None = Field(default=None, ge=12, le=48)  # SECTION_SIZE_BITS (SPARSEMEM)
-    vmalloc_bytes: int | None = None  # /proc/meminfo VmallocTotal: tells paging modes apart on a host
+    section_bits: int | None = None  # SECTION_SIZE_BITS (SPARSEMEM)
+    vmalloc_bytes: Size | None = None  # /proc/meminfo VmallocTotal: tells paging modes apart on a host
     zones: tuple[str, ...] = (DEFAULT_ZONE, "movable")  # zones a hugepage pool may be in
-    va_bits: int = Field(ge=32, le=64)
+    va_bits: int
     levels: tuple[LevelName, ...]
-    table_entries: dict[LevelName, int] = Field(default_factory=dict)  # where not base_page / 8
-    max_physmem_bits: int = Field(ge=32, le=64)
+    table_entries: dict[LevelName, int] = dataclasses.field(default_factory=dict)  # where not base_page / 8
+    max_physmem_bits: int
     vmemmap_start: int
-    vmemmap_bytes: int
+    vmemmap_bytes: Size
     vmemmap_leaf: Literal["pmd", "pte"]
     hugepage: tuple[HugepageSize, ...]
 
-    _parse_sizes = field_validator("base_page", "vmemmap_bytes", "vmalloc_bytes", mode="before")(_size)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _variant_defaults_to_mmu(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "variant" not in data and data.get("mmu"):
-            return {**data, "variant": data["mmu"]}
-        return data
-
-    @field_validator("base_page")
-    @classmethod
-    def _power_of_two(cls, value: int) -> int:
-        if value < 4096 or not _is_power_of_two(value):
-            raise ValueError("base_page must be a power of two of at least 4K")
-        return value
-
-    @field_validator("levels")
-    @classmethod
-    def _ends_in_pmd_pte(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if value[-2:] != ("pmd", "pte"):
-            raise ValueError("levels must end with 'pmd', 'pte'")
-        return value
-
-    @field_validator("table_entries")
-    @classmethod
-    def _entries_power_of_two(cls, value: dict[str, int]) -> dict[str, int]:
-        for level, entries in value.items():
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.variant and self.mmu:
+            object.__setattr__(self, "variant", self.mmu)
+        _within("section_bits", self.section_bits, 12, 48)
+        _within("va_bits", self.va_bits, 32, 64)
+        _within("max_physmem_bits", self.max_physmem_bits, 32, 64)
+        if self.base_page < 4096 or not _is_power_of_two(self.base_page):
+            raise RecordError("base_page", "base_page must be a power of two of at least 4K")
+        if self.levels[-2:] != ("pmd", "pte"):
+            raise RecordError("levels", "levels must end with 'pmd', 'pte'")
+        for level, entries in self.table_entries.items():
             if entries < 2 or not _is_power_of_two(entries):
-                raise ValueError(f"{level}: a table holds a power of two of at least 2 entries, not {entries}")
-        return value
-
-    @field_validator("zones")
-    @classmethod
-    def _has_default_zone(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if DEFAULT_ZONE not in value:
-            raise ValueError(f"zones must include {DEFAULT_ZONE!r}, where pools go by default")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "ArchProfile":
+                raise RecordError(
+                    "table_entries", f"{level}: a table holds a power of two of at least 2 entries, not {entries}"
+                )
+        if DEFAULT_ZONE not in self.zones:
+            raise RecordError("zones", f"zones must include {DEFAULT_ZONE!r}, where pools go by default")
         unknown = sorted(set(self.table_entries) - set(self.levels))
         if unknown:
             raise ValueError(f"table_entries names levels the profile does not have: {', '.join(unknown)}")
@@ -122,7 +106,6 @@ class ArchProfile(Model):
             raise ValueError(f"the levels translate {covered} address bits, fewer than va_bits {self.va_bits}")
         if self.vmemmap_start % (1 << self.level_shift("pmd")):
             raise ValueError("vmemmap_start must be aligned to the PMD block (the kernel maps it by blocks)")
-        return self
 
     @property
     def name(self) -> str:
@@ -185,18 +168,11 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: cannot read TOML: {exc}") from None
 
 
-def validation_message(path: Path, exc: ValidationError) -> str:
-    """pydantic's first complaint as one line: file, key, problem."""
-    err = exc.errors()[0]
-    key = ".".join(str(part) for part in err["loc"]) or "(top level)"
-    return f"{path}: {key}: {err['msg']}"
-
-
 def load_profile(path: Path) -> ArchProfile:
     try:
-        return ArchProfile.model_validate(read_toml(path))
-    except ValidationError as exc:
-        raise InputError(validation_message(path, exc)) from None
+        return build(ArchProfile, read_toml(path))
+    except RecordError as exc:
+        raise InputError(f"{path}: {exc}") from None
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ the model's title and description. The text is the same on every pydantic the fl
 older releases wrap a described `$ref` in `allOf`, newer ones put the description beside it,
 so the wrapping is undone (a 2020-12 `$ref` may have siblings)."""
 
+import inspect
 import json
 from dataclasses import dataclass
 from importlib import import_module
@@ -15,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+
+from hvo_calc.record import adapter
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_BASE = "https://hvo-calc.invalid/schema/"
@@ -29,8 +32,9 @@ class Published:
     model: str
     version: str
 
-    def report_model(self) -> type[BaseModel]:
-        model: type[BaseModel] = getattr(import_module(self.module), self.model)
+    def report_model(self) -> type:
+        """The report's class: a pydantic model, or a record (the plan report)."""
+        model: type = getattr(import_module(self.module), self.model)
         return model
 
     def schema_version(self) -> str:
@@ -68,10 +72,19 @@ def _unwrap_refs(node: Any) -> Any:
 
 
 class ReportSchema(GenerateJsonSchema):
-    """pydantic's generator, with described references written one way on every version."""
+    """pydantic's generator, with described references and records' descriptions written one way
+    on every version."""
 
     def generate(self, schema: Any, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
         result: JsonSchemaValue = _unwrap_refs(super().generate(schema, mode=mode))
+        return result
+
+    def dataclass_schema(self, schema: Any) -> JsonSchemaValue:
+        """A record's docstring is its description, as newer pydantic releases write it."""
+        result: JsonSchemaValue = super().dataclass_schema(schema)
+        doc = schema["cls"].__doc__
+        if doc and "description" not in result:
+            result["description"] = inspect.cleandoc(doc)
         return result
 
 
@@ -82,7 +95,11 @@ def schema_id(command: str) -> str:
 
 def report_schema(command: str = "plan") -> dict[str, Any]:
     """The JSON Schema of the JSON report of `command`, with its dialect and `$id`."""
-    generated = REPORTS[command].report_model().model_json_schema(mode="serialization", schema_generator=ReportSchema)
+    model = REPORTS[command].report_model()
+    if issubclass(model, BaseModel):
+        generated = model.model_json_schema(mode="serialization", schema_generator=ReportSchema)
+    else:
+        generated = adapter(model).json_schema(mode="serialization", schema_generator=ReportSchema)
     return {"$schema": DIALECT, "$id": schema_id(command), **generated}
 
 

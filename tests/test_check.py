@@ -3,12 +3,13 @@
 import csv
 import io
 import json
-from types import SimpleNamespace
 
 import pytest
 
 from hvo_calc.budgets import Budgets, evaluate, failed, kept_vmemmap_bytes, known_issue_warnings, overhead
+from hvo_calc.models import KnownIssueReport
 from hvo_calc.planner import PlanRequest, PoolRequest, plan
+from hvo_calc.record import replace
 
 # x86-64, 4K pages, Linux 6.12: 10 x 2M hugepages free 7 vmemmap pages each (70),
 # keep 1 each (10) and spend 1 page-table page: saved 69 pages, kept 11 pages (44 KiB).
@@ -32,7 +33,7 @@ def test_figures(report):
 
 
 def test_overhead_uses_host_ram_when_known(report):
-    with_ram = report.model_copy(update={"host": report.host.model_copy(update={"memory_bytes": 1 << 30})})
+    with_ram = replace(report, host=replace(report.host, memory_bytes=1 << 30))
     share, base, name = overhead(with_ram)
     assert base == 1 << 30 and name == "host RAM"
     (result,) = evaluate(with_ram, Budgets(max_overhead_percent=0.001))
@@ -187,19 +188,21 @@ def test_help_documents_exit_codes(run):
 # --- known kernel issues ----------------------------------------------------------------
 
 
-def issue(applies: str, pools: list[str], id: str = "shrink-leak") -> SimpleNamespace:
-    return SimpleNamespace(
+def issue(applies: str, pools: list[str], id: str = "shrink-leak") -> KnownIssueReport:
+    return KnownIssueReport(
         id=id,
         first="6.12.115",
         last="6.12.118",
         applies=applies,
         summary="shrinking a pool leaks its vmemmap",
+        detail="",
+        source="",
         pools=pools,
     )
 
 
 def with_issues(report, *issues):
-    return report.model_copy(update={"known_issues": list(issues)})
+    return replace(report, known_issues=list(issues))
 
 
 def test_a_known_issue_that_bites_fails(report):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hvo_calc.record import read, replace
 from hvo_calc.reports import MACHINE_FORMATS, RENDERERS
 from hvo_calc.reports.csv_report import columns
 
@@ -583,14 +584,13 @@ def named(run, tmp_path):
         '[host]\narch = "x86-64"\nkernel = "6.12.117"\n\n[[node]]\nmemory = "16G"\n\n'
         + "".join(f'[[pool]]\nname = "p{i}"\nsize = "2M"\ncount = 2\nshrink_to = 1\n\n' for i in range(len(NAMES)))
     )
-    report = PlanReport.model_validate_json(run("plan", "--config", str(plan), "--format", "json").stdout)
+    report = read(PlanReport, run("plan", "--config", str(plan), "--format", "json").stdout)
     names = {f"p{i}": name for i, name in enumerate(NAMES)}
     (issue,) = report.known_issues
-    return report.model_copy(
-        update={
-            "pools": [pool.model_copy(update={"name": names[pool.name]}) for pool in report.pools],
-            "known_issues": [issue.model_copy(update={"pools": [names[name] for name in issue.pools]})],
-        }
+    return replace(
+        report,
+        pools=[replace(pool, name=names[pool.name]) for pool in report.pools],
+        known_issues=[replace(issue, pools=[names[name] for name in issue.pools])],
     )
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hvo_calc.planfile import dump_plan, plan_request, read_plan_file, toml_string
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest
 from hvo_calc.profiles import all_profiles, mmu_names, paging_levels, zone_names
+from hvo_calc.record import replace
 
 # What a plan file accepts as text: one line of printable characters, not blank.
 TEXT = st.text(min_size=1, max_size=64).filter(lambda s: s.isprintable() and bool(s.strip()))
@@ -31,7 +32,7 @@ def requests(draw: st.DrawFn) -> PlanRequest:
         zone=st.sampled_from(zone_names()),
     )
     pools = [
-        p.model_copy(update={"shrink_to": draw(st.none() | st.integers(0, p.count))})
+        replace(p, shrink_to=draw(st.none() | st.integers(0, p.count)))
         for p in draw(st.lists(pool, min_size=1, max_size=4))
     ]
     return PlanRequest(

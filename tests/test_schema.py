@@ -236,13 +236,14 @@ def test_a_name_renamed_in_2_0_stays_as_a_deprecated_alias(run, command, args, p
 
 def test_a_1_x_report_reads_back_with_its_old_names(run):
     from hvo_calc.models import PlanReport
+    from hvo_calc.record import read
 
     text = run("plan", "--pool", "1G:2,boot", "--format", "json").stdout
     report = json.loads(text)
     for pool in report["pools"]:
         del pool["memmap_boot_freed_pages"]  # as 1.x wrote it: the old name only
-    old = PlanReport.model_validate(report)
-    assert old == PlanReport.model_validate_json(text)
+    old = read(PlanReport, report)
+    assert old == read(PlanReport, text)
     assert old.pools[0].memmap_boot_freed_pages == 2 * 4095  # x86-64 1G: 4095 of 4096 pages, boot memory
 
 
@@ -259,8 +260,9 @@ def test_a_report_with_both_names_that_disagree_is_refused(run):
     import pydantic
 
     from hvo_calc.models import PlanReport
+    from hvo_calc.record import read
 
     report = json.loads(run("plan", "--pool", "1G:2,boot", "--format", "json").stdout)
     report["pools"][0]["memmap_boot_pages_freed"] += 1
     with pytest.raises(pydantic.ValidationError, match="the old name of memmap_boot_freed_pages"):
-        PlanReport.model_validate(report)
+        read(PlanReport, report)

@@ -7,13 +7,14 @@ import itertools
 import pytest
 
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest, plan
+from hvo_calc.record import build
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
 
 def one_pool(kernel: str, count: int, shrink_to: int | None, **host: object) -> object:
     pool = PoolRequest(hugepage_size=2 * MiB, count=count, shrink_to=shrink_to)
-    return plan(PlanRequest.model_validate({"kernel": kernel, "pools": (pool,), **host})).pools[0]
+    return plan(build(PlanRequest, {"kernel": kernel, "pools": (pool,), **host})).pools[0]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from hvo_calc.cli import _register, cli
 from hvo_calc.errors import InputError
 from hvo_calc.profiles import all_profiles, check_profile_set, find_profile, load_profile
+from hvo_calc.record import replace
 from hvo_calc.units import GiB, KiB, MiB, TiB, human_size, parse_size, short_size
 
 ARCH_DIR = Path(__file__).parents[1] / "configs/arch"
@@ -270,7 +271,7 @@ def test_a_vmemmap_off_its_pmd_block_is_refused(tmp_path: Path):
 
 
 def test_two_defaults_for_one_arch_are_refused():
-    five_level = find_profile("x86-64", paging=5).model_copy(update={"default": True})
+    five_level = replace(find_profile("x86-64", paging=5), default=True)
     with pytest.raises(InputError, match="x86-64 needs exactly one profile with default = true, has 2"):
         check_profile_set([find_profile("x86-64"), five_level])
 

@@ -13,6 +13,7 @@ from hvo_calc.cli.options import SingleValued, not_blank, path_option, plan_opti
 from hvo_calc.cli.report_options import format_option, output_option, wide_option
 from hvo_calc.errors import BudgetError, InputError
 from hvo_calc.output import emit
+from hvo_calc.record import replace
 from hvo_calc.reports import MACHINE_FORMATS, render
 from hvo_calc.units import parse_size
 
@@ -185,7 +186,7 @@ def check(
     )
     report, drift = _host_report(host, expect, root, options) if host or expect or root else (simulate(options), [])
     results = evaluate(report, budgets)
-    report = report.model_copy(update={"checks": as_checks(results) + drift})
+    report = replace(report, checks=as_checks(results) + drift)
     emit(render("plan", fmt, report, wide=wide), output, human=fmt not in MACHINE_FORMATS)
     _say_results(report, budgets, allowed_issues, drift)
     _fail(budgets, results, drift)

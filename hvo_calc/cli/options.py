@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
-from pydantic import ValidationError
 
 from hvo_calc.cli import complete
 from hvo_calc.errors import InputError
 from hvo_calc.profiles import DEFAULT_ARCH
+from hvo_calc.record import RecordError, build, replace
 from hvo_calc.units import parse_size
 
 if TYPE_CHECKING:
@@ -279,14 +279,13 @@ def request_from_options(
             from hvo_calc import hostshape
 
             nodes = hostshape.nodes(parse_size(memory, "--memory") if memory else None, node_count, node_memory)
-            host = PlanRequest.model_validate({**values, "nodes": nodes})
+            host = build(PlanRequest, {**values, "nodes": nodes})
         # A pool by count without --huge leaves its size to the planner (the profile's default);
         # a pool by size is counted in that default size here.
         return with_pools(host, pool_specs(pool, huge, count, size, shrink_to))
-    except ValidationError as exc:  # what the options' own types let through: still one line
-        err = exc.errors()[0]
-        option = "--" + str(err["loc"][-1] if err["loc"] else "option").replace("_", "-")
-        raise InputError(f"{option}: {err['msg']}") from None
+    except RecordError as exc:  # what the options' own types let through: still one line
+        option = "--" + (exc.where.rsplit(".", 1)[-1] or "option").replace("_", "-")
+        raise InputError(f"{option}: {exc.problem}") from None
 
 
 def host_from_file(config: Path, values: dict[str, object]) -> "PlanRequest":
@@ -307,7 +306,7 @@ def with_pools(host: "PlanRequest", specs: "tuple[PoolSpec, ...]") -> "PlanReque
     from hvo_calc import hostshape
 
     pools = tuple(hostshape.resolve(spec, host) for spec in specs)
-    return host.model_copy(update={"pools": pools, "host_only": False})
+    return replace(host, pools=pools, host_only=False)
 
 
 def pool_specs(

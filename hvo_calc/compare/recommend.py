@@ -3,14 +3,13 @@ that hold it, planned by `plan()`, ranked by the memory HVO returns; the impossi
 
 from collections.abc import Sequence
 
-from pydantic import ValidationError
-
 from hvo_calc.compare.models import Impossible, Layout, RecommendReport
 from hvo_calc.compare.scenarios import figures
 from hvo_calc.errors import InputError
 from hvo_calc.kernel_cmdline import cmdline_for
 from hvo_calc.planner import PlanRequest, PoolRequest, plan
 from hvo_calc.profiles import find_profile
+from hvo_calc.record import RecordError, build, values
 from hvo_calc.units import short_size
 
 
@@ -21,8 +20,8 @@ def pools_for(need_bytes: int, size_bytes: int, nodes: int, boot: bool) -> tuple
     return tuple(PoolRequest(hugepage_size=size_bytes, count=count, node=node, boot=boot) for node in range(nodes))
 
 
-def _reason(exc: InputError | ValidationError) -> str:
-    return str(exc) if isinstance(exc, InputError) else str(exc.errors()[0]["msg"])
+def _reason(exc: InputError | RecordError) -> str:
+    return str(exc) if isinstance(exc, InputError) else exc.problem
 
 
 def _layout(request: PlanRequest, need_bytes: int, boot: bool) -> Layout:
@@ -55,9 +54,9 @@ def recommend(
         for size in candidates:
             try:
                 pools = pools_for(need_bytes, size, nodes, boot)
-                request = PlanRequest.model_validate({**host.model_dump(), "kernel": kernel, "pools": pools})
+                request = build(PlanRequest, {**values(host), "kernel": kernel, "pools": pools})
                 layouts.append(_layout(request, need_bytes, boot))
-            except (InputError, ValidationError) as exc:
+            except (InputError, RecordError) as exc:
                 impossible.append(Impossible(kernel=kernel, hugepage_size=short_size(size), reason=_reason(exc)))
     if not layouts:
         first = impossible[0]

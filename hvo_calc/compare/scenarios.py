@@ -5,13 +5,12 @@ from dataclasses import dataclass, replace
 from itertools import product
 from typing import Literal
 
-from pydantic import ValidationError
-
 from hvo_calc.compare.models import CompareReport, Figures, Scenario
 from hvo_calc.errors import InputError
 from hvo_calc.hostshape import PoolSpec, resolve
 from hvo_calc.models import PlanReport
 from hvo_calc.planner import PlanRequest, plan
+from hvo_calc.record import RecordError, build, values
 from hvo_calc.units import parse_size
 
 # Axis (as the option is spelled) -> the request field it sets, in the order scenarios vary.
@@ -58,17 +57,15 @@ def request_for(base: Base, setting: Mapping[str, str]) -> PlanRequest:
     """The base's request with the axes' values in place; pools by size resolved for the hugepage
     size, pools by count (a plan file's) keeping their count."""
     fields = {AXES[axis]: _field_value(axis, value) for axis, value in setting.items() if axis != "huge"}
-    host = PlanRequest.model_validate({**base.request.model_dump(), **fields})
+    host = build(PlanRequest, {**values(base.request), **fields})
     huge = setting.get("huge")
     size = parse_size(huge, "hugepage size") if huge is not None else None
     if base.specs is None:
         if size is None:
             return host
-        return host.model_copy(
-            update={"pools": tuple(p.model_copy(update={"hugepage_size": size}) for p in host.pools)}
-        )
+        return replace(host, pools=tuple(replace(p, hugepage_size=size) for p in host.pools))
     specs = tuple(replace(s, hugepage_size=size) for s in base.specs) if size is not None else base.specs
-    return host.model_copy(update={"pools": tuple(resolve(spec, host) for spec in specs)})
+    return replace(host, pools=tuple(resolve(spec, host) for spec in specs))
 
 
 def figures(report: PlanReport) -> Figures:
@@ -113,8 +110,8 @@ def run_scenario(name: str, varies: dict[str, str], base: Base, setting: Mapping
     """Plan one scenario; one that cannot exist keeps its row with the reason (a failed verification still fails)."""
     try:
         report = plan(request_for(base, setting))
-    except (InputError, ValidationError) as exc:
-        reason = str(exc) if isinstance(exc, InputError) else f"{exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}"
+    except (InputError, RecordError) as exc:
+        reason = str(exc) if isinstance(exc, InputError) else f"{exc.where.rsplit('.', 1)[-1]}: {exc.problem}"
         return Scenario(name=name, varies=varies, report=None, figures=None, delta=None, reason=reason)
     return Scenario(
         name=name, varies=varies, report=report, figures=figures(report), delta=None, reason=None, no_hvo=no_hvo(report)
@@ -137,8 +134,8 @@ def expand(
     varying = [axis for axis in ordered if len(axes[axis]) > 1]
     out = []
     for base in bases:
-        for values in product(*(axes[axis] for axis in ordered)):
-            setting = dict(zip(ordered, values))
+        for chosen in product(*(axes[axis] for axis in ordered)):
+            setting = dict(zip(ordered, chosen))
             varies = ({"plan": base.name} if base.name and len(bases) > 1 else {}) | {a: setting[a] for a in varying}
             out.append((scenario_name(base, setting, varying), varies, base, setting))
     return out

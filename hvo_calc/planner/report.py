@@ -23,6 +23,7 @@ from hvo_calc.models import (
 )
 from hvo_calc.planner.requests import PlanRequest, PoolRequest
 from hvo_calc.profiles import ArchProfile
+from hvo_calc.record import field_names, replace, values
 from hvo_calc.units import kernel_size_text, short_size
 
 
@@ -31,7 +32,7 @@ def known_issues(kernel: KernelBehaviour, request: PlanRequest, pools: list[Pool
     found = []
     for issue in kernel.known_issues:
         bitten = [p.name for p in pools if issue_bites(issue.condition, p)]
-        fields = issue.model_dump(include=set(KnownIssueReport.model_fields) - {"pools"})
+        fields = values(issue, set(field_names(KnownIssueReport)) - {"pools"})
         found.append(KnownIssueReport(**fields, pools=bitten))
     return found
 
@@ -218,21 +219,20 @@ def after_shrink(pool: PoolReport) -> PoolReport:
     saved = freed - pool.pagetable_pages - pool.shared_tail_pages
     # The engine's reserved count ends after the restore; before the shrink it was the rest of the vmemmap.
     at_count = CountFigures(
-        **pool.model_dump(include=set(CountFigures.model_fields) - {"reserved_pages"}),
+        **values(pool, set(field_names(CountFigures)) - {"reserved_pages"}),
         reserved_pages=pool.vmemmap_pages - pool.freed_pages,
     )
-    return pool.model_copy(
-        update=dict(
-            vmemmap_pages=vmemmap,
-            vmemmap_bytes=vmemmap * page,
-            reserved_pages=vmemmap - freed,
-            freed_pages=freed,
-            saved_pages=saved,
-            saved_bytes=saved * page,
-            saved_percent=percent(saved * page, pool.pool_bytes),
-            memfree_gain_bytes=saved * page,
-            shrink=shrink.model_copy(update=dict(hugepages_kept=kept, at_count=at_count)),
-        )
+    return replace(
+        pool,
+        vmemmap_pages=vmemmap,
+        vmemmap_bytes=vmemmap * page,
+        reserved_pages=vmemmap - freed,
+        freed_pages=freed,
+        saved_pages=saved,
+        saved_bytes=saved * page,
+        saved_percent=percent(saved * page, pool.pool_bytes),
+        memfree_gain_bytes=saved * page,
+        shrink=replace(shrink, hugepages_kept=kept, at_count=at_count),
     )
 
 
@@ -268,15 +268,14 @@ def decide_shrinks(request: PlanRequest, kernel: KernelBehaviour, pools: list[Po
             free[n] -= take
             need -= take
         surplus = shrink.hugepages_released - restorable
-        outcome = shrink.model_copy(
-            update=dict(
-                available_bytes=available,
-                succeeds=surplus == 0,
-                surplus_hugepages=surplus,
-                missing_bytes=max(0, shrink.restore_bytes - available),
-            )
+        outcome = replace(
+            shrink,
+            available_bytes=available,
+            succeeds=surplus == 0,
+            surplus_hugepages=surplus,
+            missing_bytes=max(0, shrink.restore_bytes - available),
         )
-        decided.append(pool.model_copy(update=dict(shrink=outcome)))
+        decided.append(replace(pool, shrink=outcome))
     return decided
 
 

@@ -1,36 +1,48 @@
 """Plans as asked for: a host, its nodes and pools (flags or a plan file), the defaults
 that fill what is not given, and the checks a request must pass before anything runs."""
 
-from typing import Literal
+from functools import partial
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-
-from hvo_calc.base import Model
 from hvo_calc.engine import DEFAULT_WINDOW_PTES
 from hvo_calc.errors import InputError
 from hvo_calc.profiles import DEFAULT_ARCH, ArchProfile
+from hvo_calc.record import Record, RecordError, record, replace
 from hvo_calc.units import parse_size, short_size
 
 # `hvo-calc plan` with no pools: a typical VM host, with many hugepages of the size the PMD
 # maps (2M on x86-64) and a few of the largest (1G): counts of each.
 DEFAULT_COUNTS = (4096, 16)
+# Sizes as given ("2M", "64GiB" or bytes), read as bytes; an error names what the size is of.
+HugepageBytes = Annotated[int, partial(parse_size, what="hugepage size")]
+NodeBytes = Annotated[int, partial(parse_size, what="node memory")]
+PageBytes = Annotated[int, partial(parse_size, what="base page")]
 
 
-class PoolRequest(Model):
+def _least(name: str, value: int | None, least: int, most: int | None = None) -> None:
+    """A count the kernel takes within bounds: `name` is the field, as the message names it."""
+    if value is not None and (value < least or (most is not None and value > most)):
+        bound = f"greater than or equal to {least}" if value < least else f"less than or equal to {most}"
+        raise RecordError(name, f"Input should be {bound}")
+
+
+@record
+class PoolRequest(Record):
     """One pool as asked for."""
 
-    hugepage_size: int | None = None  # None: the profile's default size (the one its PMD maps)
-    count: int = Field(ge=1)
-    node: int = Field(default=0, ge=0)
+    hugepage_size: HugepageBytes | None = None  # None: the profile's default size (the one its PMD maps)
+    count: int
+    node: int = 0
     name: str | None = None
     boot: bool = False
-    shrink_to: int | None = Field(default=None, ge=0)
+    shrink_to: int | None = None
     zone: str = "normal"
 
-    @field_validator("hugepage_size", mode="before")
-    @classmethod
-    def _size(cls, value: str | int | None) -> int | None:
-        return None if value is None else parse_size(value, "hugepage size")
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _least("count", self.count, 1)
+        _least("node", self.node, 0)
+        _least("shrink_to", self.shrink_to, 0)
 
     @property
     def size_bytes(self) -> int:
@@ -40,27 +52,29 @@ class PoolRequest(Model):
         return self.hugepage_size
 
 
-class NodeRequest(Model):
+@record
+class NodeRequest(Record):
     """A NUMA node: its memory, and optionally what is free when a pool shrinks."""
 
-    memory: int = Field(gt=0)
-    free: int | None = Field(default=None, ge=0)
+    memory: NodeBytes
+    free: NodeBytes | None = None
 
-    @field_validator("memory", "free", mode="before")
-    @classmethod
-    def _size(cls, value: str | int | None) -> int | None:
-        return None if value is None else parse_size(value, "node memory")
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _least("memory", self.memory, 1)
+        _least("free", self.free, 0)
 
 
-class PlanRequest(Model):
+@record
+class PlanRequest(Record):
     """A host and its pools, as asked for (flags or a plan file)."""
 
     arch: str = DEFAULT_ARCH
-    base_page: int | None = None
+    base_page: PageBytes | None = None
     paging: int | None = None  # page-table levels, where an architecture has two (x86-64: 4 or 5)
     mmu: str | None = None  # powerpc64: radix or hash
     kernel: str = "latest"
-    struct_page_bytes: int = Field(default=64, ge=8, le=4096)
+    struct_page_bytes: int = 64
     hvo: bool = True
     placement: Literal["packed", "scattered"] = "packed"
     nodes: tuple[NodeRequest, ...] = ()
@@ -68,12 +82,12 @@ class PlanRequest(Model):
     # No pools means the default pools, except for a host described alone (a plan file
     # without [[pool]], as `inspect --write-config` writes for a host with none): no pools.
     host_only: bool = False
-    window_ptes: int = Field(default=DEFAULT_WINDOW_PTES, ge=1)
+    window_ptes: int = DEFAULT_WINDOW_PTES
 
-    @field_validator("base_page", mode="before")
-    @classmethod
-    def _page(cls, value: str | int | None) -> int | None:
-        return None if value is None else parse_size(value, "base page")
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _least("struct_page_bytes", self.struct_page_bytes, 8, 4096)
+        _least("window_ptes", self.window_ptes, 1)
 
 
 def default_hugepage_size(profile: ArchProfile) -> int:
@@ -97,7 +111,7 @@ def with_sizes(
     if not pools and not host_only:
         return default_pools(profile)
     size = default_hugepage_size(profile)
-    return tuple(p if p.hugepage_size is not None else p.model_copy(update={"hugepage_size": size}) for p in pools)
+    return tuple(p if p.hugepage_size is not None else replace(p, hugepage_size=size) for p in pools)
 
 
 def planned_hugepages(request: PlanRequest) -> int:

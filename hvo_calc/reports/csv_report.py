@@ -12,35 +12,33 @@ are not rows: they are in the other formats.
 """
 
 import csv
+import dataclasses
 import io
 import types
 import typing
 
-from pydantic import BaseModel
-
 from hvo_calc.models import NodeReport, PlanReport, PoolReport
+from hvo_calc.record import plain
 
 
-def _nested_model(annotation: object) -> type[BaseModel] | None:
-    """The model class in `Model` or `Model | None`, else None."""
+def _nested_record(annotation: object) -> type | None:
+    """The record class in `Record` or `Record | None`, else None."""
     candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    for candidate in candidates:
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
+    return next((c for c in candidates if isinstance(c, type) and dataclasses.is_dataclass(c)), None)
 
 
-def columns(model: type[BaseModel] = PoolReport, prefix: str = "") -> list[str]:
-    """The flat column names of `model`, in field order."""
+def columns(model: type = PoolReport, prefix: str = "") -> list[str]:
+    """The flat column names of `model`, in field order, then its fields' deprecated old names."""
     names: list[str] = []
-    for name, field in model.model_fields.items():
-        nested = _nested_model(field.annotation)
+    hints = typing.get_type_hints(model)
+    for field in dataclasses.fields(model):
+        nested = _nested_record(hints[field.name])
         if nested is not None:
-            names += columns(nested, f"{prefix}{name}_")
+            names += columns(nested, f"{prefix}{field.name}_")
         else:
-            names.append(f"{prefix}{name}")
-    aliases = model.__pydantic_decorators__.computed_fields  # the deprecated names (on every pydantic)
-    return names + [f"{prefix}{name}" for name in aliases]
+            names.append(f"{prefix}{field.name}")
+    renamed: dict[str, str] = getattr(model, "renamed", {})
+    return names + [f"{prefix}{name}" for name in renamed]
 
 
 def _flatten(values: dict[str, object], prefix: str = "") -> dict[str, object]:
@@ -79,8 +77,8 @@ def _line(cells: list[str]) -> str:
 def render(report: PlanReport) -> str:
     names = header()
     lines = [_line(names)]
-    rows = [("pool", pool.model_dump()) for pool in report.pools]
-    rows += [("node", node.model_dump()) for node in report.nodes] + [("total", report.totals.model_dump())]
+    rows = [("pool", plain(pool)) for pool in report.pools]
+    rows += [("node", plain(node)) for node in report.nodes] + [("total", plain(report.totals))]
     for kind, values in rows:
         flat = _flatten(values)
         lines.append(_line([kind, *(_cell(flat.get(name)) for name in names[1:])]))

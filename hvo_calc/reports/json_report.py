@@ -1,8 +1,13 @@
-"""JSON: the report model as is (plan, inspect, compare, recommend), keys in schema order,
-two-space indent."""
+"""JSON: the report as is (plan, inspect, compare, recommend), keys in schema order,
+two-space indent. The plan report is a record, the others pydantic models; both print
+numbers alike (pydantic_core writes both)."""
 
-from pydantic import BaseModel
+from typing import Any
+
+from hvo_calc.record import to_json
 
 
-def render(report: BaseModel) -> str:
-    return report.model_dump_json(indent=2) + "\n"
+def render(report: Any) -> str:
+    if hasattr(report, "model_dump_json"):
+        return str(report.model_dump_json(indent=2)) + "\n"
+    return to_json(report) + "\n"
