@@ -54,36 +54,38 @@ import time, io, contextlib, sys
 t0 = time.perf_counter()
 import numpy, click, pydantic
 t1 = time.perf_counter()
-import pydantic.fields, pydantic.main, pydantic.types, pydantic.json_schema
-t2 = time.perf_counter()
 import hvo_calc.cli, hvo_calc.cli.plan, hvo_calc.cli.options, hvo_calc.planner, hvo_calc.reports.json_report
-t3 = time.perf_counter()
+t2 = time.perf_counter()
 with contextlib.redirect_stdout(io.StringIO()):
     try:
         hvo_calc.cli.main(["plan", "--count", "1", "--format", "json"])
     except SystemExit:
         pass
-t4 = time.perf_counter()
-print(*(round(1000 * (b - a), 1) for a, b in ((t0, t1), (t1, t2), (t2, t3), (t3, t4))), file=sys.stderr)
+t3 = time.perf_counter()
+print(*(round(1000 * (b - a), 1) for a, b in ((t0, t1), (t1, t2), (t2, t3))), file=sys.stderr)
+print("pydantic.main" in sys.modules, file=sys.stderr)
 """
 PHASE_NAMES = (
     "import numpy, click, pydantic (the floor)",
-    "pydantic's model machinery (fields, main, types, json_schema)",
     "hvo-calc's modules on the plan path",
-    "the plan: data, model classes built, engine, JSON",
+    "the plan: data, engine, JSON",
 )
 
 
 def phases(runs: int) -> None:
     """Where a one-pool plan's time above the floor goes, stage by stage, medians of `runs`."""
     stages: list[list[float]] = [[] for _ in PHASE_NAMES]
+    models = False
     for _ in range(runs):
         done = subprocess.run([sys.executable, "-c", PHASES], check=True, capture_output=True, text=True, env=ENV)
-        for stage, value in zip(stages, done.stderr.split()[-len(PHASE_NAMES) :]):
+        words = done.stderr.split()
+        for stage, value in zip(stages, words[-len(PHASE_NAMES) - 1 : -1]):
             stage.append(float(value))
+        models = models or words[-1] == "True"
     print(f"one-pool plan --format json in one process, stage by stage; medians of {runs}")
     for name, values in zip(PHASE_NAMES, stages):
         print(f"  {statistics.median(values):6.1f} ms  {name}")
+    print(f"  pydantic's model machinery (pydantic.main) loaded by the plan: {'yes' if models else 'no'}")
 
 
 # As an installed package runs: from cached bytecode (pip compiles it at install time), which

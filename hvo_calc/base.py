@@ -1,16 +1,20 @@
-"""The project's one pydantic base. Unknown keys are errors and values are frozen once made,
-for every model (profiles, kernel data, plan files, requests, reports). Each model's
-validator is built when the model is first used (`defer_build`), not when its module is
-imported: a command pays only for the models it touches (start-up, issue 20).
+"""The one pydantic base of the models at the edges: plan files, and the reports of inspect,
+explain, compare and recommend (the plan report and what it is planned from are records,
+`hvo_calc/record.py`, so that a plan runs without pydantic). Unknown keys are errors and
+values are frozen once made. Each model's validator is built when the model is first used
+(`defer_build`), not when its module is imported: a command pays only for the models it
+touches (start-up, issue 20).
 
 A report model with a field renamed in a major schema version derives from `Renamed`: the
 old name stays one major version as a deprecated read-only alias (a `computed_field` the
 JSON carries) and is listed in `renamed`, so a report read back from JSON, of this version
-or the one before, takes either name. Other models carry no such validator."""
+or the one before, takes either name, as a record's does."""
 
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
+
+from hvo_calc.record import read_renamed
 
 
 class Model(BaseModel):
@@ -25,13 +29,4 @@ class Renamed(Model):
     @model_validator(mode="before")
     @classmethod
     def _read_renamed(cls, data: Any) -> Any:
-        if not cls.renamed or not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for old, new in cls.renamed.items():
-            if old in data:
-                value = data.pop(old)
-                if new in data and data[new] != value:
-                    raise ValueError(f"{old} (the old name of {new}) is {value!r} and {new} is {data[new]!r}")
-                data[new] = value
-        return data
+        return read_renamed(cls.renamed, data)

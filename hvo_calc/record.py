@@ -1,11 +1,12 @@
 """Records: what the plan path builds (profiles, kernel data, requests, the plan report) as
-frozen dataclasses, so a plan runs without pydantic's model machinery, which costs a bare
-plan about as much as the imports it cannot avoid (start-up, issue 20).
+frozen dataclasses, so a plan runs without pydantic's model machinery: loading it and building
+the models' validators took a one-pool plan about 90 ms, more than half of what the imports it
+cannot avoid take (start-up, issue 20).
 
 Their own data is checked where it comes in: `build` takes TOML-shaped data (a profile, the
 kernel data, options) and checks every key and type against the record's fields; each
 record's `__post_init__` checks what its types cannot say. pydantic stays at the edges, and
-is imported only there: a report read back (`read`), a published schema (`json_schema`), a
+is imported only there: a report read back (`read`), a published schema (`adapter`), a
 plan report inside another report (inspect, compare). The hooks below tell it what a
 dataclass cannot: a field renamed in a major schema version keeps its old name one major
 version as a deprecated read-only alias in the JSON (`renamed`: old name -> new), and a
@@ -15,9 +16,11 @@ Every field of a report carries a description (`field`), which the schema publis
 """
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, ClassVar, Literal, TypeVar
 
 R = TypeVar("R")
@@ -31,8 +34,11 @@ def field(*, description: str, default: Any = dataclasses.MISSING, default_facto
 
 @typing.dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(dataclasses.field, field))
 def record(cls: T) -> T:
-    """A record class: a frozen dataclass whose fields are given by name, in declaration order."""
-    return typing.cast(T, dataclasses.dataclass(frozen=True, kw_only=True)(cls))
+    """A record class: a dataclass whose fields are given by name, in declaration order, and set
+    once. Comparing, hashing, printing and refusing a second assignment are `Record`'s, written
+    once: the dataclass methods made for each class (frozen, eq, repr) would cost the plan
+    about a millisecond a class at start-up."""
+    return typing.cast(T, dataclasses.dataclass(kw_only=True, eq=False, repr=False)(cls))
 
 
 class RecordError(ValueError):
@@ -51,6 +57,7 @@ class Record:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """The dataclass as pydantic reads it, taking the old names; its JSON carries them too."""
         from pydantic_core import core_schema
 
         schema = handler(source)
@@ -63,7 +70,7 @@ class Record:
 
         ref = schema.pop("ref", None)  # other uses of the class refer to the wrapped schema
         return core_schema.no_info_before_validator_function(
-            cls.read_renamed,
+            partial(read_renamed, cls.renamed),
             schema,
             ref=ref,
             serialization=core_schema.wrap_serializer_function_ser_schema(aliases, schema=schema),
@@ -71,6 +78,7 @@ class Record:
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> Any:
+        """The published schema lists each old name as a deprecated read-only alias."""
         result = handler(schema)
         if cls.renamed and handler.mode == "serialization":
             target = handler.resolve_ref_schema(result)
@@ -87,6 +95,29 @@ class Record:
                 target.setdefault("required", []).append(old)
         return result
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(typing.cast(Any, self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self._fields()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(typing.cast(Any, self)))
+        return f"{self.__class__.__qualname__}({shown})"
+
     def __post_init__(self) -> None:
         """A value given in its written form reads as its field's type (a size "2M" as bytes),
         whether the record is built from data or made in code."""
@@ -95,19 +126,20 @@ class Record:
             if value is not None:
                 object.__setattr__(self, name, parse(value))
 
-    @classmethod
-    def read_renamed(cls, data: Any) -> Any:
-        """Data read back with a field's old name: under the new one (both names must agree)."""
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for old, new in cls.renamed.items():
-            if old in data:
-                value = data.pop(old)
-                if new in data and data[new] != value:
-                    raise ValueError(f"{old} (the old name of {new}) is {value!r} and {new} is {data[new]!r}")
-                data[new] = value
+
+def read_renamed(renamed: Mapping[str, str], data: Any) -> Any:
+    """Data read back with a field's old name (`renamed`: old -> new) under the new one; both
+    names given must agree."""
+    if not renamed or not isinstance(data, dict):
         return data
+    data = dict(data)
+    for old, new in renamed.items():
+        if old in data:
+            value = data.pop(old)
+            if new in data and data[new] != value:
+                raise ValueError(f"{old} (the old name of {new}) is {value!r} and {new} is {data[new]!r}")
+            data[new] = value
+    return data
 
 
 def field_names(cls: type) -> tuple[str, ...]:
@@ -134,10 +166,10 @@ def plain(item: Any) -> Any:
 
 
 def to_json(item: Any) -> str:
-    """A record as its report's JSON: two-space indent, the fields' order, pydantic's number format."""
-    from pydantic_core import to_json as dump  # pydantic_core is loaded by `import pydantic` anyway
-
-    return dump(plain(item), indent=2).decode()
+    """A record as its report's JSON: two-space indent, the fields' order, text as UTF-8, as
+    pydantic writes the other reports (and a plan inside them: tests/test_schema.py holds the
+    two to the same bytes)."""
+    return json.dumps(plain(item), indent=2, ensure_ascii=False)
 
 
 # -- data coming in: checked against the record's field types --
