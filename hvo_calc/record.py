@@ -167,7 +167,7 @@ def plain(item: Any) -> Any:
 
 def to_json(item: Any) -> str:
     """A record as its report's JSON: two-space indent, the fields' order, text as UTF-8, as
-    pydantic writes the other reports (and a plan inside them: tests/test_schema.py holds the
+    pydantic writes the other reports (and a plan inside them: tests/test_record.py holds the
     two to the same bytes)."""
     return json.dumps(plain(item), indent=2, ensure_ascii=False)
 
@@ -195,7 +195,7 @@ def _record(cls: type, data: object, where: str) -> object:
     checked = {name: _value(hints[name], value, _key(where, name)) for name, value in data.items()}
     try:
         return cls(**checked)
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:  # a record's own checks
         if isinstance(exc, RecordError):
             raise RecordError(_key(where, exc.where), exc.problem) from None
         raise RecordError(where, str(exc)) from None

@@ -141,13 +141,24 @@ SCHEMA_VERSIONS = (
 )
 
 
+def _newest_release() -> str:
+    """The last of kernel.toml's `releases`, read as `_declared` reads a constant: the array
+    without a TOML parser (tomllib and the parse cost `--version` a tenth of `import click`),
+    the parser only where the array is not written as a plain list of strings."""
+    with open(os.path.join(_PACKAGE, "configs", "kernel.toml"), encoding="utf-8") as kernel_toml:
+        text = kernel_toml.read()
+    match = re.search(r'^releases\s*=\s*\[((?:\s*"[0-9.]+"\s*,?)*)\s*\]', text, re.MULTILINE)
+    if match and (releases := re.findall(r'"([0-9.]+)"', match[1])):
+        return str(releases[-1])
+    import tomllib
+
+    return str(tomllib.loads(text)["releases"][-1])
+
+
 def version_text() -> str:
     """What `--version` prints: the version, each JSON report's schema version, and the
     newest kernel release the data knows (what `--kernel latest` means)."""
-    import tomllib
-
-    with open(os.path.join(_PACKAGE, "configs", "kernel.toml"), "rb") as kernel_toml:
-        newest = tomllib.load(kernel_toml)["releases"][-1]
+    newest = _newest_release()
     schemas = ", ".join(f"{report} {_declared(source, name)}" for report, source, name in SCHEMA_VERSIONS)
     return f"hvo-calc {__version__}\nJSON schemas: {schemas}\nnewest kernel release known: {newest}"
 

@@ -1,6 +1,7 @@
 """JSON: the report as is (plan, inspect, compare, recommend), keys in schema order,
-two-space indent. The plan report is a record, the others pydantic models; both print
-numbers alike (pydantic_core writes both)."""
+two-space indent. The plan report is a record, written by `record.to_json`; the others are
+pydantic models, written by pydantic (tests/test_record.py holds the two to the same bytes
+for a plan)."""
 
 from typing import Any
 
