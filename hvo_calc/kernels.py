@@ -198,8 +198,11 @@ class KernelData(Record):
             unknown = sorted(set(table) - known)
             if unknown:
                 raise ValueError(f"{name}: {', '.join(unknown)} is not in releases")
-        for release in self.releases:
-            build(Behaviour, self.behaviour_at(parse_version(release)), "timelines")  # every value has its type
+        for release in self.releases:  # every value has its type
+            try:
+                build(Behaviour, self.behaviour_at(parse_version(release)))
+            except RecordError as exc:
+                raise RecordError(exc.where, f"{exc.problem} (the value in force at {release})") from None
         missing = sorted({str(p) for p in self.timelines["restore_policy"].values()} - set(self.restore_policies))
         if missing:
             raise ValueError(f"restore_policies: no entry for {', '.join(missing)}")

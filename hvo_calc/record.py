@@ -66,7 +66,9 @@ class Record:
 
         def aliases(value: Any, serialize: Any) -> Any:
             data = serialize(value)
-            return {**data, **{old: data[new] for old, new in cls.renamed.items()}} if isinstance(data, dict) else data
+            if not isinstance(data, dict):
+                return data
+            return {**data, **{old: data[new] for old, new in cls.renamed.items() if new in data}}
 
         ref = schema.pop("ref", None)  # other uses of the class refer to the wrapped schema
         return core_schema.no_info_before_validator_function(

@@ -106,3 +106,18 @@ def test_a_plan_loads_no_pydantic():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_count_made_in_code_is_a_whole_number():
+    for count in (True, 2.5, "3", 0):
+        with pytest.raises(RecordError, match="^count: Input should be"):
+            PoolRequest(count=count)
+
+
+def test_pydantic_leaves_a_renamed_field_out_with_its_alias():
+    """Serialized without the new name (pydantic's exclude), the old one has nothing to copy."""
+    report = plan(PlanRequest(pools=(PoolRequest(hugepage_size="2M", count=3),)))
+    pools = adapter(PlanReport).dump_python(report, exclude={"pools": {"__all__": {"memmap_boot_freed_pages"}}})[
+        "pools"
+    ]
+    assert "memmap_boot_freed_pages" not in pools[0] and "memmap_boot_pages_freed" not in pools[0]

@@ -19,11 +19,20 @@ NodeBytes = Annotated[int, partial(parse_size, what="node memory")]
 PageBytes = Annotated[int, partial(parse_size, what="base page")]
 
 
-def _least(name: str, value: int | None, least: int, most: int | None = None) -> None:
-    """A count the kernel takes within bounds: `name` is the field, as the message names it."""
-    if value is not None and (value < least or (most is not None and value > most)):
-        bound = f"greater than or equal to {least}" if value < least else f"less than or equal to {most}"
-        raise RecordError(name, f"Input should be {bound}")
+def _bounded(
+    name: str, value: int | None, *, ge: int | None = None, gt: int | None = None, le: int | None = None
+) -> None:
+    """A whole number within bounds, or a RecordError worded as the options' other checks are."""
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RecordError(name, f"Input should be a valid integer, not {value!r}")
+    if ge is not None and value < ge:
+        raise RecordError(name, f"Input should be greater than or equal to {ge}")
+    if gt is not None and value <= gt:
+        raise RecordError(name, f"Input should be greater than {gt}")
+    if le is not None and value > le:
+        raise RecordError(name, f"Input should be less than or equal to {le}")
 
 
 @record
@@ -40,9 +49,9 @@ class PoolRequest(Record):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _least("count", self.count, 1)
-        _least("node", self.node, 0)
-        _least("shrink_to", self.shrink_to, 0)
+        _bounded("count", self.count, ge=1)
+        _bounded("node", self.node, ge=0)
+        _bounded("shrink_to", self.shrink_to, ge=0)
 
     @property
     def size_bytes(self) -> int:
@@ -61,8 +70,8 @@ class NodeRequest(Record):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _least("memory", self.memory, 1)
-        _least("free", self.free, 0)
+        _bounded("memory", self.memory, gt=0)
+        _bounded("free", self.free, ge=0)
 
 
 @record
@@ -86,8 +95,8 @@ class PlanRequest(Record):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _least("struct_page_bytes", self.struct_page_bytes, 8, 4096)
-        _least("window_ptes", self.window_ptes, 1)
+        _bounded("struct_page_bytes", self.struct_page_bytes, ge=8, le=4096)
+        _bounded("window_ptes", self.window_ptes, ge=1)
 
 
 def default_hugepage_size(profile: ArchProfile) -> int:
