@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
-from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 
 from hvo_calc.record import adapter
@@ -95,11 +94,8 @@ def schema_id(command: str) -> str:
 
 def report_schema(command: str = "plan") -> dict[str, Any]:
     """The JSON Schema of the JSON report of `command`, with its dialect and `$id`."""
-    model = REPORTS[command].report_model()
-    if issubclass(model, BaseModel):
-        generated = model.model_json_schema(mode="serialization", schema_generator=ReportSchema)
-    else:
-        generated = adapter(model).json_schema(mode="serialization", schema_generator=ReportSchema)
+    model = REPORTS[command].report_model()  # a pydantic model or a record: one adapter reads both
+    generated = adapter(model).json_schema(mode="serialization", schema_generator=ReportSchema)
     return {"$schema": DIALECT, "$id": schema_id(command), **generated}
 
 
