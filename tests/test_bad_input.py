@@ -81,6 +81,13 @@ def test_blank_option_values_are_refused(command, option, value):
         (["plan", "--config", "/dev/zero"], "not a regular file"),
         (["plan", "--huge", "2M", "--output", "/nonexistent/dir/x.json"], "cannot write --output"),
         (["check", "--huge", "2M", "--max-overhead", "inf"], "--max-overhead"),
+        # A list value no scenario can take is bad input (3M beside x86-64 keeps its row instead).
+        (["compare", "--kernel", "6.1,x", "--huge", "2M"], "--kernel: unknown kernel version 'x'; accepted: 5.10"),
+        (["compare", "--arch", "x86-64,foo", "--huge", "2M"], "--arch: unknown architecture 'foo'; accepted: arm64"),
+        (["compare", "--huge", "2M,banana", "--count", "2"], "--huge: hugepage size 'banana' is not a size"),
+        (["compare", "--page", "4K,big", "--huge", "2M"], "--page: base page size 'big' is not a size"),
+        (["recommend", "--need", "10G", "--kernel", "6.1,x"], "--kernel: unknown kernel version 'x'"),
+        (["recommend", "--need", "10G", "--sizes", "2M,zz"], "--sizes: hugepage size 'zz' is not a size"),
     ],
 )
 def test_bad_command_lines(args, fragment):

@@ -1,6 +1,6 @@
 """Scenarios from axes: every combination of the values given, each planned by `plan()`."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import product
 from typing import Literal
@@ -8,8 +8,10 @@ from typing import Literal
 from hvo_calc.compare.models import CompareReport, Figures, Scenario
 from hvo_calc.errors import InputError
 from hvo_calc.hostshape import PoolSpec, resolve
+from hvo_calc.kernels import parse_release
 from hvo_calc.models import PlanReport
 from hvo_calc.planner import PlanRequest, plan
+from hvo_calc.profiles import resolve_arch
 from hvo_calc.record import RecordError, build, values
 from hvo_calc.units import parse_size
 
@@ -22,6 +24,23 @@ AXES = {
     "hvo": "hvo",
     "placement": "placement",
     "struct-page-size": "struct_page_bytes",
+}
+
+
+
+def _size(what: str) -> Callable[[str], int]:
+    return lambda text: parse_size(text, what)
+
+
+# What each value of an option that takes a list must be on its own. A value no scenario can
+# take (`--kernel x`) is bad input; one that only some cannot (3M beside x86-64) keeps its
+# row with the reason.
+WELL_FORMED: dict[str, Callable[[str], object]] = {
+    "arch": resolve_arch,
+    "page": _size("base page size"),
+    "kernel": parse_release,
+    "huge": _size("hugepage size"),
+    "sizes": _size("hugepage size"),
 }
 
 
@@ -42,6 +61,12 @@ def split_axis(option: str, text: str) -> list[str]:
     twice = sorted({value for value in values if values.count(value) > 1})
     if twice:
         raise InputError(f"--{option} lists {twice[0]!r} more than once; give each value once")
+    check = WELL_FORMED.get(option)
+    for value in values if check else ():
+        try:
+            check(value)
+        except InputError as exc:
+            raise InputError(f"--{option}: {exc}") from None
     return values
 
 
