@@ -27,7 +27,6 @@ AXES = {
 }
 
 
-
 def _size(what: str) -> Callable[[str], int]:
     return lambda text: parse_size(text, what)
 
@@ -61,8 +60,8 @@ def split_axis(option: str, text: str) -> list[str]:
     twice = sorted({value for value in values if values.count(value) > 1})
     if twice:
         raise InputError(f"--{option} lists {twice[0]!r} more than once; give each value once")
-    check = WELL_FORMED.get(option)
-    for value in values if check else ():
+    check = WELL_FORMED.get(option, str)
+    for value in values:
         try:
             check(value)
         except InputError as exc:
