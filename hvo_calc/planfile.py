@@ -108,6 +108,14 @@ def _size(value: str | int, what: str) -> int:
     return size
 
 
+def _positive_size(value: str | int, what: str) -> int:
+    """_size, and more than nothing: a node's memory, a hugepage."""
+    size = _size(value, what)
+    if size <= 0:
+        raise ValueError(f"{what} {value!r} is not positive")
+    return size
+
+
 def _text(value: str, what: str) -> str:
     if not value.strip():
         raise ValueError(f"{what} is empty")
@@ -163,10 +171,7 @@ class NodeSection(_Section):
     @field_validator("memory")
     @classmethod
     def _memory(cls, value: str | int) -> int:
-        size = _size(value, "node memory")
-        if size <= 0:
-            raise ValueError(f"node memory {value!r} is not positive")
-        return size
+        return _positive_size(value, "node memory")
 
     @field_validator("free")
     @classmethod
@@ -206,10 +211,7 @@ class PoolSection(_Section):
     @field_validator("size")
     @classmethod
     def _size(cls, value: str | int) -> int:
-        size = _size(value, "hugepage size")
-        if size <= 0:
-            raise ValueError(f"hugepage size {value!r} is not positive")
-        return size
+        return _positive_size(value, "hugepage size")
 
 
 class PlanFile(_Section):
