@@ -36,6 +36,7 @@ from hvo_calc.pagetable import (
     PRESENT,
     WRITE,
     PageTable,
+    PmdSlots,
     Ranges,
     all_present,
     column_slabs,
@@ -48,6 +49,7 @@ from hvo_calc.pagetable import (
     range_view,
     row_pattern,
     run_offsets,
+    table_positions,
 )
 
 PAGE_STEP = 1 << int(PFN_SHIFT)  # from one frame's entry to the next's
@@ -96,22 +98,43 @@ def vmemmap_remap_range(pt: PageTable, ranges: Ranges, walk: RemapWalk) -> None:
             raise WalkError("BUG_ON(pmd_leaf): the walk met a PMD leaf it may not split")
         walk.nr_split += pt.split_pmd(slots, leaves, walk.table_source)
     ptes = range_view(pt, slots, ranges)
-    walk.run = walked_run(ptes)
+    walk.run = walked_run(ptes, split_entry(pt, pmd, slots, ranges))
     if (walk.run is None or not walk.run[0] & int(PRESENT)) and not all_present(ptes):
         raise WalkError("BUG_ON(pte_none): a vmemmap PTE in the walked range is empty")
     walk.remap_pte(ptes, walk)
 
 
-def walked_run(ptes: np.ndarray) -> tuple[int, int] | None:
+def split_entry(pt: PageTable, pmd: np.ndarray, slots: PmdSlots, ranges: Ranges) -> int | None:
+    """Where this walk split every block from PMD leaves over consecutive frames: the entry
+    the split gave the walk's first PTE (page k of the tables maps the leaves' first frame
+    plus k). None otherwise."""
+    if not len(pmd) or not ((pmd & LEAF) != 0).all():
+        return None
+    if len(pmd) > 1 and not ((pmd[1:] - pmd[:-1]) == np.uint64(pt.entries_per_table << int(PFN_SHIFT))).all():
+        return None
+    first, _ = table_positions(pt, slots.keys, ranges)
+    return int(pmd[0] & ~LEAF) + first * PAGE_STEP
+
+
+def walked_run(ptes: np.ndarray, split: int | None = None) -> tuple[int, int] | None:
     """(first entry, range step) where every entry from the first range's first to the last
-    range's last, the pages between ranges included, maps the next frame with the same flags."""
+    range's last, the pages between ranges included, maps the next frame with the same flags.
+
+    Where the walk has just split PMD leaves over consecutive frames (`split`: the entry the
+    split gave the first PTE), the tables map the leaves' frames: each range's first page,
+    the reuse page the kernel reads (walk->reuse_page), is read and held to them, and the
+    rest, which the remap overwrites, is not read again. Otherwise every entry is read."""
     rows, cols = ptes.shape
     if not ptes.size or ptes.strides[1] != ptes.itemsize:
         return None
     step = ptes.strides[0] // ptes.itemsize if rows > 1 else cols
+    if step < cols:
+        return None
+    if split is not None and is_run(ptes[:, 0], split, step * PAGE_STEP):
+        return split, step
     span = np.lib.stride_tricks.as_strided(ptes, shape=((rows - 1) * step + cols,), strides=(ptes.itemsize,))
     first = int(ptes[0, 0])
-    return (first, step) if step >= cols and is_run(span, first) else None
+    return (first, step) if is_run(span, first) else None
 
 
 def remap_free_pte(ptes: np.ndarray, walk: RemapWalk) -> None:

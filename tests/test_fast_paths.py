@@ -7,7 +7,7 @@ from hvo_calc.pagetable import LEAF, PRESENT, WRITE, Ranges, mk_entry
 from hvo_calc.planner import new_model
 from hvo_calc.profiles import find_profile
 from hvo_calc.verify import walk_entries
-from hvo_calc.vmemmap import fill_rows
+from hvo_calc.vmemmap import PAGE_STEP, fill_rows, walked_run
 
 RO = PRESENT
 
@@ -73,3 +73,21 @@ def test_split_keeps_every_page_where_it_was(in_order):
     assert pt.split_pmd(slots, np.ones(4, dtype=bool)) == 4
     _, after = walk_entries(pt, slots.keys, copy=True)
     assert np.array_equal(before, after)
+
+
+@pytest.mark.parametrize("gap", [0, 3])
+def test_the_walk_reads_the_reuse_pages_of_tables_it_split_and_every_entry_otherwise(gap):
+    """Tables the walk just split from leaves over consecutive frames map the leaves' frames:
+    `walked_run` holds each range's first page to them and reads nothing the remap overwrites;
+    where that page differs, it reads every entry, and a run broken anywhere is no run."""
+    rows, cols, first = 64, 8, int(mk_entry(4096, PRESENT | WRITE))
+    storage = (first + PAGE_STEP * np.arange(rows * (cols + gap), dtype=np.uint64)).reshape(rows, cols + gap)
+    ptes = storage[:, :cols]
+    ptes[5, 3] = 0  # a tail the remap overwrites
+    assert walked_run(ptes, first) == (first, cols + gap)
+    assert walked_run(ptes) is None  # without the split: every entry is read
+    assert walked_run(ptes, first + PAGE_STEP) is None  # the reuse pages are not where the split put them
+    ptes[5, 3] = first + PAGE_STEP * (5 * (cols + gap) + 3)
+    assert walked_run(ptes) == walked_run(ptes, first + PAGE_STEP) == (first, cols + gap)
+    ptes[9, 0] += np.uint64(PAGE_STEP)  # a reuse page on its neighbour's frame
+    assert walked_run(ptes, first) is None and walked_run(ptes) is None
