@@ -53,6 +53,7 @@ class Record:
     """The base of every record: pydantic, where a record meets it, reads `renamed` too."""
 
     renamed: ClassVar[dict[str, str]] = {}
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]  # set by `record` on each class
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}  # read back: no unknown keys
 
     @classmethod
@@ -98,6 +99,8 @@ class Record:
         return result
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self.__dataclass_fields__:  # a misspelt field is an error, not a new attribute
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
         if name in self.__dict__:
             raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
         object.__setattr__(self, name, value)

@@ -60,6 +60,8 @@ def test_a_record_is_set_once_and_compares_by_its_fields():
         pool.count = 3  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         del pool.count  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="PoolRequest has no field 'cuont'"):
+        pool.cuont = 3  # type: ignore[attr-defined]
     same, other = PoolRequest(hugepage_size=2 << 20, count=2), replace(pool, count=3)
     assert pool == same and hash(pool) == hash(same) and pool != other and other.count == 3
     assert repr(pool).startswith("PoolRequest(hugepage_size=2097152, count=2, node=0")
