@@ -1,8 +1,10 @@
 """The command line, run as users run it."""
 
 import json
+import os
 import subprocess
 import sys
+from importlib.metadata import version as installed_version
 
 import pytest
 from click.testing import CliRunner
@@ -204,6 +206,9 @@ def test_version_names_the_schema_versions_and_the_newest_release():
     assert parse_release("latest") == parse_release(newest)
 
 
+CLICK = tuple(int(part) for part in installed_version("click").split(".")[:2])
+
+
 def _modules_loaded(*args: str) -> set[str]:
     """The modules `hvo-calc ARGS` has imported by the time it exits."""
     code = (
@@ -223,6 +228,17 @@ def test_help_and_version_import_no_command_and_no_heavy_library(args):
     loaded = _modules_loaded(*args)
     assert not {"pydantic", "numpy", "rich"} & {name.split(".")[0] for name in loaded}
     assert not {f"hvo_calc.cli.{module}" for module, _ in COMMANDS.values()} & loaded
+
+
+@pytest.mark.parametrize("columns, widest", [("60", 58), ("200", 98), ("junk", 78)])
+def test_help_is_as_wide_as_columns_says_up_to_100_without_shutil(columns, widest):
+    """Help wraps where click would put it (COLUMNS, else the terminal, else 80; at most 100,
+    less 2), found without importing shutil and the archive modules it brings."""
+    env = {**os.environ, "COLUMNS": columns}
+    out = subprocess.run([sys.executable, "-m", "hvo_calc", "--help"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and max(len(line) for line in out.stdout.splitlines()) == widest
+    if CLICK >= (8, 2):  # click 8.1's formatter imports shutil whatever the width it is given
+        assert "shutil" not in _modules_loaded("--help")
 
 
 def test_a_command_imports_its_own_module_only():

@@ -64,6 +64,8 @@ _PROGRAM = _is_program()
 if _PROGRAM:
     _install_sigint()
 
+from typing import Any  # noqa: E402  (click imports typing itself)
+
 import click  # noqa: E402
 
 from hvo_calc import __version__  # noqa: E402
@@ -90,9 +92,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def help_width(max_width: int) -> int | None:
+    """The width click's help formatter would take (COLUMNS, else the terminal's, at most
+    `max_width`, less 2, at least 50), found without `shutil`: importing it and the archive
+    modules it brings is a twentieth of `hvo-calc --help`. None where click's test runner
+    forces a width of its own."""
+    from click import formatting
+
+    if formatting.FORCED_WIDTH is not None:
+        return None
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(min(columns, max_width) - 2, 50)
+
+
 class LazyGroup(click.Group):
     """A group whose commands' modules are imported when a command is looked up, not before:
     `hvo-calc --help` and `--version` import click and nothing of the commands."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        if parent is None and "terminal_width" not in extra:  # the commands' contexts inherit it
+            extra["terminal_width"] = help_width(self.context_settings.get("max_content_width") or 80)
+        return super().make_context(info_name, args, parent, **extra)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *self.commands})
