@@ -2,7 +2,7 @@
 
 One place decides exit codes (the CLI catches `HvoError` at the top):
 0 success, 1 a budget failed (`check`), 2 bad input, 3 the simulation failed its own
-verification (a bug in the model, never the user's fault).
+verification (a bug in the model, never the user's fault), 141 stdout closed early.
 """
 
 
@@ -34,3 +34,8 @@ class BudgetError(HvoError):
     """`hvo-calc check`: at least one budget failed (the failed ones are printed first)."""
 
     exit_code = 1
+
+
+class StdoutClosed(BaseException):
+    """The reader of our stdout went away (`hvo-calc plan | head -1`). A BaseException, so
+    click does not turn it into its own exit code 1: `main` ends quietly with 141."""

@@ -29,7 +29,7 @@ from typing import TextIO
 
 import click
 
-from hvo_calc.errors import InputError
+from hvo_calc.errors import InputError, StdoutClosed
 
 STDOUT = "-"
 
@@ -43,11 +43,6 @@ _BOX = {
     },
     **{ord(c): "=" for c in "═"},
 }
-
-
-class StdoutClosed(BaseException):
-    """The reader of our stdout went away (`hvo-calc plan | head -1`). A BaseException, so
-    click does not turn it into its own exit code 1: `main` ends quietly with 141."""
 
 
 def _cannot(path: str | os.PathLike[str], exc: OSError | str, option: str = "--output") -> InputError:

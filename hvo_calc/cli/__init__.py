@@ -69,8 +69,7 @@ from typing import Any  # noqa: E402  (click imports typing itself)
 import click  # noqa: E402
 
 from hvo_calc import __version__  # noqa: E402
-from hvo_calc.errors import HvoError  # noqa: E402
-from hvo_calc.output import StdoutClosed  # noqa: E402
+from hvo_calc.errors import HvoError, StdoutClosed  # noqa: E402
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # as a shell reports a process that SIGPIPE ended
