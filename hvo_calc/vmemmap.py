@@ -73,8 +73,9 @@ class RemapWalk:
     nr_split: int = 0
     nr_allocated: int = 0
     nr_boot_freed: int = 0
-    # Where the walked PTEs map consecutive frames (as populated, then split): the first
-    # one's entry and the entries from one range to the next. None otherwise.
+    # Where the walked PTEs map consecutive frames (as populated, then split; `walked_run`
+    # says how that is known): the first one's entry and the entries from one range to the
+    # next. None otherwise.
     run: tuple[int, int] | None = None
 
     @property
@@ -118,19 +119,22 @@ def split_entry(pt: PageTable, pmd: np.ndarray, slots: PmdSlots, ranges: Ranges)
 
 def walked_run(ptes: np.ndarray, split: int | None = None) -> tuple[int, int] | None:
     """(first entry, range step) where every entry from the first range's first to the last
-    range's last, the pages between ranges included, maps the next frame with the same flags.
+    range's last, the pages between ranges included, maps the next frame with the same flags:
+    read entry by entry, or where the walk has just split the tables, as follows.
 
     Where the walk has just split PMD leaves over consecutive frames (`split`: the entry the
-    split gave the first PTE), the tables map the leaves' frames: each range's first page,
-    the reuse page the kernel reads (walk->reuse_page), is read and held to them, and the
-    rest, which the remap overwrites, is not read again. Otherwise every entry is read."""
+    split gave the first PTE) and the ranges lie back to back (no page between them, which the
+    remap would not touch), every walked page is one the remap rewrites: each range's first
+    page, the reuse page the kernel reads (walk->reuse_page), is read and held to the leaves'
+    frames, and the tails are taken to map the leaves' frames as the split wrote them. A reuse
+    page not where the split put it sends the walk to reading every entry."""
     rows, cols = ptes.shape
     if not ptes.size or ptes.strides[1] != ptes.itemsize:
         return None
     step = ptes.strides[0] // ptes.itemsize if rows > 1 else cols
     if step < cols:
         return None
-    if split is not None and is_run(ptes[:, 0], split, step * PAGE_STEP):
+    if split is not None and step == cols and is_run(ptes[:, 0], split, step * PAGE_STEP):
         return split, step
     span = np.lib.stride_tricks.as_strided(ptes, shape=((rows - 1) * step + cols,), strides=(ptes.itemsize,))
     first = int(ptes[0, 0])

@@ -75,19 +75,23 @@ def test_split_keeps_every_page_where_it_was(in_order):
     assert np.array_equal(before, after)
 
 
-@pytest.mark.parametrize("gap", [0, 3])
-def test_the_walk_reads_the_reuse_pages_of_tables_it_split_and_every_entry_otherwise(gap):
+def test_the_walk_reads_the_reuse_pages_of_tables_it_split_and_every_entry_otherwise():
     """Tables the walk just split from leaves over consecutive frames map the leaves' frames:
-    `walked_run` holds each range's first page to them and reads nothing the remap overwrites;
-    where that page differs, it reads every entry, and a run broken anywhere is no run."""
+    where the ranges lie back to back, `walked_run` holds each range's first page to them and
+    does not read the tails; where that page differs, or pages lie between the ranges (5.14's
+    kept heads, scattered pools), it reads every entry, and a run broken anywhere is no run."""
     rows, cols, first = 64, 8, int(mk_entry(4096, PRESENT | WRITE))
-    storage = (first + PAGE_STEP * np.arange(rows * (cols + gap), dtype=np.uint64)).reshape(rows, cols + gap)
-    ptes = storage[:, :cols]
+    ptes = (first + PAGE_STEP * np.arange(rows * cols, dtype=np.uint64)).reshape(rows, cols)
     ptes[5, 3] = 0  # a tail the remap overwrites
-    assert walked_run(ptes, first) == (first, cols + gap)
+    assert walked_run(ptes, first) == (first, cols)
     assert walked_run(ptes) is None  # without the split: every entry is read
     assert walked_run(ptes, first + PAGE_STEP) is None  # the reuse pages are not where the split put them
-    ptes[5, 3] = first + PAGE_STEP * (5 * (cols + gap) + 3)
-    assert walked_run(ptes) == walked_run(ptes, first + PAGE_STEP) == (first, cols + gap)
+    ptes[5, 3] = first + PAGE_STEP * (5 * cols + 3)
+    assert walked_run(ptes) == walked_run(ptes, first + PAGE_STEP) == (first, cols)
     ptes[9, 0] += np.uint64(PAGE_STEP)  # a reuse page on its neighbour's frame
     assert walked_run(ptes, first) is None and walked_run(ptes) is None
+    gapped = (first + PAGE_STEP * np.arange(rows * (cols + 1), dtype=np.uint64)).reshape(rows, cols + 1)
+    gapped[8, 0] = 0  # the page between ranges 7 and 8: kept as it is, so it is read
+    assert walked_run(gapped[:, 1:], first + PAGE_STEP) is None
+    gapped[8, 0] = first + PAGE_STEP * 8 * (cols + 1)
+    assert walked_run(gapped[:, 1:], first + PAGE_STEP) == (first + PAGE_STEP, cols + 1)
