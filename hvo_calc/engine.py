@@ -9,12 +9,13 @@ run does, in bounded memory.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from math import gcd
 
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import BOOT, BUDDY, FrameAllocator, FrameLog
 from hvo_calc.pagetable import PageTable, PmdSlots, Ranges
+from hvo_calc.record import frozen, mutable
 from hvo_calc.rules import PoolRules, WindowRules, stated_rules, window_rules
 from hvo_calc.units import human_size, short_size
 from hvo_calc.verify import Observed, Snapshot, check_pool_claims, check_window_claims, snapshot, verify_window
@@ -28,7 +29,7 @@ DEFAULT_WINDOW_PTES = 1 << 20  # 8 MiB of PTEs: fastest measured (benchmarks/ben
 WindowObserver = Callable[[PageTable, FrameAllocator, WindowRules, Snapshot, FrameLog], None]
 
 
-@dataclass(frozen=True)
+@frozen
 class HugepageGeometry:
     """The struct pages and vmemmap of one hugepage size."""
 
@@ -66,7 +67,7 @@ class HugepageGeometry:
         return None
 
 
-@dataclass(frozen=True)
+@frozen
 class Extent:
     """Where a pool's hugepages are: first_pfn, first_pfn + stride_pages, ..."""
 
@@ -75,7 +76,7 @@ class Extent:
     count: int
 
 
-@dataclass(frozen=True)
+@frozen
 class SimOptions:
     """What the kernel does to this pool (from the kernel behaviour and the plan)."""
 
@@ -95,7 +96,7 @@ class SimOptions:
     rules: PoolRules | None = None
 
 
-@dataclass
+@mutable
 class PoolStats:
     """What the simulation did to one pool, counted as it did it (and, for the pages
     it keeps, as the verifier saw them)."""

@@ -13,15 +13,17 @@ asking the code that did it: a log of every allocation and free, the copies made
 pages (7.1's `zone->vmemmap_tails[]`).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
 
+from hvo_calc.record import frozen, mutable
+
 BOOT, BUDDY = "boot", "buddy"
 
 
-@dataclass(frozen=True)
+@frozen
 class Allocation:
     """One allocation, as logged: `nr_pages` frames from `first` on."""
 
@@ -107,7 +109,7 @@ def consecutive_first(pfns: Frames) -> int | None:
     return int(flat[0])
 
 
-@dataclass
+@mutable
 class FrameLog:
     """Every allocation, free and copy since the log was last cleared."""
 

@@ -8,19 +8,19 @@ that is not a whole number of hugepages is refused with the two nearest whole co
 """
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from hvo_calc.errors import InputError
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest
 from hvo_calc.profiles import find_profile
-from hvo_calc.record import build
+from hvo_calc.record import build, frozen
 from hvo_calc.units import human_size, parse_size, short_size
 
 POOL_FORM = "SIZE:AMOUNT[@NODE][,boot][,shrink-to=N][,zone=ZONE][,name=NAME], e.g. 1G:700G, 2M:64G@1 or 1G:340@0,boot"
 _POOL_RE = re.compile(r"^\s*([^:@,]+):([^:@,]+)(?:@(\d+))?\s*((?:,[^,]*)*)$")
 
 
-@dataclass(frozen=True)
+@frozen
 class PoolSpec:
     """A pool as the flags give it: its hugepage size (None: the plan's `--huge`, else the
     profile's default) and either a count or the total bytes its hugepages hold."""

@@ -18,7 +18,6 @@ window of the vmemmap has been remapped and verified, which keeps memory flat fo
 pool size (see `retire_ptes`).
 """
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -26,6 +25,7 @@ import numpy as np
 from hvo_calc.errors import VerificationError, WalkError
 from hvo_calc.frames import BOOT, BUDDY, FrameAllocator, Frames
 from hvo_calc.profiles import ArchProfile
+from hvo_calc.record import frozen
 
 PRESENT = np.uint64(1 << 0)
 WRITE = np.uint64(1 << 1)
@@ -94,7 +94,7 @@ class TableStore:
         self.nr_tables = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class PmdSlots:
     """The PMD entries covering a sorted run of PMD-sized vmemmap blocks."""
 
@@ -309,7 +309,7 @@ def _scatter(table: np.ndarray, slots: PmdSlots, where: np.ndarray, values: np.n
     table[slots.rows[where], slots.index[where]] = values
 
 
-@dataclass(frozen=True)
+@frozen
 class Ranges:
     """Equal vmemmap ranges at a fixed stride: range k is
     [start + k * stride, start + k * stride + nr_pages * PAGE_SIZE).

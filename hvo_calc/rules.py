@@ -8,11 +8,11 @@ pool's, cut to the hugepages of the window, with the addresses computed from the
 (`window_rules`), not from the engine's own arithmetic.
 """
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from hvo_calc.frames import BOOT, BUDDY
 from hvo_calc.profiles import ArchProfile, HugepageSize
+from hvo_calc.record import frozen
 
 
 class Behaviour(Protocol):
@@ -54,7 +54,7 @@ class Placed(Protocol):
     def stride_pages(self) -> int: ...
 
 
-@dataclass(frozen=True)
+@frozen
 class PoolRules:
     """What the kernel does to every hugepage of one pool: the rules, not the figures."""
 
@@ -89,7 +89,7 @@ class PoolRules:
         return split_pmds + hugepages
 
 
-@dataclass(frozen=True)
+@frozen
 class WindowRules:
     """What the kernel does to one window of a pool, with the window's addresses."""
 

@@ -24,7 +24,7 @@ hugepages are packed, so each step is a few whole-window numpy passes.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
@@ -51,12 +51,13 @@ from hvo_calc.pagetable import (
     run_offsets,
     table_positions,
 )
+from hvo_calc.record import mutable
 
 PAGE_STEP = 1 << int(PFN_SHIFT)  # from one frame's entry to the next's
 RW = int(PRESENT | WRITE)
 
 
-@dataclass
+@mutable
 class RemapWalk:
     """What the walker does at the PTEs (struct vmemmap_remap_walk)."""
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from hvo_calc.engine import Extent, PoolStats
 from hvo_calc.models import PlanReport
 from hvo_calc.planner import NodeRequest, PlanRequest, PoolRequest, plan
 from hvo_calc.profiles import ArchProfile, HugepageSize, config_dir, find_profile, read_toml
@@ -65,6 +66,25 @@ def test_a_record_is_set_once_and_compares_by_its_fields():
     same, other = PoolRequest(hugepage_size=2 << 20, count=2), replace(pool, count=3)
     assert pool == same and hash(pool) == hash(same) and pool != other and other.count == 3
     assert repr(pool).startswith("PoolRequest(hugepage_size=2097152, count=2, node=0")
+
+
+def test_the_engines_values_behave_as_dataclasses_would():
+    """`frozen` and `mutable` classes compare, hash and print as dataclass(frozen=True) and
+    dataclass would, with those methods written once for every class."""
+    extent = Extent(4096, 512, 3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        extent.count = 4  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="Extent has no field 'cuont'"):
+        extent.cuont = 4  # type: ignore[attr-defined]
+    same, other = Extent(first_pfn=4096, stride_pages=512, count=3), dataclasses.replace(extent, count=4)
+    assert extent == same and hash(extent) == hash(same) and extent != other and other.count == 4
+    assert repr(extent) == "Extent(first_pfn=4096, stride_pages=512, count=3)"
+    stats = PoolStats(hugepages=2)
+    stats.add(PoolStats(hugepages=3, freed_pages=7))
+    assert stats == PoolStats(hugepages=5, freed_pages=7) and stats != PoolStats(hugepages=5)
+    assert repr(stats).startswith("PoolStats(hugepages=5, vmemmap_pages=0,")
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(stats)
 
 
 def test_a_value_its_checks_refuse_is_refused_on_replace_too():

@@ -2,8 +2,6 @@
 checks, placement, each pool's geometry and simulation options. `plan`, `explain` and
 `inspect` (through `plan`) prepare with it, so they run the same checks in the same order."""
 
-from dataclasses import dataclass
-
 from hvo_calc.engine import Extent, HugepageGeometry, SimOptions
 from hvo_calc.kernels import KernelBehaviour, behaviour
 from hvo_calc.planner.placement import place
@@ -17,9 +15,10 @@ from hvo_calc.planner.requests import (
 )
 from hvo_calc.planner.simulation import is_preoptimized, sim_options, why_inactive
 from hvo_calc.profiles import ArchProfile, find_profile
+from hvo_calc.record import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class PreparedPool:
     """One pool, ready for `simulate_pool`: where it lies, its geometry, whether HVO acts on
     it (and why not), and the engine's options."""
@@ -33,7 +32,7 @@ class PreparedPool:
     options: SimOptions
 
 
-@dataclass(frozen=True)
+@frozen
 class PreparedPlan:
     request: PlanRequest
     profile: ArchProfile

@@ -2,13 +2,13 @@
 freed and the frames newly mapped, held against the window's rules (the general path;
 `fast` does the same for the usual window by arithmetic)."""
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from hvo_calc.frames import BOOT, BUDDY, FrameAllocator, FrameLog
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, WRITE, PageTable, mk_entry, pattern_rows
+from hvo_calc.record import frozen
 from hvo_calc.rules import WindowRules
 from hvo_calc.verify.claims import Observed
 from hvo_calc.verify.fast import RunFacts, run_facts
@@ -77,7 +77,7 @@ def verify_window(pt: PageTable, frames: FrameAllocator, rules: WindowRules, bef
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class WindowState:
     """What the verifier holds of a window once the engine is done with it."""
 

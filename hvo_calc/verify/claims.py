@@ -5,14 +5,15 @@ the state. A figure the two disagree on is a VerificationError naming it, so a r
 only carry a figure the model holds.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Protocol
 
 from hvo_calc.errors import VerificationError
+from hvo_calc.record import mutable
 from hvo_calc.rules import PoolRules
 
 
-@dataclass
+@mutable
 class Observed:
     """Figures counted from the state the verifier saw (of a window, or summed over a pool)."""
 

@@ -2,7 +2,6 @@
 window (packed hugepages whose vmemmap consecutive PMD leaves mapped, none given back),
 where what was mapped and what must be freed is arithmetic on the first frame."""
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -18,13 +17,14 @@ from hvo_calc.pagetable import (
     mk_entry,
     pattern_rows,
 )
+from hvo_calc.record import frozen
 from hvo_calc.rules import WindowRules
 from hvo_calc.verify.walk import FLAGS, Snapshot
 
 PAGE_STEP = 1 << int(PFN_SHIFT)  # from one frame's entry to the next's
 
 
-@dataclass(frozen=True)
+@frozen
 class RunFacts:
     """What the verifier established about a window (by arithmetic, `run_facts`, or spelled
     out, `general_facts`): frames freed (and how many boot memory had given), pages kept
@@ -72,7 +72,7 @@ def run_facts(
     return RunFacts(freed=freed[0].size, reserved=rows * rules.reserve, boot_freed=_boot(freed[0], buddy_base))
 
 
-@dataclass(frozen=True)
+@frozen
 class Image:
     """The expected entries of a (rows, cols) view, mod 2**64: column j < len(heads) holds
     heads[j][0] + i * heads[j][1] in row i, every later column tail[0] + i * tail[1]."""

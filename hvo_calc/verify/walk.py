@@ -2,7 +2,6 @@
 following each entry to its table, sharing no code with the engine's walk) and the
 snapshot of a window taken before the remap."""
 
-from dataclasses import dataclass
 from typing import NoReturn
 
 import numpy as np
@@ -10,13 +9,14 @@ import numpy as np
 from hvo_calc.errors import VerificationError
 from hvo_calc.frames import BUDDY, FrameAllocator
 from hvo_calc.pagetable import LEAF, PFN_SHIFT, PRESENT, PageTable
+from hvo_calc.record import mutable
 from hvo_calc.rules import WindowRules
 from hvo_calc.verify.ledger import ledger
 
 FLAGS = np.uint64((1 << int(PFN_SHIFT)) - 1)
 
 
-@dataclass
+@mutable
 class Snapshot:
     """The window's vmemmap as the verifier saw it before the remap.
 
