@@ -13,6 +13,9 @@ version as a deprecated read-only alias in the JSON (`renamed`: old name -> new)
 report read back takes either name.
 
 Every field of a report carries a description (`field`), which the schema publishes.
+
+`frozen` and `mutable` are dataclasses for the engine's and the verifier's own values (fields
+given in order, no data to check) with the same methods written once.
 """
 
 import dataclasses
