@@ -243,6 +243,12 @@ class PageTable:
         first = int(rows[0]) if len(rows) else 0
         return self.pte.entries[first : first + len(rows)].reshape(-1)
 
+    def blocks_in_one_run(self, entries: np.ndarray) -> bool:
+        """Whether PMD entries (or their blocks' first PTEs) map one run of frames, each block
+        on from the one before: what their split tables then map is one run too."""
+        # Both operands uint64: numpy 1.x has a Python int << np.uint64 come out as float64 (TypeError).
+        return bool((entries[1:] - entries[:-1] == np.uint64(self.entries_per_table) << PFN_SHIFT).all())
+
     def split_pmd(self, slots: PmdSlots, leaves: np.ndarray, source: str = BUDDY) -> int:
         """vmemmap_split_pmd: replace PMD leaves by PTE tables mapping the same frames.
 
@@ -259,8 +265,7 @@ class PageTable:
         if int(child_rows[-1]) - first + 1 != len(child_rows):
             raise VerificationError("split PTE tables are not consecutive rows")
         tables = self.pte.entries[first : first + len(child_rows)]
-        # Both operands uint64: numpy 1.x has a Python int << np.uint64 come out as float64 (TypeError).
-        if (np.diff(first_ptes) == np.uint64(self.block_offsets.size) << PFN_SHIFT).all():
+        if self.blocks_in_one_run(first_ptes):
             # Blocks populated together map consecutive frames: the tables are one run.
             page = 1 << int(PFN_SHIFT)
             pattern = row_pattern(1, page, (0,))

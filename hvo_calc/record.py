@@ -156,20 +156,8 @@ class Record:
                 target.setdefault("required", []).append(old)
         return result
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        _set_once(self, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        _no_delete(self, name)
-
-    def __eq__(self, other: object) -> bool:
-        return _eq(self, other)
-
-    def __hash__(self) -> int:
-        return _hash(self)
-
-    def __repr__(self) -> str:
-        return _repr(self)
+    __setattr__, __delattr__ = _set_once, _no_delete
+    __eq__, __hash__, __repr__ = _eq, _hash, _repr
 
     def __post_init__(self) -> None:
         """A value given in its written form reads as its field's type (a size "2M" as bytes),

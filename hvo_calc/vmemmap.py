@@ -110,9 +110,7 @@ def split_entry(pt: PageTable, pmd: np.ndarray, slots: PmdSlots, ranges: Ranges)
     """Where this walk split every block from PMD leaves over consecutive frames: the entry
     the split gave the walk's first PTE (page k of the tables maps the leaves' first frame
     plus k). None otherwise."""
-    if not len(pmd) or not ((pmd & LEAF) != 0).all():
-        return None
-    if len(pmd) > 1 and not ((pmd[1:] - pmd[:-1]) == np.uint64(pt.entries_per_table << int(PFN_SHIFT))).all():
+    if not len(pmd) or not ((pmd & LEAF) != 0).all() or not pt.blocks_in_one_run(pmd):
         return None
     first, _ = table_positions(pt, slots.keys, ranges)
     return int(pmd[0] & ~LEAF) + first * PAGE_STEP
